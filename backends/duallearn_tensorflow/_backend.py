@@ -1,0 +1,36 @@
+"""The TensorFlow backend plugin."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+from duallearn.plugin import Backend, GraphSpec  # noqa: E402
+
+from . import _core, _regularization, _reshaping  # noqa: E402,F401
+from ._runtime import TFRuntime  # noqa: E402
+
+
+class TensorFlowBackend(Backend):
+    """Runs duallearn models as ``tf.Module``s with ``tf.function``-compiled steps."""
+
+    name = "tensorflow"
+
+    def __init__(self) -> None:
+        self.tf = tf
+
+    def build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> TFRuntime:
+        return TFRuntime(graph, weights)
+
+    def versions(self) -> dict[str, str]:
+        return {"tensorflow": tf.__version__}
+
+    def devices(self) -> list[str]:
+        gpus = tf.config.list_physical_devices("GPU")
+        return ["cpu"] + [f"cuda:{i}" for i in range(len(gpus))]

@@ -1,0 +1,76 @@
+"""The native-layer contract for TensorFlow: one ``TFLayer`` per front-end layer.
+
+Mirrors ``duallearn_torch/_layers.py``: weights as ``tf.Variable`` in canonical order,
+``to_native``/``to_canonical`` layout conversion, ``forward(x, training, noise)`` in tf ops.
+Every constant is built in the input's dtype (``tf.constant(v, dtype=x.dtype)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from duallearn.errors import BackendError
+
+DTYPES = {
+    "float16": tf.float16,
+    "bfloat16": tf.bfloat16,
+    "float32": tf.float32,
+    "float64": tf.float64,
+}
+IMPLS: dict[str, type[TFLayer]] = {}
+
+
+def implements(*names: str) -> Callable[[type[TFLayer]], type[TFLayer]]:
+    def wrap(cls: type[TFLayer]) -> type[TFLayer]:
+        for n in names:
+            IMPLS[n] = cls
+        return cls
+
+    return wrap
+
+
+class TFLayer(tf.Module):
+    """Base class of native TensorFlow layers."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(name=None)
+        self.spec = layer
+        self.dtype = DTYPES[layer.dtype]
+        self.dl_vars: list[tf.Variable] = []
+        trainable_ids = {id(w) for w in layer.trainable_weights}
+        for i, w in enumerate(layer.weights):
+            v = tf.Variable(
+                self.to_native(i, np.asarray(w.value)),
+                dtype=DTYPES[w.dtype],
+                trainable=id(w) in trainable_ids,
+                name=w.name,
+            )
+            setattr(self, w.name.replace(".", "_"), v)
+            self.dl_vars.append(v)
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value
+
+    def forward(self, x: Any, training: bool, noise: tf.Tensor | None = None) -> Any:
+        raise NotImplementedError
+
+
+def native_layer(layer: Any) -> TFLayer:
+    for cls in type(layer).__mro__:
+        impl = IMPLS.get(cls.__name__)
+        if impl is not None and cls.__module__.startswith("duallearn."):
+            return impl(layer)
+    fallback = IMPLS.get("__ops__")
+    if fallback is not None:
+        return fallback(layer)
+    raise BackendError(
+        f"The tensorflow backend has no implementation of layer {type(layer).__name__} "
+        f"({layer.name!r}). Fix: use a built-in layer, or write call() with dl.ops."
+    )

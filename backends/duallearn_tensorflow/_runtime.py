@@ -1,0 +1,317 @@
+"""The TensorFlow runtime: native modules, a ``tf.function`` train step (one trace per input
+structure, batch dimension left open), device-side metric accumulators."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from duallearn.errors import ShapeError
+from duallearn.plugin import GraphSpec, Runtime, StepNoise, TrainSpec
+
+from . import _losses, _metrics
+from ._layers import TFLayer, native_layer
+from ._optimizers import TFOptimizer
+
+
+class Net(tf.Module):
+    """The whole graph as one ``tf.Module`` (what ``model.native`` returns)."""
+
+    def __init__(self, graph: GraphSpec) -> None:
+        super().__init__(name="duallearn_model")
+        self.graph = graph
+        self.layers_ = [native_layer(layer) for layer in graph.layers]
+        self._n_tensors = 1 + max([*graph.inputs, *(o for n in graph.nodes for o in n.outputs)])
+        self._plan = [
+            (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
+        ]
+
+    def __call__(
+        self,
+        inputs: Sequence[tf.Tensor],
+        training: bool = False,
+        noise: Mapping[int, tf.Tensor] | None = None,
+    ) -> list[tf.Tensor]:
+        vals: list[Any] = [None] * self._n_tensors
+        for i, t in zip(self.graph.inputs, inputs, strict=True):
+            vals[i] = t
+        for k, (mod, ins, outs, list_input) in enumerate(self._plan):
+            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
+            out = mod.forward(arg, training, noise.get(k) if noise else None)
+            if len(outs) == 1:
+                vals[outs[0]] = out
+            else:
+                for i, o in zip(outs, out, strict=True):
+                    vals[i] = o
+        return [vals[i] for i in self.graph.outputs]
+
+
+def _spec(a: np.ndarray) -> tf.TensorSpec:
+    return tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype))
+
+
+class TFRuntime(Runtime):
+    def __init__(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> None:
+        self.graph = graph
+        self.net = Net(graph)
+        mods: list[TFLayer] = self.net.layers_
+        self._vars = [(m, i, v) for m in mods for i, v in enumerate(m.dl_vars)]
+        self._trainable = [(m, i, v) for (m, i, v) in self._vars if v.trainable]
+        self.params = [v for (_, _, v) in self._trainable]
+        self.set_weights(weights)
+        self._opt: TFOptimizer | None = None
+        self._fns: dict[Any, Any] = {}
+
+    @property
+    def native(self) -> tf.Module:
+        return self.net
+
+    # ---- weights -------------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        return [m.to_canonical(i, v.numpy()).copy() for (m, i, v) in self._vars]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        for (m, i, v), w in zip(self._vars, weights, strict=True):
+            v.assign(np.asarray(m.to_native(i, np.asarray(w)), dtype=v.dtype.as_numpy_dtype))
+
+    # ---- compiled functions ----------------------------------------------------------------
+    def _function(
+        self,
+        kind: str,
+        xs: Sequence[np.ndarray],
+        ys: Sequence[np.ndarray] = (),
+        sws: Sequence[np.ndarray | None] = (),
+        noise: StepNoise | None = None,
+    ) -> Any:
+        present = tuple(s is not None for s in sws)
+        mask_keys = tuple(sorted(noise.masks)) if noise is not None and noise.masks else ()
+        key = (kind, present, mask_keys)
+        fn = self._fns.get(key)
+        if fn is not None:
+            return fn
+        x_spec = tuple(_spec(a) for a in xs)
+        if kind == "predict":
+            fn = tf.function(
+                lambda x: self.net(list(x), False, None), input_signature=[x_spec], autograph=False
+            )
+        else:
+            y_spec = tuple(_spec(a) for a in ys)
+            w_spec = tuple(_spec(s) for s in sws if s is not None)
+            m_spec = tuple(_spec(noise.masks[k]) for k in mask_keys) if noise else ()
+
+            def expand(ws: Sequence[tf.Tensor]) -> list[tf.Tensor | None]:
+                it = iter(ws)
+                return [next(it) if p else None for p in present]
+
+            if kind == "train":
+
+                def step(x: Any, y: Any, w: Any, lr: tf.Tensor, masks: Any) -> None:
+                    self._train_step(
+                        list(x),
+                        list(y),
+                        expand(w),
+                        lr,
+                        dict(zip(mask_keys, masks, strict=True)) or None,
+                    )
+
+                fn = tf.function(
+                    step,
+                    input_signature=[x_spec, y_spec, w_spec, tf.TensorSpec((), tf.float64), m_spec],
+                    autograph=False,
+                )
+            else:
+
+                def test(x: Any, y: Any, w: Any) -> None:
+                    self._test_step(list(x), list(y), expand(w))
+
+                fn = tf.function(test, input_signature=[x_spec, y_spec, w_spec], autograph=False)
+        self._fns[key] = fn
+        return fn
+
+    # ---- forward -------------------------------------------------------------------------
+    def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        outs = self._function("predict", inputs)(tuple(inputs))
+        return [o.numpy() for o in outs]
+
+    def forward(
+        self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
+    ) -> list[np.ndarray]:
+        masks = {k: tf.constant(v) for k, v in noise.masks.items()} if noise else None
+        return [o.numpy() for o in self.net([tf.constant(a) for a in inputs], training, masks)]
+
+    # ---- training ------------------------------------------------------------------------
+    def compile(self, spec: TrainSpec) -> None:
+        self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
+        self._loss_weights = spec.loss_weights
+        self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
+        n_out = len(spec.losses)
+        self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
+        self._acc = tf.Variable(
+            tf.zeros(2 * (self._n_loss_slots + len(self._metric_specs)), dtype=tf.float64),
+            trainable=False,
+        )
+        if self._opt is None or self._opt.spec is not spec.optimizer:
+            self._opt = TFOptimizer(
+                spec.optimizer,
+                self.params,
+                [lambda a, m=m, i=i: m.to_canonical(i, a) for (m, i, _) in self._trainable],
+                [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
+            )
+        self._fns = {k: f for k, f in self._fns.items() if k[0] == "predict"}
+
+    def _loss(
+        self, ys: list[tf.Tensor], outs: list[tf.Tensor], sws: list[tf.Tensor | None]
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        parts = []
+        total: Any = None
+        for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
+            if fn is None:
+                continue
+            l = fn(y, p, sw)
+            parts.append(l)
+            term = l if w == 1.0 else tf.constant(w, l.dtype) * l
+            total = term if total is None else total + term
+        return total, parts
+
+    def _accumulate(
+        self,
+        loss: tf.Tensor,
+        parts: list[tf.Tensor],
+        ys: list[tf.Tensor],
+        outs: list[tf.Tensor],
+        sws: list[tf.Tensor | None],
+    ) -> None:
+        batch = tf.cast(tf.shape(outs[0])[0], tf.float64)
+        vals = [tf.cast(loss, tf.float64) * batch, batch]
+        if self._n_loss_slots > 1:
+            for p in parts:
+                vals += [tf.cast(p, tf.float64) * batch, batch]
+        for o, m in self._metric_specs:
+            t, c = _metrics.mean_update(m, ys[o], outs[o], sws[o])
+            vals += [tf.cast(t, tf.float64), tf.cast(c, tf.float64)]
+        self._acc.assign_add(tf.stack(vals))
+
+    def _train_step(
+        self,
+        xs: list[tf.Tensor],
+        ys: list[tf.Tensor],
+        sws: list[tf.Tensor | None],
+        lr: tf.Tensor,
+        masks: dict[int, tf.Tensor] | None,
+    ) -> None:
+        assert self._opt is not None
+        with tf.GradientTape() as tape:
+            outs = self.net(xs, True, masks)
+            loss, parts = self._loss(ys, outs, sws)
+        grads = tape.gradient(loss, self.params)
+        self._opt.apply(grads, lr)
+        self._accumulate(loss, parts, ys, outs, sws)
+
+    def _test_step(
+        self, xs: list[tf.Tensor], ys: list[tf.Tensor], sws: list[tf.Tensor | None]
+    ) -> None:
+        outs = self.net(xs, False, None)
+        loss, parts = self._loss(ys, outs, sws)
+        self._accumulate(loss, parts, ys, outs, sws)
+
+    def train_batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+        learning_rate: float,
+        noise: StepNoise | None = None,
+    ) -> None:
+        fn = self._function("train", inputs, targets, sample_weights, noise)
+        masks = tuple(noise.masks[k] for k in sorted(noise.masks)) if noise and noise.masks else ()
+        fn(
+            tuple(inputs),
+            tuple(targets),
+            tuple(s for s in sample_weights if s is not None),
+            tf.constant(learning_rate, tf.float64),
+            masks,
+        )
+
+    def test_batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+    ) -> None:
+        fn = self._function("test", inputs, targets, sample_weights)
+        fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
+
+    def results(self, reset: bool = True) -> list[float]:
+        acc = self._acc.numpy().reshape(-1, 2)
+        out = [float(t / c) if c else 0.0 for t, c in acc]
+        if reset:
+            self._acc.assign(tf.zeros_like(self._acc))
+        return out
+
+    def gradients(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+        training: bool = True,
+        noise: StepNoise | None = None,
+    ) -> tuple[float, list[np.ndarray]]:
+        masks = (
+            {k: tf.constant(v) for k, v in noise.masks.items()} if noise and noise.masks else None
+        )
+        with tf.GradientTape() as tape:
+            outs = self.net([tf.constant(a) for a in inputs], training, masks)
+            loss, _ = self._loss(
+                [tf.constant(a) for a in targets],
+                outs,
+                [None if s is None else tf.constant(s) for s in sample_weights],
+            )
+        grads = tape.gradient(loss, self.params)
+        return float(loss.numpy()), [
+            m.to_canonical(i, g.numpy()).copy()
+            for (m, i, _), g in zip(self._trainable, grads, strict=True)
+        ]
+
+    def input_gradients(
+        self,
+        inputs: Sequence[np.ndarray],
+        output_grads: Sequence[np.ndarray],
+        training: bool = False,
+        noise: StepNoise | None = None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        masks = (
+            {k: tf.constant(v) for k, v in noise.masks.items()} if noise and noise.masks else None
+        )
+        xs = [tf.constant(a) for a in inputs]
+        with tf.GradientTape() as tape:
+            for x in xs:
+                if x.dtype.is_floating:
+                    tape.watch(x)
+            outs = self.net(xs, training, masks)
+            s = tf.add_n(
+                [tf.reduce_sum(o * tf.constant(g)) for o, g in zip(outs, output_grads, strict=True)]
+            )
+        grads = tape.gradient(s, xs + self.params)
+        dx = [
+            np.zeros_like(a) if g is None else g.numpy()
+            for a, g in zip(inputs, grads, strict=False)
+        ]
+        dw = [
+            np.zeros(tuple(p.shape))
+            if g is None
+            else m.to_canonical(i, tf.convert_to_tensor(g).numpy()).copy()
+            for (m, i, p), g in zip(self._trainable, grads[len(xs) :], strict=True)
+        ]
+        return dx, dw
+
+    # ---- optimizer state -----------------------------------------------------------------
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        return {} if self._opt is None else self._opt.state()
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        if self._opt is None:
+            raise ShapeError("Compile the model before loading optimizer state.")
+        self._opt.load(dict(state))

@@ -1,0 +1,32 @@
+"""The torch backend plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from duallearn.plugin import Backend, GraphSpec
+
+# Importing the families registers their native layers.
+from . import _core, _regularization, _reshaping  # noqa: F401
+from ._runtime import TorchRuntime
+
+
+class TorchBackend(Backend):
+    """Runs duallearn models as ``torch.nn.Module``s with eager native kernels."""
+
+    name = "torch"
+
+    def __init__(self) -> None:
+        self.torch = torch
+
+    def build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> TorchRuntime:
+        return TorchRuntime(graph, weights)
+
+    def versions(self) -> dict[str, str]:
+        return {"torch": torch.__version__}
+
+    def devices(self) -> list[str]:
+        return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]

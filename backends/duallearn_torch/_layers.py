@@ -1,0 +1,84 @@
+"""The native-layer contract for torch: one ``TorchLayer`` per front-end layer.
+
+A TorchLayer holds the layer's weights as torch tensors (parameters for trainable ones,
+buffers-like frozen parameters otherwise) in the front-end's canonical order, converts each
+weight between canonical and native layout (``to_native``/``to_canonical``; identity unless
+the native kernel wants another layout), and implements ``forward(x, training, noise)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from duallearn.errors import BackendError
+
+DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
+IMPLS: dict[str, type[TorchLayer]] = {}
+
+
+def implements(*names: str) -> Callable[[type[TorchLayer]], type[TorchLayer]]:
+    """Register a TorchLayer class as the native implementation of front-end classes."""
+
+    def wrap(cls: type[TorchLayer]) -> type[TorchLayer]:
+        for n in names:
+            IMPLS[n] = cls
+        return cls
+
+    return wrap
+
+
+class TorchLayer(nn.Module):
+    """Base class of native torch layers."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__()
+        self.spec = layer
+        self.dtype = DTYPES[layer.dtype]
+        self.dl_vars: list[torch.Tensor] = []
+        for i, w in enumerate(layer.weights):
+            native = self.to_native(i, np.asarray(w.value))
+            t = torch.tensor(native, dtype=DTYPES[w.dtype])
+            p = nn.Parameter(
+                t,
+                requires_grad=bool(
+                    w.trainable and layer.trainable and w in layer.trainable_weights
+                ),
+            )
+            self.register_parameter(w.name.replace(".", "_"), p)
+            self.dl_vars.append(p)
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        """Canonical layout → this module's layout for weight ``index``."""
+        return value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        """This module's layout → canonical layout for weight ``index``."""
+        return value
+
+    def forward(self, x: Any, training: bool, noise: torch.Tensor | None = None) -> Any:
+        raise NotImplementedError
+
+
+def native_layer(layer: Any) -> TorchLayer:
+    """The TorchLayer for a front-end layer: the first registered class in its MRO."""
+    for cls in type(layer).__mro__:
+        impl = IMPLS.get(cls.__name__)
+        if impl is not None and cls.__module__.startswith("duallearn."):
+            return impl(layer)
+    fallback = IMPLS.get("__ops__")
+    if fallback is not None:
+        return fallback(layer)
+    raise BackendError(
+        f"The torch backend has no implementation of layer {type(layer).__name__} "
+        f"({layer.name!r}). Fix: use a built-in layer, or write call() with dl.ops."
+    )

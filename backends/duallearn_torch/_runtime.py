@@ -1,0 +1,247 @@
+"""The torch runtime: native modules, eager train step, device-side metric accumulators."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from duallearn.errors import ShapeError
+from duallearn.plugin import GraphSpec, Runtime, StepNoise, TrainSpec
+
+from . import _losses, _metrics
+from ._layers import TorchLayer, native_layer
+from ._optimizers import TorchOptimizer
+
+
+class Net(nn.Module):
+    """The whole graph as one ``nn.Module`` (what ``model.native`` returns)."""
+
+    def __init__(self, graph: GraphSpec) -> None:
+        super().__init__()
+        self.graph = graph
+        self.layers_ = nn.ModuleList([native_layer(layer) for layer in graph.layers])
+        self._n_tensors = 1 + max([*graph.inputs, *(o for n in graph.nodes for o in n.outputs)])
+        self._plan = [
+            (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
+        ]
+
+    def forward(
+        self,
+        inputs: Sequence[torch.Tensor],
+        training: bool = False,
+        noise: Mapping[int, torch.Tensor] | None = None,
+    ) -> list[torch.Tensor]:
+        vals: list[Any] = [None] * self._n_tensors
+        for i, t in zip(self.graph.inputs, inputs, strict=True):
+            vals[i] = t
+        for k, (mod, ins, outs, list_input) in enumerate(self._plan):
+            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
+            out = mod.forward(arg, training, noise.get(k) if noise else None)
+            if len(outs) == 1:
+                vals[outs[0]] = out
+            else:
+                for i, o in zip(outs, out, strict=True):
+                    vals[i] = o
+        return [vals[i] for i in self.graph.outputs]
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+class TorchRuntime(Runtime):
+    def __init__(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> None:
+        self.graph = graph
+        self.net = Net(graph)
+        mods: list[TorchLayer] = list(self.net.layers_)  # type: ignore[arg-type]
+        self._vars = [(m, i, v) for m in mods for i, v in enumerate(m.dl_vars)]
+        self._trainable = [(m, i, v) for (m, i, v) in self._vars if v.requires_grad]
+        self.params = [v for (_, _, v) in self._trainable]
+        self.set_weights(weights)
+        self._spec: TrainSpec | None = None
+        self._opt: TorchOptimizer | None = None
+
+    @property
+    def native(self) -> nn.Module:
+        return self.net
+
+    # ---- weights -------------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        return [m.to_canonical(i, v.detach().numpy()).copy() for (m, i, v) in self._vars]
+
+    @torch.no_grad()
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        for (m, i, v), w in zip(self._vars, weights, strict=True):
+            native = np.ascontiguousarray(m.to_native(i, np.asarray(w)))
+            v.copy_(torch.from_numpy(native).to(v.dtype))
+
+    # ---- forward -------------------------------------------------------------------------
+    def _inputs(self, arrays: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return [_t(a) for a in arrays]
+
+    def _noise(self, noise: StepNoise | None) -> dict[int, torch.Tensor] | None:
+        if noise is None or not noise.masks:
+            return None
+        return {k: _t(v) for k, v in noise.masks.items()}
+
+    @torch.inference_mode()
+    def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [o.numpy() for o in self.net(self._inputs(inputs), False, None)]
+
+    def forward(
+        self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
+    ) -> list[np.ndarray]:
+        with torch.no_grad():
+            outs = self.net(self._inputs(inputs), training, self._noise(noise))
+        return [o.numpy() for o in outs]
+
+    # ---- training ------------------------------------------------------------------------
+    def compile(self, spec: TrainSpec) -> None:
+        self._spec = spec
+        self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
+        self._loss_weights = spec.loss_weights
+        self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
+        n_out = len(spec.losses)
+        self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
+        self._acc = torch.zeros(
+            2 * (self._n_loss_slots + len(self._metric_specs)), dtype=torch.float64
+        )
+        if self._opt is None or self._opt.spec is not spec.optimizer:
+            self._opt = TorchOptimizer(
+                spec.optimizer,
+                self.params,
+                [lambda a, m=m, i=i: m.to_canonical(i, a) for (m, i, _) in self._trainable],
+                [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
+            )
+
+    def _loss(
+        self, ys: list[torch.Tensor], outs: list[torch.Tensor], sws: list[torch.Tensor | None]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        parts = []
+        total: Any = 0.0
+        for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
+            if fn is None:
+                continue
+            l = fn(y, p, sw)
+            parts.append(l)
+            total = total + (l if w == 1.0 else w * l)
+        return total, parts
+
+    @torch.no_grad()
+    def _accumulate(
+        self,
+        loss: torch.Tensor,
+        parts: list[torch.Tensor],
+        ys: list[torch.Tensor],
+        outs: list[torch.Tensor],
+        sws: list[torch.Tensor | None],
+        batch: int,
+    ) -> None:
+        vals = [loss.detach() * batch, loss.new_tensor(float(batch))]
+        if self._n_loss_slots > 1:
+            for p in parts:
+                vals += [p.detach() * batch, p.new_tensor(float(batch))]
+        for o, m in self._metric_specs:
+            vals += list(_metrics.mean_update(m, ys[o], outs[o].detach(), sws[o]))
+        self._acc += torch.stack([v.to(torch.float64) for v in vals])
+
+    def _batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+    ) -> tuple[Any, Any, Any]:
+        return (
+            self._inputs(inputs),
+            [_t(a) for a in targets],
+            [None if s is None else _t(s) for s in sample_weights],
+        )
+
+    def train_batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+        learning_rate: float,
+        noise: StepNoise | None = None,
+    ) -> None:
+        assert self._opt is not None
+        xs, ys, sws = self._batch(inputs, targets, sample_weights)
+        outs = self.net(xs, True, self._noise(noise))
+        loss, parts = self._loss(ys, outs, sws)
+        grads = torch.autograd.grad(loss, self.params)
+        self._opt.apply(list(grads), learning_rate)
+        self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
+
+    @torch.inference_mode()
+    def test_batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+    ) -> None:
+        xs, ys, sws = self._batch(inputs, targets, sample_weights)
+        outs = self.net(xs, False, None)
+        loss, parts = self._loss(ys, outs, sws)
+        self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
+
+    def results(self, reset: bool = True) -> list[float]:
+        acc = self._acc.numpy().reshape(-1, 2)
+        out = [float(t / c) if c else 0.0 for t, c in acc]
+        if reset:
+            self._acc.zero_()
+        return out
+
+    def gradients(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+        training: bool = True,
+        noise: StepNoise | None = None,
+    ) -> tuple[float, list[np.ndarray]]:
+        xs, ys, sws = self._batch(inputs, targets, sample_weights)
+        outs = self.net(xs, training, self._noise(noise))
+        loss, _ = self._loss(ys, outs, sws)
+        grads = torch.autograd.grad(loss, self.params)
+        return float(loss), [
+            m.to_canonical(i, g.numpy()).copy()
+            for (m, i, _), g in zip(self._trainable, grads, strict=True)
+        ]
+
+    def input_gradients(
+        self,
+        inputs: Sequence[np.ndarray],
+        output_grads: Sequence[np.ndarray],
+        training: bool = False,
+        noise: StepNoise | None = None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """VJP of the outputs: ``(dL/dinputs, dL/dweights)`` for given ``dL/doutputs``."""
+        xs = [_t(a).clone().requires_grad_(True) for a in inputs]
+        outs = self.net(xs, training, self._noise(noise))
+        s = sum((o * _t(g)).sum() for o, g in zip(outs, output_grads, strict=True))
+        grads = torch.autograd.grad(s, xs + self.params, allow_unused=True)
+        dx = [
+            np.zeros_like(a) if g is None else g.numpy()
+            for a, g in zip(inputs, grads, strict=False)
+        ]
+        dw = [
+            np.zeros(tuple(p.shape)) if g is None else m.to_canonical(i, g.numpy()).copy()
+            for (m, i, p), g in zip(self._trainable, grads[len(xs) :], strict=True)
+        ]
+        return dx, dw
+
+    # ---- optimizer state -----------------------------------------------------------------
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        if self._opt is None:
+            return {}
+        return self._opt.state()
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        if self._opt is None:
+            raise ShapeError("Compile the model before loading optimizer state.")
+        self._opt.load(dict(state))

@@ -1,0 +1,27 @@
+"""Calling a layer directly on arrays (``layer(x)``), as Keras allows outside a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..layers._input import Input
+from ..layers._layer import Layer
+
+
+def call_eager(layer: Layer, inputs: Any, training: bool = False, **_: Any) -> Any:
+    """Run ``layer`` alone on the active backend and return numpy output(s)."""
+    from ._model import Model
+
+    many = isinstance(inputs, (list, tuple))
+    arrays = [np.asarray(a) for a in (inputs if many else [inputs])]
+    syms = [
+        Input(a.shape[1:], dtype=layer.dtype if a.dtype.kind == "f" else str(a.dtype))
+        for a in arrays
+    ]
+    out = layer(syms if many else syms[0])
+    model = Model(syms, out)
+    runtime = model._get_runtime()
+    res = runtime.forward(model._cast_x(arrays), training=training)
+    return res if isinstance(out, list) else res[0]

@@ -1,0 +1,32 @@
+"""Optimizers (Keras 3 formulas and defaults; ``formula="torch"`` for torch.optim's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from ._adam import Adam as Adam
+from ._optimizer import REGISTRY as REGISTRY
+from ._optimizer import Optimizer as Optimizer
+from ._sgd import SGD as SGD
+
+
+def get(identifier: Any) -> Optimizer:
+    """Resolve ``"adam"``, ``"sgd"``..., a config dict, or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return REGISTRY.get(identifier)()  # type: ignore[no-any-return]
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return REGISTRY.get(identifier["class_name"]).from_config(identifier.get("config", {}))  # type: ignore[no-any-return]
+    raise ConfigError(
+        f"Cannot interpret {identifier!r} as an optimizer. Expected a name such as 'adam' "
+        "or a dl.optimizers.Optimizer instance."
+    )
+
+
+def serialize(opt: Optimizer) -> dict[str, Any]:
+    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+
+
+__all__ = ["SGD", "Adam", "Optimizer", "get", "serialize"]

@@ -1,0 +1,159 @@
+"""The backend contract: what every engine plugin implements.
+
+The front-end hands a backend a :class:`GraphSpec` (layers in Keras order, the nodes that call
+them, which tensors are inputs and outputs) plus the canonical weights, and gets back a
+:class:`Runtime`: a native model with a native, compiled train step. Everything crossing this
+boundary is numpy in the canonical layout (docs/design.md); each backend converts at its edge.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Node:
+    """One call of a layer inside a graph.
+
+    ``layer`` indexes :attr:`GraphSpec.layers`; ``inputs``/``outputs`` are tensor ids. When
+    ``list_input`` is true the layer receives a list of tensors (merge layers), otherwise one.
+    """
+
+    layer: int
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    list_input: bool = False
+
+
+@dataclass
+class GraphSpec:
+    """A model as the backend sees it: front-end layer objects and the call graph."""
+
+    layers: list[Any]
+    nodes: list[Node]
+    inputs: list[int]
+    outputs: list[int]
+    dtype: str = "float32"
+
+
+@dataclass
+class TrainSpec:
+    """What ``compile`` chose: one loss (and its weight) and metrics per model output."""
+
+    optimizer: Any
+    losses: list[Any]
+    loss_weights: list[float]
+    metrics: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class StepNoise:
+    """Per-step randomness drawn by the front-end in deterministic mode.
+
+    ``masks`` maps a layer index to the multiplicative mask (values 0 or 1/(1-rate)) that
+    the layer applies in training. Empty in fast mode, where backends use native RNGs.
+    """
+
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+class Runtime(ABC):
+    """A built model on one backend: native weights, compiled steps, device-side metrics."""
+
+    @abstractmethod
+    def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Forward pass in inference mode; returns every model output as numpy."""
+
+    @abstractmethod
+    def forward(
+        self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
+    ) -> list[np.ndarray]:
+        """Forward pass in the given mode (uncompiled; for tests and layer probes)."""
+
+    @abstractmethod
+    def compile(self, spec: TrainSpec) -> None:
+        """Prepare the native optimizer state, loss and metric accumulators."""
+
+    @abstractmethod
+    def train_batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+        learning_rate: float,
+        noise: StepNoise | None = None,
+    ) -> None:
+        """One optimizer step. Accumulates loss and metrics on the device; no host sync."""
+
+    @abstractmethod
+    def test_batch(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+    ) -> None:
+        """Accumulate loss and metrics on one batch in inference mode."""
+
+    @abstractmethod
+    def results(self, reset: bool = True) -> list[float]:
+        """Read the accumulators (one host sync): ``[loss, *per-output losses, *metrics]``.
+
+        Per-output losses appear only when the model has more than one output; metrics follow
+        in ``TrainSpec.metrics`` order (output by output).
+        """
+
+    @abstractmethod
+    def gradients(
+        self,
+        inputs: Sequence[np.ndarray],
+        targets: Sequence[np.ndarray],
+        sample_weights: Sequence[np.ndarray | None],
+        training: bool = True,
+        noise: StepNoise | None = None,
+    ) -> tuple[float, list[np.ndarray]]:
+        """Loss and its gradient for every trainable weight, canonical layout, no update."""
+
+    @abstractmethod
+    def get_weights(self) -> list[np.ndarray]:
+        """Every weight in Keras order and canonical layout."""
+
+    @abstractmethod
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Load canonical weights (same order and shapes as :meth:`get_weights`)."""
+
+    @abstractmethod
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """Optimizer slots in canonical layout, keyed ``"<slot>/<weight index>"``, plus
+        ``"iterations"``."""
+
+    @abstractmethod
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`optimizer_state` returned (from either backend)."""
+
+    @property
+    def native(self) -> Any:
+        """The framework object the backend built (``torch.nn.Module`` / ``tf.Module``)."""
+        raise NotImplementedError
+
+
+class Backend(ABC):
+    """An engine plugin. Constructed once, lazily; may import its framework in ``__init__``."""
+
+    name: str = ""
+
+    @abstractmethod
+    def build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> Runtime:
+        """Build the native model for ``graph`` with the given canonical weights."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """Framework name → version, for ``duallearn info`` and file metadata."""
+
+    def devices(self) -> list[str]:
+        """Devices this backend can run on."""
+        return ["cpu"]

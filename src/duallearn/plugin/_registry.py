@@ -1,0 +1,78 @@
+"""Backend plugins, found through the ``duallearn.backends`` entry-point group.
+
+Listing plugins reads package metadata only; a plugin (and its framework) is imported the first
+time it is used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
+
+from ..errors import BackendError
+
+if TYPE_CHECKING:
+    from ._base import Backend
+
+GROUP = "duallearn.backends"
+
+_loaded: dict[str, Backend] = {}
+_lock = threading.RLock()
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def registered_backends() -> list[str]:
+    """Names of every registered backend plugin, installed framework or not."""
+    return sorted(_entry_points())
+
+
+def available_backends() -> list[str]:
+    """Names of the registered backends whose framework is installed. Imports no framework."""
+    names = []
+    for name, ep in sorted(_entry_points().items()):
+        module = ep.value.split(":")[0].split(".")[0]
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            continue
+        framework = _FRAMEWORK_MODULES.get(name, None)
+        if framework is None or importlib.util.find_spec(framework) is not None:
+            names.append(name)
+    return names
+
+
+# The framework module each built-in plugin needs; third-party plugins report their own
+# missing framework when loaded.
+_FRAMEWORK_MODULES = {"torch": "torch", "tensorflow": "tensorflow"}
+_INSTALL_HINTS = {
+    "torch": "pip install 'duallearn[torch]'  (or: pip install torch)",
+    "tensorflow": "pip install 'duallearn[tensorflow]'  (or: pip install tensorflow-cpu)",
+}
+
+
+def get_backend(name: str) -> Backend:
+    """Return the loaded backend ``name``, importing its plugin on first use."""
+    with _lock:
+        if name in _loaded:
+            return _loaded[name]
+        eps = _entry_points()
+        if name not in eps:
+            installed = ", ".join(available_backends()) or "none"
+            raise BackendError(
+                f"Unknown backend {name!r}. Installed backends: {installed}. "
+                f"Fix: set DUALLEARN_BACKEND (or call dl.set_backend) to one of them."
+            )
+        framework = _FRAMEWORK_MODULES.get(name)
+        if framework is not None and importlib.util.find_spec(framework) is None:
+            raise BackendError(
+                f"The {name!r} backend needs the {framework!r} package, which is not installed. "
+                f"Fix: {_INSTALL_HINTS[name]}"
+            )
+        cls = eps[name].load()
+        backend = cls()
+        _loaded[name] = backend
+        return backend

@@ -1,0 +1,151 @@
+"""Model configs as plain JSON, and their safe reconstruction.
+
+Only classes in duallearn's registries (plus those a user registered) can be named in a
+config; nothing is imported or evaluated from a file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import SerializationError
+from ..layers._input import Input
+from ..layers._layer import REGISTRY, Layer
+
+
+def layer_config(layer: Layer) -> dict[str, Any]:
+    return {"class_name": registered_name(layer), "config": layer.get_config()}
+
+
+def registered_name(obj: Any) -> str:
+    name = getattr(type(obj), "_registered_name", type(obj).__name__)
+    if name not in REGISTRY or REGISTRY.get(name) is not type(obj):
+        raise SerializationError(
+            f"Layer class {type(obj).__name__} is not registered, so a saved model could not "
+            "be loaded again. Fix: decorate it with "
+            "@dl.saving.register_serializable(package='my_pkg')."
+        )
+    return name
+
+
+def layer_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) -> Layer:
+    if (
+        not isinstance(cfg, dict)
+        or not isinstance(cfg.get("class_name"), str)
+        or not isinstance(cfg.get("config", {}), dict)
+    ):
+        raise SerializationError(
+            f"A layer config must be {{class_name, config}}. Received: {cfg!r}"[:300]
+        )
+    name = cfg["class_name"]
+    if custom_objects and name in custom_objects:
+        cls = custom_objects[name]
+    elif name in REGISTRY:
+        cls = REGISTRY.get(name)
+    else:
+        raise SerializationError(
+            f"Unknown layer class {name!r} in the model config. Only duallearn's layers and "
+            "registered classes can be loaded. Fix: register the class with "
+            "@dl.saving.register_serializable, or pass it in custom_objects={...}."
+        )
+    try:
+        return cls.from_config(dict(cfg.get("config", {})))  # type: ignore[no-any-return]
+    except SerializationError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"Cannot build layer {name!r} from its config: {exc}") from None
+
+
+def sequential_config(model: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {"name": model.name, "layers": [layer_config(l) for l in model.layers]}
+    if model._input is not None:
+        cfg["input"] = {"shape": list(model._input.shape[1:]), "dtype": model._input.dtype}
+    return cfg
+
+
+def sequential_from_config(
+    cfg: dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Any:
+    from ..models import Sequential
+
+    layers: list[Any] = []
+    inp = cfg.get("input")
+    if inp is not None:
+        layers.append(Input(tuple(inp["shape"]), dtype=inp.get("dtype")))
+    layers += [layer_from_config(c, custom_objects) for c in cfg.get("layers", [])]
+    return Sequential(layers, name=cfg.get("name"))
+
+
+def functional_config(model: Any) -> dict[str, Any]:
+    graph = model.graph
+    names = [layer.name for layer in graph.layers]
+    if len(set(names)) != len(names):
+        raise SerializationError(f"Layer names in model {model.name!r} must be unique: {names}.")
+    spec = graph.spec(model._dtype())
+    return {
+        "name": model.name,
+        "layers": [layer_config(layer) for layer in graph.layers],
+        "inputs": [
+            {"name": n, "shape": list(t.shape[1:]), "dtype": t.dtype}
+            for n, t in zip(model.input_names, graph.inputs, strict=True)
+        ],
+        "nodes": [
+            {"layer": names[n.layer], "inputs": list(n.inputs), "list_input": n.list_input}
+            for n in spec.nodes
+        ],
+        "outputs": list(spec.outputs),
+        "output_names": list(model.output_names),
+        "dict_inputs": isinstance(model._input_struct, dict),
+        "dict_outputs": isinstance(model._output_struct, dict),
+    }
+
+
+def functional_from_config(
+    cfg: dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Any:
+    from ..models import Model
+
+    try:
+        layers = {c["config"]["name"]: layer_from_config(c, custom_objects) for c in cfg["layers"]}
+        tensors: list[Any] = [
+            Input(tuple(i["shape"]), dtype=i.get("dtype"), name=i["name"]) for i in cfg["inputs"]
+        ]
+        n_inputs = len(tensors)
+        for node in cfg["nodes"]:
+            layer = layers[node["layer"]]
+            args = [tensors[i] for i in node["inputs"]]
+            out = layer(args if node["list_input"] else args[0])
+            tensors.extend(out if isinstance(out, list) else [out])
+        outputs = [tensors[i] for i in cfg["outputs"]]
+        inputs = tensors[:n_inputs]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise SerializationError(f"The functional model config is malformed: {exc!r}.") from None
+    ins: Any = (
+        {i["name"]: t for i, t in zip(cfg["inputs"], inputs, strict=True)}
+        if cfg.get("dict_inputs")
+        else (inputs if len(inputs) > 1 else inputs[0])
+    )
+    outs: Any = (
+        dict(zip(cfg["output_names"], outputs, strict=True))
+        if cfg.get("dict_outputs")
+        else (outputs if len(outputs) > 1 else outputs[0])
+    )
+    return Model(ins, outs, name=cfg.get("name"))
+
+
+def model_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    if not isinstance(cfg, dict) or cfg.get("class_name") not in (
+        "Sequential",
+        "Model",
+        "Functional",
+    ):
+        raise SerializationError(
+            "The model config must name class Sequential or Model. Received: "
+            f"{(cfg or {}).get('class_name') if isinstance(cfg, dict) else type(cfg).__name__!r}."
+        )
+    inner = cfg.get("config")
+    if not isinstance(inner, dict):
+        raise SerializationError("The model config lacks its 'config' object.")
+    if cfg["class_name"] == "Sequential":
+        return sequential_from_config(inner, custom_objects)
+    return functional_from_config(inner, custom_objects)

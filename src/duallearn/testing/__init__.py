@@ -1,0 +1,11 @@
+"""Shipped test helpers: the tolerance table, ``assert_close`` and the numpy model oracle,
+so that a third-party backend can prove itself against the same checks."""
+
+from . import _reference as reference
+from ._tolerances import TABLE as TABLE
+from ._tolerances import Tol as Tol
+from ._tolerances import assert_close as assert_close
+from ._tolerances import max_errors as max_errors
+from ._tolerances import tolerance as tolerance
+
+__all__ = ["TABLE", "Tol", "assert_close", "max_errors", "reference", "tolerance"]

@@ -1,0 +1,68 @@
+"""The one tolerance table for parity tests (shared/PARITY.md §11).
+
+A check passes when ``|a − b| ≤ atol_s·max|ref| + rtol·|ref|`` elementwise, ``ref`` being the
+numpy float64 reference (or the first operand when comparing backends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tol:
+    rtol: float
+    atol_s: float
+
+
+# kind -> dtype -> tolerance
+TABLE: dict[str, dict[str, Tol]] = {
+    "activation": {"float32": Tol(1e-6, 1e-7), "float64": Tol(1e-14, 1e-15)},
+    "gelu": {"float32": Tol(1e-6, 1e-6), "float64": Tol(1e-14, 1e-15)},
+    "layer": {"float32": Tol(1e-5, 1e-6), "float64": Tol(1e-12, 1e-13)},
+    "forward": {"float32": Tol(1e-4, 1e-5), "float64": Tol(1e-11, 1e-12)},
+    "loss": {"float32": Tol(1e-5, 0.0), "float64": Tol(1e-12, 0.0)},
+    "gradient": {"float32": Tol(1e-4, 1e-5), "float64": Tol(1e-10, 1e-12)},
+    "step": {"float32": Tol(1e-4, 1e-3), "float64": Tol(1e-10, 1e-12)},  # atol_s × lr
+    "params_10": {"float32": Tol(1e-4, 1e-5), "float64": Tol(1e-10, 1e-12)},
+    "params_100": {"float32": Tol(1e-2, 1e-3), "float64": Tol(1e-9, 1e-12)},
+}
+
+
+def tolerance(kind: str, dtype: str) -> Tol:
+    return TABLE[kind][str(np.dtype(dtype))]
+
+
+def max_errors(a: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    """``(max absolute error, max error relative to max|ref|)``."""
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    err = float(np.max(np.abs(a - ref))) if a.size else 0.0
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    return err, err / scale if scale else err
+
+
+def assert_close(
+    label: str, a: object, ref: object, dtype: str = "float64", kind: str = "layer", lr: float = 1.0
+) -> None:
+    """Assert ``a`` matches ``ref`` within the table's tolerance, with a labelled message."""
+    a_arr, r_arr = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    if a_arr.shape != r_arr.shape:
+        raise AssertionError(f"{label}: shape {a_arr.shape} != reference shape {r_arr.shape}")
+    tol = tolerance(kind, dtype)
+    atol = (
+        tol.atol_s
+        * (lr if kind == "step" else 1.0)
+        * (float(np.max(np.abs(r_arr))) if r_arr.size else 0.0)
+    )
+    bound = atol + tol.rtol * np.abs(r_arr)
+    diff = np.abs(a_arr - r_arr)
+    if not np.all(diff <= bound) or not np.all(np.isfinite(a_arr) == np.isfinite(r_arr)):
+        i = np.unravel_index(int(np.argmax(diff - bound)), diff.shape) if diff.size else ()
+        err, rel = max_errors(a_arr, r_arr)
+        raise AssertionError(
+            f"{label} ({kind}, {dtype}): max abs error {err:.3e} (relative to max|ref| "
+            f"{rel:.3e}) exceeds rtol={tol.rtol:g}, atol_s={tol.atol_s:g}; worst at {i}: "
+            f"{a_arr[i] if diff.size else a_arr} vs {r_arr[i] if diff.size else r_arr}"
+        )
