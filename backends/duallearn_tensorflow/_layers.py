@@ -58,6 +58,11 @@ class TFLayer(tf.Module):
     def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
         return value
 
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """The output's Keras mask: passed through by layers that support masking (the
+        front-end's ``supports_masking``), dropped by the others."""
+        return mask if self.spec.supports_masking else None
+
     def forward(self, x: Any, training: bool, noise: tf.Tensor | None = None) -> Any:
         raise NotImplementedError
 

@@ -40,16 +40,30 @@ VALUES: dict[str, Callable[[tf.Tensor, tf.Tensor, Any], tf.Tensor]] = {
 }
 
 
-def mean_update(
-    spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None
-) -> tuple[tf.Tensor, tf.Tensor]:
-    v = VALUES[spec.fn](y, p, spec)
+def weighted_sums(v: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
+    """``[Σ v·w, Σ w]`` (float64) with ``w`` broadcast from the batch axis."""
+    v = tf.cast(v, tf.float64)
     if sw is None:
-        return tf.reduce_sum(v), tf.cast(tf.size(v), v.dtype)
-    w = tf.cast(sw, v.dtype)
+        return tf.stack([tf.reduce_sum(v), tf.cast(tf.size(v), tf.float64)])
+    w = tf.cast(sw, tf.float64)
     while w.shape.rank > v.shape.rank and w.shape[-1] == 1:
         w = tf.squeeze(w, -1)
     while w.shape.rank < v.shape.rank:
         w = w[..., None]
     w = tf.broadcast_to(w, tf.shape(v))
-    return tf.reduce_sum(v * w), tf.reduce_sum(w)
+    return tf.stack([tf.reduce_sum(v * w), tf.reduce_sum(w)])
+
+
+def _mean_delta(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
+    return weighted_sums(VALUES[spec.fn](y, p, spec), sw)
+
+
+# fn name -> delta(spec, y_true, y_pred, sample_weight) -> float64 vector of state_size()
+DELTAS: dict[str, Callable[[Any, tf.Tensor, tf.Tensor, tf.Tensor | None], tf.Tensor]] = {
+    name: _mean_delta for name in VALUES
+}
+
+
+def delta(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
+    """One batch's additive contribution to a metric's state."""
+    return DELTAS[spec.fn](spec, y, p, sw)

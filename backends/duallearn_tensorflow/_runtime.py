@@ -28,6 +28,7 @@ class Net(tf.Module):
         self._plan = [
             (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
         ]
+        self._masking = any(getattr(layer, "produces_mask", False) for layer in graph.layers)
 
     def __call__(
         self,
@@ -38,6 +39,8 @@ class Net(tf.Module):
         vals: list[Any] = [None] * self._n_tensors
         for i, t in zip(self.graph.inputs, inputs, strict=True):
             vals[i] = t
+        if self._masking:
+            return self._forward_masked(vals, training, noise)
         for k, (mod, ins, outs, list_input) in enumerate(self._plan):
             arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
             out = mod.forward(arg, training, noise.get(k) if noise else None)
@@ -46,6 +49,25 @@ class Net(tf.Module):
             else:
                 for i, o in zip(outs, out, strict=True):
                     vals[i] = o
+        return [vals[i] for i in self.graph.outputs]
+
+    def _forward_masked(self, vals: list[Any], training: bool, noise: Any) -> list[Any]:
+        """The same walk, carrying Keras masks: a layer receives ``mask=`` when its input has
+        one, and ``compute_mask`` gives the mask of its output."""
+        masks: list[Any] = [None] * self._n_tensors
+        for k, (mod, ins, outs, list_input) in enumerate(self._plan):
+            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
+            m_in = [masks[i] for i in ins] if list_input else masks[ins[0]]
+            has = any(m is not None for m in m_in) if list_input else m_in is not None
+            kw = {"mask": m_in} if has else {}
+            out = mod.forward(arg, training, noise.get(k) if noise else None, **kw)
+            m_out = mod.compute_mask(arg, m_in if has else None)
+            if len(outs) == 1:
+                vals[outs[0]], masks[outs[0]] = out, m_out
+            else:
+                m_outs = m_out if isinstance(m_out, (list, tuple)) else [m_out] * len(outs)
+                for i, o, m in zip(outs, out, m_outs, strict=True):
+                    vals[i], masks[i] = o, m
         return [vals[i] for i in self.graph.outputs]
 
 
@@ -149,10 +171,8 @@ class TFRuntime(Runtime):
         self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
         n_out = len(spec.losses)
         self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
-        self._acc = tf.Variable(
-            tf.zeros(2 * (self._n_loss_slots + len(self._metric_specs)), dtype=tf.float64),
-            trainable=False,
-        )
+        size = 2 * self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
+        self._acc = tf.Variable(tf.zeros(size, dtype=tf.float64), trainable=False)
         if self._opt is None or self._opt.spec is not spec.optimizer:
             self._opt = TFOptimizer(
                 spec.optimizer,
@@ -189,10 +209,9 @@ class TFRuntime(Runtime):
         if self._n_loss_slots > 1:
             for p in parts:
                 vals += [tf.cast(p, tf.float64) * batch, batch]
-        for o, m in self._metric_specs:
-            t, c = _metrics.mean_update(m, ys[o], outs[o], sws[o])
-            vals += [tf.cast(t, tf.float64), tf.cast(c, tf.float64)]
-        self._acc.assign_add(tf.stack(vals))
+        pieces = [tf.stack(vals)]
+        pieces += [_metrics.delta(m, ys[o], outs[o], sws[o]) for o, m in self._metric_specs]
+        self._acc.assign_add(tf.concat(pieces, axis=0) if len(pieces) > 1 else pieces[0])
 
     def _train_step(
         self,
@@ -244,9 +263,8 @@ class TFRuntime(Runtime):
         fn = self._function("test", inputs, targets, sample_weights)
         fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
 
-    def results(self, reset: bool = True) -> list[float]:
-        acc = self._acc.numpy().reshape(-1, 2)
-        out = [float(t / c) if c else 0.0 for t, c in acc]
+    def results(self, reset: bool = True) -> np.ndarray:
+        out = self._acc.numpy().copy()
         if reset:
             self._acc.assign(tf.zeros_like(self._acc))
         return out

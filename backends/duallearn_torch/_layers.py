@@ -65,6 +65,11 @@ class TorchLayer(nn.Module):
         """This module's layout → canonical layout for weight ``index``."""
         return value
 
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """The output's Keras mask: passed through by layers that support masking (the
+        front-end's ``supports_masking``), dropped by the others."""
+        return mask if self.spec.supports_masking else None
+
     def forward(self, x: Any, training: bool, noise: torch.Tensor | None = None) -> Any:
         raise NotImplementedError
 

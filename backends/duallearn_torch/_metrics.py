@@ -37,17 +37,31 @@ VALUES: dict[str, Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]] = {
 }
 
 
-def mean_update(
-    spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(Σ v·w, Σ w)`` for a mean-wrapper metric on one batch."""
-    v = VALUES[spec.fn](y, p, spec)
+def weighted_sums(v: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
+    """``[Σ v·w, Σ w]`` (float64) with ``w`` broadcast from the batch axis."""
+    v = v.to(torch.float64)
     if sw is None:
-        return v.sum(), v.new_tensor(float(v.numel()))
-    w = sw.to(v.dtype)
+        return torch.stack([v.sum(), v.new_tensor(float(v.numel()))])
+    w = sw.to(torch.float64)
     while w.dim() > v.dim() and w.shape[-1] == 1:
         w = w.squeeze(-1)
-    while w.dim() < v.dim():
-        w = w.unsqueeze(-1)
+    w = w.reshape(tuple(w.shape) + (1,) * (v.dim() - w.dim()))
     w = torch.broadcast_to(w, v.shape)
-    return (v * w).sum(), w.sum()
+    return torch.stack([(v * w).sum(), w.sum()])
+
+
+def _mean_delta(
+    spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None
+) -> torch.Tensor:
+    return weighted_sums(VALUES[spec.fn](y, p, spec), sw)
+
+
+# fn name -> delta(spec, y_true, y_pred, sample_weight) -> float64 vector of state_size()
+DELTAS: dict[
+    str, Callable[[Any, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+] = {name: _mean_delta for name in VALUES}
+
+
+def delta(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
+    """One batch's additive contribution to a metric's state."""
+    return DELTAS[spec.fn](spec, y, p, sw)

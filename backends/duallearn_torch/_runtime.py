@@ -28,6 +28,7 @@ class Net(nn.Module):
         self._plan = [
             (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
         ]
+        self._masking = any(getattr(layer, "produces_mask", False) for layer in graph.layers)
 
     def forward(
         self,
@@ -38,6 +39,8 @@ class Net(nn.Module):
         vals: list[Any] = [None] * self._n_tensors
         for i, t in zip(self.graph.inputs, inputs, strict=True):
             vals[i] = t
+        if self._masking:
+            return self._forward_masked(vals, training, noise)
         for k, (mod, ins, outs, list_input) in enumerate(self._plan):
             arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
             out = mod.forward(arg, training, noise.get(k) if noise else None)
@@ -46,6 +49,25 @@ class Net(nn.Module):
             else:
                 for i, o in zip(outs, out, strict=True):
                     vals[i] = o
+        return [vals[i] for i in self.graph.outputs]
+
+    def _forward_masked(self, vals: list[Any], training: bool, noise: Any) -> list[Any]:
+        """The same walk, carrying Keras masks: a layer receives ``mask=`` when its input has
+        one, and ``compute_mask`` gives the mask of its output."""
+        masks: list[Any] = [None] * self._n_tensors
+        for k, (mod, ins, outs, list_input) in enumerate(self._plan):
+            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
+            m_in = [masks[i] for i in ins] if list_input else masks[ins[0]]
+            has = any(m is not None for m in m_in) if list_input else m_in is not None
+            kw = {"mask": m_in} if has else {}
+            out = mod.forward(arg, training, noise.get(k) if noise else None, **kw)
+            m_out = mod.compute_mask(arg, m_in if has else None)
+            if len(outs) == 1:
+                vals[outs[0]], masks[outs[0]] = out, m_out
+            else:
+                m_outs = m_out if isinstance(m_out, (list, tuple)) else [m_out] * len(outs)
+                for i, o, m in zip(outs, out, m_outs, strict=True):
+                    vals[i], masks[i] = o, m
         return [vals[i] for i in self.graph.outputs]
 
 
@@ -107,9 +129,8 @@ class TorchRuntime(Runtime):
         self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
         n_out = len(spec.losses)
         self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
-        self._acc = torch.zeros(
-            2 * (self._n_loss_slots + len(self._metric_specs)), dtype=torch.float64
-        )
+        size = 2 * self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
+        self._acc = torch.zeros(size, dtype=torch.float64)
         if self._opt is None or self._opt.spec is not spec.optimizer:
             self._opt = TorchOptimizer(
                 spec.optimizer,
@@ -141,13 +162,17 @@ class TorchRuntime(Runtime):
         sws: list[torch.Tensor | None],
         batch: int,
     ) -> None:
-        vals = [loss.detach() * batch, loss.new_tensor(float(batch))]
+        b = float(batch)
+        vals = [loss.detach().reshape(1).to(torch.float64) * b]
         if self._n_loss_slots > 1:
-            for p in parts:
-                vals += [p.detach() * batch, p.new_tensor(float(batch))]
-        for o, m in self._metric_specs:
-            vals += list(_metrics.mean_update(m, ys[o], outs[o].detach(), sws[o]))
-        self._acc += torch.stack([v.to(torch.float64) for v in vals])
+            vals += [p.detach().reshape(1).to(torch.float64) * b for p in parts]
+        loss_part = torch.cat(vals)
+        counts = loss_part.new_full((len(vals),), b)
+        pieces = [torch.stack([loss_part, counts], dim=1).reshape(-1)]
+        pieces += [
+            _metrics.delta(m, ys[o], outs[o].detach(), sws[o]) for o, m in self._metric_specs
+        ]
+        self._acc += torch.cat(pieces) if len(pieces) > 1 else pieces[0]
 
     def _batch(
         self,
@@ -189,9 +214,8 @@ class TorchRuntime(Runtime):
         loss, parts = self._loss(ys, outs, sws)
         self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
 
-    def results(self, reset: bool = True) -> list[float]:
-        acc = self._acc.numpy().reshape(-1, 2)
-        out = [float(t / c) if c else 0.0 for t, c in acc]
+    def results(self, reset: bool = True) -> np.ndarray:
+        out = self._acc.numpy().copy()
         if reset:
             self._acc.zero_()
         return out

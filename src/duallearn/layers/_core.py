@@ -20,6 +20,8 @@ class Dense(Layer):
     ``kernel_initializer``/``bias_initializer`` to change it.
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         units: int,
@@ -82,6 +84,8 @@ class Dense(Layer):
 @REGISTRY.register()
 class Activation(Layer):
     """Applies an activation function elementwise (softmax: over the last axis)."""
+
+    supports_masking = True
 
     def __init__(self, activation: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

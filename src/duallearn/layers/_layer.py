@@ -56,7 +56,15 @@ class Weight:
 
 
 class Layer:
-    """Base class of every layer (Keras 3 names and arguments)."""
+    """Base class of every layer (Keras 3 names and arguments).
+
+    ``supports_masking``: the layer passes an incoming Keras mask through unchanged.
+    ``produces_mask``: the layer can create a mask (e.g. ``Embedding(mask_zero=True)``);
+    backends carry masks through a graph only when some layer produces one.
+    """
+
+    supports_masking = False
+    produces_mask = False
 
     def __init__(
         self,

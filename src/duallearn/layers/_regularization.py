@@ -20,6 +20,8 @@ class Dropout(Layer):
     otherwise each backend uses its native RNG (same distribution, different draws).
     """
 
+    supports_masking = True
+
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:

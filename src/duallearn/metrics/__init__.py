@@ -12,6 +12,7 @@ from ._metric import REGISTRY as REGISTRY
 from ._metric import Mean as Mean
 from ._metric import MeanMetricWrapper as MeanMetricWrapper
 from ._metric import Metric as Metric
+from ._metric import weighted_sums as weighted_sums
 from ._regression import MeanAbsoluteError as MeanAbsoluteError
 from ._regression import MeanSquaredError as MeanSquaredError
 

@@ -19,7 +19,13 @@ REGISTRY = Registry("metric")
 
 
 class Metric:
-    """Base class of stateful metrics."""
+    """Base class of stateful metrics.
+
+    A metric's state is a float64 vector of ``state_size()`` entries that only ever grows by
+    addition: ``state += delta(y_true, y_pred, sample_weight)`` for each batch. Backends
+    compute ``delta`` natively and keep the sum on the device; ``result_from_state`` turns the
+    vector into the reported value (once, at logging points, in numpy).
+    """
 
     fn: str = ""
 
@@ -28,15 +34,28 @@ class Metric:
         self.dtype = dtype
         self.reset_state()
 
-    def reset_state(self) -> None:
-        self._total = 0.0
-        self._count = 0.0
+    def state_size(self) -> int:
+        return 2
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    def reset_state(self) -> None:
+        self._state = np.zeros(self.state_size())
+
+    def reference_delta(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
+    ) -> np.ndarray:
+        """The numpy reference of one batch's contribution to the state."""
         raise NotImplementedError
 
-    def result(self) -> float:
-        return float(self._total / self._count) if self._count else 0.0
+    def result_from_state(self, state: np.ndarray) -> Any:
+        total, count = state[0], state[1]
+        return float(total / count) if count else 0.0
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        self._state = self._state + self.reference_delta(np.asarray(y_true), np.asarray(y_pred), sw)
+
+    def result(self) -> Any:
+        return self.result_from_state(self._state)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype}
@@ -46,24 +65,26 @@ class Metric:
         return cls(**config)
 
 
+def weighted_sums(v: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """``[Σ v·w, Σ w]`` with ``w`` broadcast from the batch axis (numpy reference)."""
+    v = np.asarray(v, np.float64)
+    if sample_weight is None:
+        return np.array([v.sum(), float(v.size)])
+    w = np.asarray(sample_weight, np.float64)
+    while w.ndim > v.ndim and w.shape[-1] == 1:
+        w = w[..., 0]
+    w = np.broadcast_to(w.reshape(w.shape + (1,) * (v.ndim - w.ndim)), v.shape)
+    return np.array([(v * w).sum(), w.sum()])
+
+
 class MeanMetricWrapper(Metric):
     """Weighted mean of the per-sample values of ``reference_values``."""
 
     def reference_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        v = np.asarray(self.reference_values(np.asarray(y_true), np.asarray(y_pred)), np.float64)
-        w = (
-            np.ones_like(v)
-            if sample_weight is None
-            else np.broadcast_to(
-                np.asarray(sample_weight, np.float64).reshape(v.shape[:1] + (1,) * (v.ndim - 1)),
-                v.shape,
-            )
-        )
-        self._total += float((v * w).sum())
-        self._count += float(w.sum())
+    def reference_delta(self, y_true, y_pred, sample_weight):  # type: ignore[no-untyped-def]
+        return weighted_sums(self.reference_values(y_true, y_pred), sample_weight)
 
 
 @REGISTRY.register("Mean", "mean")
@@ -71,11 +92,6 @@ class Mean(Metric):
     """Weighted mean of the values given to ``update_state(values, sample_weight)``."""
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
-        v = np.asarray(values, np.float64)
-        w = (
-            np.ones_like(v)
-            if sample_weight is None
-            else np.broadcast_to(np.asarray(sample_weight, np.float64), v.shape)
+        self._state = self._state + weighted_sums(
+            np.asarray(values), None if sample_weight is None else np.asarray(sample_weight)
         )
-        self._total += float((v * w).sum())
-        self._count += float(w.sum())

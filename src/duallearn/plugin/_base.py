@@ -100,11 +100,12 @@ class Runtime(ABC):
         """Accumulate loss and metrics on one batch in inference mode."""
 
     @abstractmethod
-    def results(self, reset: bool = True) -> list[float]:
-        """Read the accumulators (one host sync): ``[loss, *per-output losses, *metrics]``.
+    def results(self, reset: bool = True) -> np.ndarray:
+        """Read the float64 accumulator vector (one host sync) and optionally zero it.
 
-        Per-output losses appear only when the model has more than one output; metrics follow
-        in ``TrainSpec.metrics`` order (output by output).
+        Layout: ``[Σ loss·batch, Σ batch]`` for the total loss, the same pair per output when
+        the model has several outputs, then each metric's additive state
+        (``metric.state_size()`` entries, ``TrainSpec.metrics`` order, output by output).
         """
 
     @abstractmethod
