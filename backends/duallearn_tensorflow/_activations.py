@@ -34,7 +34,8 @@ ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "selu": tf.nn.selu,
     "softplus": tf.math.softplus,
     "silu": lambda x: x * tf.sigmoid(x),
-    "leaky_relu": lambda x: tf.nn.leaky_relu(x, alpha=LEAKY_RELU_SLOPE),
+    # tf.nn.leaky_relu stores alpha as a float32 attribute: 1e-8 off in float64.
+    "leaky_relu": lambda x: tf.where(x > 0, x, x * tf.constant(LEAKY_RELU_SLOPE, dtype=x.dtype)),
 }
 
 

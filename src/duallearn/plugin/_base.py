@@ -120,6 +120,17 @@ class Runtime(ABC):
         """Loss and its gradient for every trainable weight, canonical layout, no update."""
 
     @abstractmethod
+    def input_gradients(
+        self,
+        inputs: Sequence[np.ndarray],
+        output_grads: Sequence[np.ndarray],
+        training: bool = False,
+        noise: StepNoise | None = None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Vector-Jacobian product of the outputs: ``(dL/dinputs, dL/dtrainable weights)``
+        for the given ``dL/doutputs`` (canonical layout; for parity tests)."""
+
+    @abstractmethod
     def get_weights(self) -> list[np.ndarray]:
         """Every weight in Keras order and canonical layout."""
 
