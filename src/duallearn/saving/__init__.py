@@ -3,9 +3,13 @@ state), and weights-only safetensors files. No pickle anywhere."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import math
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -14,11 +18,12 @@ from .. import __version__
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
-from ..errors import ConfigError, SerializationError, ShapeError
+from ..errors import DuallearnError, SerializationError, ShapeError
+from ..layers import _layer as _layer_mod
 from ..layers._layer import REGISTRY as LAYERS
 from . import _safetensors
 from ._config import model_from_config, registered_name
-from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, unpack
+from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, read_file, unpack
 
 T = TypeVar("T")
 MEMBERS = {"metadata.json", "config.json", "model.safetensors", "optimizer.safetensors"}
@@ -76,8 +81,15 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
     return cfg
 
 
+def _dtype_policy(model: Any) -> dict[str, str] | None:
+    if not model.built:
+        return None
+    dtype = model._dtype()
+    return {"name": dtype, "compute_dtype": dtype, "variable_dtype": dtype}
+
+
 def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
-    """Write ``model`` to ``filepath`` atomically (see docs/format.md)."""
+    """Write ``model`` to ``filepath`` atomically (format: docs/format.md)."""
     from ..plugin import get_backend
 
     filepath = os.fspath(filepath)
@@ -102,17 +114,121 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
     if model._runtime is not None and model._train_spec is not None:
         state = model._runtime.optimizer_state()
         members["optimizer.safetensors"] = _safetensors.dumps(
-            state, {"format": "duallearn-optimizer"}
+            state,
+            {"format": "duallearn-optimizer", "optimizer": type(model.optimizer).__name__},
         )
     versions = get_backend(model.backend_name).versions() if model._runtime is not None else {}
     metadata = {
+        "format_version": FORMAT_VERSION,
         "duallearn_version": __version__,
         "backend": model.backend_name,
         "framework_versions": versions,
         "dtype": model._dtype() if model.built else None,
+        "dtype_policy": _dtype_policy(model),
     }
     members["metadata.json"] = json.dumps(metadata, indent=1).encode()
     atomic_write(filepath, pack(members), overwrite)
+
+
+# ---- allocation guard -----------------------------------------------------------------------
+# While a file's config is turned into layers, every weight the layers create is charged to a
+# budget equal to the tensor bytes the file really holds, *before* its values are drawn: a
+# config declaring Dense(units=10**9) fails here instead of allocating gigabytes.
+_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "duallearn_load_budget", default=None
+)
+_SWAP_LOCK = threading.RLock()
+
+
+def _itemsize(dtype: str) -> int:
+    try:
+        return int(np.dtype(dtype).itemsize)
+    except TypeError:
+        return 2 if "16" in str(dtype) else 8
+
+
+class _BudgetedWeight(_layer_mod.Weight):
+    def __init__(
+        self, name: str, shape: tuple[int, ...], dtype: str, initializer: Any, trainable: bool
+    ) -> None:
+        budget = _BUDGET.get()
+        if budget is not None:
+            dims = [int(s) for s in shape]
+            if any(d < 0 for d in dims):
+                raise SerializationError(f"weight {name!r} has a negative dimension {dims}")
+            budget[0] -= math.prod(dims) * _itemsize(dtype)
+            if budget[0] < 0:
+                raise SerializationError(
+                    f"weight {name!r} {tuple(dims)} takes the config past the "
+                    f"{budget[1]} bytes of weights the file holds; the config is inconsistent "
+                    "with its weights (nothing was allocated for it)"
+                )
+        super().__init__(name, shape, dtype, initializer, trainable)
+
+
+@contextlib.contextmanager
+def _weight_budget(nbytes: int) -> Iterator[None]:
+    token = _BUDGET.set([nbytes, nbytes])
+    with _SWAP_LOCK:
+        saved = _layer_mod.Weight
+        _layer_mod.Weight = _BudgetedWeight  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            _layer_mod.Weight = saved  # type: ignore[misc]
+            _BUDGET.reset(token)
+
+
+def _build(config: dict[str, Any], custom_objects: Any, budget: int, label: str) -> Any:
+    try:
+        with _weight_budget(budget):
+            return model_from_config(config.get("model"), custom_objects)
+    except SerializationError as exc:
+        raise SerializationError(f"{label}: {exc}") from None
+    except DuallearnError as exc:
+        raise SerializationError(f"{label}: the model config is invalid: {exc}") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise SerializationError(f"{label}: the model config is malformed: {exc!r}.") from None
+    except (RecursionError, MemoryError):
+        raise SerializationError(f"{label}: the model config is too large or deep.") from None
+    except Exception as exc:  # a hostile config must never escape as a foreign error
+        raise SerializationError(
+            f"{label}: the model config cannot be built: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def read_model_file(
+    filepath: str, digests: dict[str, bool] | None = None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray], int, dict[str, bytes]]:
+    """Open and verify a ``.dlm`` file without building anything:
+    ``(config, metadata, weight tensors, format version, members)``."""
+    label = os.fspath(filepath)
+    members, version = (
+        unpack(label, MEMBERS) if digests is None else _unpack_lenient(label, digests)
+    )
+    needed = ["config.json", "model.safetensors"] + (["metadata.json"] if version >= 2 else [])
+    for name in needed:
+        if name not in members:
+            raise SerializationError(f"{label} lacks its {name} member.")
+    config = parse_json(members["config.json"], f"{label}: config.json")
+    if config.get("format_version") != version:
+        raise SerializationError(
+            f"{label}: config.json says format version {config.get('format_version')!r} but "
+            f"the manifest says {version}: the file is inconsistent."
+        )
+    metadata = (
+        parse_json(members["metadata.json"], f"{label}: metadata.json")
+        if "metadata.json" in members
+        else {}
+    )
+    tensors, _ = _safetensors.loads(members["model.safetensors"], f"{label}: model.safetensors")
+    return config, metadata, tensors, version, members
+
+
+def _unpack_lenient(label: str, digests: dict[str, bool]) -> tuple[dict[str, bytes], int]:
+    from ._container import read_file, unpack_bytes
+
+    return unpack_bytes(read_file(label), MEMBERS, label, digests)
 
 
 def load_model(
@@ -121,41 +237,41 @@ def load_model(
     compile: bool = True,
     backend: str | None = None,
 ) -> Any:
-    """Load a ``.dlm`` file on the active backend (or ``backend=``), whichever wrote it."""
-    members = unpack(os.fspath(filepath), MEMBERS)
-    for needed in ("config.json", "model.safetensors"):
-        if needed not in members:
-            raise SerializationError(f"{filepath} lacks its {needed} member.")
-    config = parse_json(members["config.json"], f"{filepath}: config.json")
-    tensors, _ = _safetensors.loads(members["model.safetensors"], f"{filepath}: model.safetensors")
-    model = model_from_config(config.get("model"), custom_objects)
+    """Load a ``.dlm`` file on the active backend (or ``backend=``), whichever wrote it.
+
+    The file is verified (member names, sizes, SHA-256 digests, safetensors headers) before
+    anything is built; class names resolve only against duallearn's registries and
+    ``custom_objects``. Every problem raises :class:`~duallearn.errors.SerializationError`.
+    """
+    label = os.fspath(filepath)
+    config, _, tensors, _, members = read_model_file(label)
+    budget = sum(t.nbytes for t in tensors.values())
+    model = _build(config, custom_objects, budget, label)
     if backend is not None:
         model.backend_name = backend
     keys = sorted(tensors)
     expected = [(layer.name, w.name, w.shape) for layer in model.layers for w in layer.weights]
     if len(keys) != len(expected):
         raise SerializationError(
-            f"{filepath} holds {len(keys)} weight arrays but its config builds a model with "
+            f"{label} holds {len(keys)} weight arrays but its config builds a model with "
             f"{len(expected)}: the file is inconsistent."
         )
     values = []
     for i, (key, (ln, wn, shape)) in enumerate(zip(keys, expected, strict=True)):
         if key != _weight_key(i, ln, wn) or tensors[key].shape != shape:
             raise SerializationError(
-                f"{filepath}: weight {i} is {key!r} {tensors[key].shape}, but the config expects "
+                f"{label}: weight {i} is {key!r} {tensors[key].shape}, but the config expects "
                 f"{_weight_key(i, ln, wn)!r} {shape}."
             )
         values.append(tensors[key])
     model.set_weights(values)
     comp = config.get("compile")
     if compile and comp:
-        _restore_compile(model, comp, members.get("optimizer.safetensors"), filepath)
+        _restore_compile(model, comp, members.get("optimizer.safetensors"), label)
     return model
 
 
-def _restore_compile(
-    model: Any, comp: dict[str, Any], opt_blob: bytes | None, filepath: str
-) -> None:
+def _restore_compile(model: Any, comp: Any, opt_blob: bytes | None, filepath: str) -> None:
     try:
         optimizer = _optimizers.get(comp["optimizer"])
         losses = [None if l is None else _losses.get(l) for l in comp["loss"]]
@@ -165,19 +281,33 @@ def _restore_compile(
             if metrics is not None
             else comp.get("metrics_raw")
         )
-    except (KeyError, TypeError) as exc:
+        lw = comp.get("loss_weights")
+        model.compile(
+            optimizer=optimizer,
+            loss=losses if len(losses) > 1 else losses[0],
+            loss_weights=lw[0] if isinstance(lw, list) and len(lw) == 1 else lw,
+            metrics=metric_objs if (metric_objs is None or len(losses) > 1) else metric_objs[0],
+        )
+    except DuallearnError as exc:
+        raise SerializationError(f"{filepath}: the compile config is invalid: {exc}") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise SerializationError(f"{filepath}: the compile config is malformed: {exc!r}.") from None
-    lw = comp.get("loss_weights")
-    model.compile(
-        optimizer=optimizer,
-        loss=losses if len(losses) > 1 else losses[0],
-        loss_weights=lw[0] if isinstance(lw, list) and len(lw) == 1 else lw,
-        metrics=metric_objs if (metric_objs is None or len(losses) > 1) else metric_objs[0],
-    )
     if opt_blob is not None and metrics is not None:
         state, _ = _safetensors.loads(opt_blob, f"{filepath}: optimizer.safetensors")
-        model._ensure_train_spec(None)
+        try:
+            model._ensure_train_spec(None)
+        except DuallearnError as exc:
+            raise SerializationError(f"{filepath}: the compile config is invalid: {exc}") from None
         runtime = model._get_runtime()
+        fresh = runtime.optimizer_state()
+        want = {k: v.shape for k, v in fresh.items()}
+        have = {k: v.shape for k, v in state.items()}
+        if want != have:
+            diff = sorted(set(want.items()) ^ set(have.items()))[:4]
+            raise SerializationError(
+                f"{filepath}: the optimizer state does not fit the model's optimizer "
+                f"(differences in slot name/shape: {diff})."
+            )
         runtime.load_optimizer_state(state)
         model.optimizer.iterations = int(state.get("iterations", np.zeros(())).item())
 
@@ -190,17 +320,31 @@ def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
 def load_weights(
     model: Any, filepath: str, skip_mismatch: bool = False, by_name: bool = False
 ) -> None:
-    """Load a weights file written by :func:`save_weights` (order, or ``by_name``)."""
-    try:
-        with open(os.fspath(filepath), "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise SerializationError(f"No such weights file: {filepath}.") from None
-    tensors, _ = _safetensors.loads(raw, str(filepath))
+    """Load weights from a safetensors file written by :func:`save_weights` (or the weights
+    of a ``.dlm`` file).
+
+    By default weights go in file order (keys sorted, as written) and every shape must match.
+    ``by_name=True`` matches ``"<layer name>/<weight name>"`` and leaves weights the file lacks
+    untouched; ``skip_mismatch=True`` keeps a weight whose shape differs instead of raising.
+    """
+    label = os.fspath(filepath)
+    raw = read_file(label, "weights file")
+    if raw[:4] == b"PK\x03\x04":
+        members, _ = unpack(label, MEMBERS)
+        if "model.safetensors" not in members:
+            raise SerializationError(f"{label} lacks its model.safetensors member.")
+        raw = members["model.safetensors"]
+    tensors, _ = _safetensors.loads(raw, label)
     current = model.get_weights()
     slots = [(layer.name, w.name) for layer in model.layers for w in layer.weights]
-    by_key = {k.split("/", 1)[1]: v for k, v in tensors.items()}
+    by_key = {(k.split("/", 1)[1] if "/" in k else k): v for k, v in tensors.items()}
     ordered = [tensors[k] for k in sorted(tensors)]
+    if not by_name and not skip_mismatch and len(ordered) != len(slots):
+        raise ShapeError(
+            f"{label} holds {len(ordered)} weight arrays; model {model.name!r} has {len(slots)}. "
+            "Fix: load into a model with the same layers, or pass by_name=True / "
+            "skip_mismatch=True for a partial transfer."
+        )
     new = []
     for i, ((ln, wn), cur) in enumerate(zip(slots, current, strict=True)):
         v = by_key.get(f"{ln}/{wn}") if by_name else (ordered[i] if i < len(ordered) else None)
@@ -209,13 +353,57 @@ def load_weights(
                 new.append(cur)
                 continue
             raise ShapeError(
-                f"Weight {ln}/{wn} expects shape {cur.shape}; the file has "
+                f"Weight {ln}/{wn} expects shape {cur.shape}; {label} has "
                 f"{None if v is None else v.shape}. Fix: pass skip_mismatch=True to keep it."
             )
         new.append(v)
-    if not by_name and not skip_mismatch and len(ordered) != len(slots):
-        raise ConfigError(f"{filepath} holds {len(ordered)} weights; the model has {len(slots)}.")
     model.set_weights(new)
 
 
-__all__ = ["load_model", "load_weights", "register_serializable", "save_model", "save_weights"]
+def inspect_model_file(filepath: str) -> dict[str, Any]:
+    """What ``duallearn inspect`` prints: format version, metadata, layers with parameter
+    counts, and whether every member passes its SHA-256 check. Builds no model."""
+    digests: dict[str, bool] = {}
+    config, metadata, tensors, version, members = read_model_file(filepath, digests)
+    model_cfg = config.get("model")
+    inner = model_cfg.get("config") if isinstance(model_cfg, dict) else None
+    layer_cfgs = inner.get("layers", []) if isinstance(inner, dict) else []
+    params: dict[str, int] = {}
+    for key, t in sorted(tensors.items()):
+        parts = key.split("/")
+        layer = parts[1] if len(parts) == 3 else key
+        params[layer] = params.get(layer, 0) + int(t.size)
+    layers = []
+    for c in layer_cfgs if isinstance(layer_cfgs, list) else []:
+        cfg = c.get("config", {}) if isinstance(c, dict) else {}
+        name = cfg.get("name") if isinstance(cfg, dict) else None
+        layers.append(
+            {
+                "name": name,
+                "class_name": c.get("class_name") if isinstance(c, dict) else None,
+                "params": params.get(str(name), 0),
+            }
+        )
+    return {
+        "format_version": version,
+        "model_class": model_cfg.get("class_name") if isinstance(model_cfg, dict) else None,
+        "name": inner.get("name") if isinstance(inner, dict) else None,
+        "metadata": metadata,
+        "layers": layers,
+        "total_params": int(sum(t.size for t in tensors.values())),
+        "compiled": bool(config.get("compile")),
+        "optimizer_state": "optimizer.safetensors" in members,
+        "digests": digests,
+    }
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "inspect_model_file",
+    "load_model",
+    "load_weights",
+    "read_model_file",
+    "register_serializable",
+    "save_model",
+    "save_weights",
+]

@@ -16,6 +16,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import SerializationError
+from ._container import loads_json
+
+MAX_RANK = 32
 
 DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"),
@@ -75,10 +78,7 @@ def loads(
             f"{what} declares a {n}-byte header but holds {len(buf) - 8} bytes after the "
             "length field: the file is truncated or corrupt."
         )
-    try:
-        header = json.loads(buf[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationError(f"{what} has an unreadable JSON header: {exc}.") from None
+    header = loads_json(bytes(buf[8 : 8 + n]), f"{what}: the header")
     if not isinstance(header, dict):
         raise SerializationError(f"{what}: the header must be a JSON object.")
     data = memoryview(buf)[8 + n :]
@@ -103,6 +103,7 @@ def loads(
         shape, offs = info["shape"], info["data_offsets"]
         if not (
             isinstance(shape, list)
+            and len(shape) <= MAX_RANK
             and all(
                 isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**40 for s in shape
             )
