@@ -1,4 +1,5 @@
-"""Dropout on TensorFlow: the front-end's mask in deterministic mode, TF's RNG otherwise."""
+"""Dropout, SpatialDropout1D/2D and GaussianNoise on TensorFlow: the front-end's mask/noise in
+deterministic mode, TF's RNG otherwise."""
 
 from __future__ import annotations
 
@@ -9,11 +10,33 @@ import tensorflow as tf
 from ._layers import TFLayer, implements
 
 
-@implements("Dropout")
+@implements("Dropout", "SpatialDropout1D", "SpatialDropout2D")
 class TFDropout(TFLayer):
-    def forward(self, x: tf.Tensor, training: bool, noise: Any = None) -> tf.Tensor:
-        if not training or self.spec.rate == 0:
+    """``x · m``; the native mask has the layer's (broadcast) noise shape."""
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        rate = self.spec.rate
+        if not training or rate == 0:
             return x
         if noise is not None:
-            return x * noise
-        return tf.nn.dropout(x, rate=self.spec.rate)
+            return x * tf.cast(noise, x.dtype)
+        spec = self.spec
+        if spec.noise_shape is None and type(spec).__name__ == "Dropout":
+            return tf.nn.dropout(x, rate=rate)
+        dyn = tf.shape(x)
+        static = x.shape
+        sym = [dyn[i] if static[i] is None else int(static[i]) for i in range(static.rank)]
+        shape = spec.resolve_noise_shape(sym)  # symbolic sizes pass through
+        return tf.nn.dropout(x, rate=rate, noise_shape=tf.stack(shape))
+
+
+@implements("GaussianNoise")
+class TFGaussianNoise(TFLayer):
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        if not training or self.spec.stddev == 0:
+            return x
+        if noise is not None:
+            return x + tf.cast(noise, x.dtype)
+        return x + tf.random.normal(
+            tf.shape(x), stddev=tf.constant(self.spec.stddev, x.dtype), dtype=x.dtype
+        )

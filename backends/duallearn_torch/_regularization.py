@@ -1,4 +1,5 @@
-"""Dropout on torch: the front-end's mask in deterministic mode, torch's RNG otherwise."""
+"""Dropout, SpatialDropout1D/2D and GaussianNoise on torch: the front-end's mask/noise in
+deterministic mode, torch's RNG otherwise."""
 
 from __future__ import annotations
 
@@ -10,11 +11,32 @@ import torch.nn.functional as F
 from ._layers import TorchLayer, implements
 
 
-@implements("Dropout")
+@implements("Dropout", "SpatialDropout1D", "SpatialDropout2D")
 class TorchDropout(TorchLayer):
-    def forward(self, x: torch.Tensor, training: bool, noise: Any = None) -> torch.Tensor:
-        if not training or self.spec.rate == 0:
+    """``x · m``; the native mask has the layer's (broadcast) noise shape."""
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        rate = self.spec.rate
+        if not training or rate == 0:
             return x
         if noise is not None:
-            return x * noise
-        return F.dropout(x, self.spec.rate, True)
+            return x * noise.to(x.dtype)
+        shape = self.spec.resolve_noise_shape(tuple(x.shape))
+        if shape == tuple(x.shape):
+            return F.dropout(x, rate, True)
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - rate)
+        return x * keep.div_(1.0 - rate)
+
+
+@implements("GaussianNoise")
+class TorchGaussianNoise(TorchLayer):
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        if not training or self.spec.stddev == 0:
+            return x
+        if noise is not None:
+            return x + noise.to(x.dtype)
+        return x + torch.randn_like(x) * self.spec.stddev

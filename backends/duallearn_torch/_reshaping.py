@@ -1,15 +1,68 @@
-"""Flatten on torch (data is channels-last, so a plain reshape keeps the canonical order)."""
+"""Shape layers on torch. Data is channels-last, so reshape/flatten keep the canonical order;
+permutes, expands and crops are views."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ._layers import TorchLayer, implements
 
 
 @implements("Flatten")
 class TorchFlatten(TorchLayer):
-    def forward(self, x: torch.Tensor, training: bool, noise: Any = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         return x.reshape(x.shape[0], -1)
+
+
+@implements("Reshape")
+class TorchReshape(TorchLayer):
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        return x.reshape(x.shape[0], *self.spec.target_shape)
+
+
+@implements("Permute")
+class TorchPermute(TorchLayer):
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        return x.permute(0, *self.spec.dims)
+
+
+@implements("RepeatVector")
+class TorchRepeatVector(TorchLayer):
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        return x.unsqueeze(1).expand(-1, self.spec.n, -1)
+
+
+@implements("ZeroPadding1D", "ZeroPadding2D")
+class TorchZeroPadding(TorchLayer):
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        rank = len(layer.input_shape)
+        pads: list[int] = []
+        for lo, hi in reversed(layer.full_pads(rank)[1:]):  # F.pad: last axis first
+            pads += [lo, hi]
+        self.pads = pads
+
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        return F.pad(x, self.pads)
+
+
+@implements("Cropping1D", "Cropping2D")
+class TorchCropping(TorchLayer):
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        for a, (lo, hi) in zip(self.spec.spatial_axes, self.spec.crops, strict=True):
+            x = x.narrow(a, lo, x.shape[a] - lo - hi)
+        return x
+
+
+@implements("UpSampling1D", "UpSampling2D")
+class TorchUpSampling(TorchLayer):
+    """Nearest: ``repeat_interleave`` per spatial axis (exact copy of each value)."""
+
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        for a, s in zip(self.spec.spatial_axes, self.spec.sizes, strict=True):
+            if s != 1:
+                x = torch.repeat_interleave(x, s, dim=a)
+        return x

@@ -1,0 +1,19 @@
+"""Embedding on TensorFlow: ``tf.gather``; mask ``ids != 0`` with mask_zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from ._layers import TFLayer, implements
+
+
+@implements("Embedding")
+class TFEmbedding(TFLayer):
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        ids = x if x.dtype in (tf.int32, tf.int64) else tf.cast(x, tf.int64)
+        return tf.gather(self.dl_vars[0], ids)
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return tf.not_equal(x, tf.zeros((), x.dtype)) if self.spec.mask_zero else None

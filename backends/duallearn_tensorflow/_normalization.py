@@ -1,0 +1,109 @@
+"""BatchNormalization, LayerNormalization and GroupNormalization on TensorFlow
+(``tf.nn.moments`` + ``tf.nn.batch_normalization``; moving statistics assigned in the step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from ._layers import TFLayer, implements
+
+
+class _Named(TFLayer):
+    def _get(self, name: str) -> tf.Variable | None:
+        for w, v in zip(self.spec.weights, self.dl_vars, strict=True):
+            if w.name == name:
+                return v
+        return None
+
+    def _bcast(self, v: tf.Variable | None, shape: list[int]) -> tf.Tensor | None:
+        return None if v is None else tf.reshape(v, shape)
+
+
+@implements("BatchNormalization")
+class TFBatchNormalization(_Named):
+    """Batch moments (biased) when training and trainable, moving ones otherwise; the moving
+    statistics are assigned inside the (traced) step with Keras's momentum."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.axis = layer.channel_axis
+        self.rank = len(layer.input_shape)
+        self.bshape = [1] * self.rank
+        self.bshape[self.axis] = int(layer.input_shape[self.axis])
+        self.red = [i for i in range(self.rank) if i != self.axis]
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        spec = self.spec
+        gamma = self._bcast(self._get("gamma"), self.bshape)
+        beta = self._bcast(self._get("beta"), self.bshape)
+        mm, mv = self._get("moving_mean"), self._get("moving_variance")
+        assert mm is not None and mv is not None
+        if spec.uses_batch_statistics(training):
+            mean, var = tf.nn.moments(x, axes=self.red, keepdims=True)
+            bm = tf.stop_gradient(tf.reshape(mean, [-1]))
+            bv = tf.stop_gradient(tf.reshape(var, [-1]))
+            if spec.unbiased_moving_variance:
+                n = tf.cast(tf.size(x) // tf.shape(x)[self.axis], x.dtype)
+                bv = bv * n / tf.maximum(n - tf.constant(1.0, x.dtype), tf.constant(1.0, x.dtype))
+            m = tf.constant(spec.momentum, x.dtype)
+            one_m = tf.constant(1.0 - spec.momentum, x.dtype)
+            mm.assign(mm * m + bm * one_m)
+            mv.assign(mv * m + bv * one_m)
+        else:
+            mean = tf.reshape(mm, self.bshape)
+            var = tf.reshape(mv, self.bshape)
+        return tf.nn.batch_normalization(
+            x, mean, var, beta, gamma, tf.constant(spec.epsilon, x.dtype)
+        )
+
+
+@implements("LayerNormalization")
+class TFLayerNormalization(_Named):
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.axes = list(layer.axes)
+        rank = len(layer.input_shape)
+        self.bshape = layer.param_broadcast_shape(rank, [d or 1 for d in layer.input_shape])
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        mean, var = tf.nn.moments(x, axes=self.axes, keepdims=True)
+        return tf.nn.batch_normalization(
+            x,
+            mean,
+            var,
+            self._bcast(self._get("beta"), self.bshape),
+            self._bcast(self._get("gamma"), self.bshape),
+            tf.constant(self.spec.epsilon, x.dtype),
+        )
+
+
+@implements("GroupNormalization")
+class TFGroupNormalization(_Named):
+    """Reshape to (B, ..., G, C/G, ...), moments per sample and group, reshape back."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        a = layer.channel_axis
+        g = layer.num_groups
+        shape = [int(d) for d in layer.input_shape[1:]]
+        c = shape[a - 1]
+        self.grouped = [-1, *shape[: a - 1], g, c // g, *shape[a:]]
+        self.red = [i for i in range(1, len(self.grouped)) if i != a]
+        self.out_shape = [-1, *shape]
+        self.bshape = [1] * (len(shape) + 1)
+        self.bshape[a] = c
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        xg = tf.reshape(x, self.grouped)
+        mean, var = tf.nn.moments(xg, axes=self.red, keepdims=True)
+        xhat = (xg - mean) * tf.math.rsqrt(var + tf.constant(self.spec.epsilon, x.dtype))
+        y = tf.reshape(xhat, self.out_shape)
+        gamma = self._bcast(self._get("gamma"), self.bshape)
+        beta = self._bcast(self._get("beta"), self.bshape)
+        if gamma is not None:
+            y = y * gamma
+        if beta is not None:
+            y = y + beta
+        return y

@@ -1,0 +1,20 @@
+"""Embedding on torch: ``F.embedding`` (dense gradient); mask ``ids != 0`` with mask_zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ._layers import TorchLayer, implements
+
+
+@implements("Embedding")
+class TorchEmbedding(TorchLayer):
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        ids = x if x.dtype in (torch.int64, torch.int32) else x.long()
+        return F.embedding(ids, self.dl_vars[0])
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return x != 0 if self.spec.mask_zero else None

@@ -1,0 +1,126 @@
+"""BatchNormalization, LayerNormalization and GroupNormalization on torch (native fused
+kernels ``F.batch_norm`` / ``F.layer_norm`` / ``F.group_norm`` on channels-last views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ._layers import TorchLayer, implements
+
+
+def _channels_to_dim1(x: torch.Tensor, axis: int) -> torch.Tensor:
+    """A view of ``x`` with ``axis`` moved to dim 1 (zero-copy permute)."""
+    if axis == 1:
+        return x
+    return x.movedim(axis, 1)
+
+
+def _channels_back(y: torch.Tensor, axis: int) -> torch.Tensor:
+    if axis == 1:
+        return y
+    return y.movedim(1, axis)
+
+
+class _Named(TorchLayer):
+    def _get(self, name: str) -> torch.Tensor | None:
+        for w, v in zip(self.spec.weights, self.dl_vars, strict=True):
+            if w.name == name:
+                return v
+        return None
+
+
+@implements("BatchNormalization")
+class TorchBatchNormalization(_Named):
+    """``F.batch_norm`` with Keras's statistics: batch moments (biased) when training and
+    trainable, moving ones otherwise; the moving statistics are updated in place (no_grad)
+    with Keras's momentum, biased variance unless ``unbiased_moving_variance``."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.axis = layer.channel_axis
+        self.gamma = self._get("gamma")
+        self.beta = self._get("beta")
+        mm, mv = self._get("moving_mean"), self._get("moving_variance")
+        assert mm is not None and mv is not None
+        self.moving_mean, self.moving_variance = mm, mv
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        spec = self.spec
+        xc = _channels_to_dim1(x, self.axis)
+        if spec.uses_batch_statistics(training):
+            y = F.batch_norm(xc, None, None, self.gamma, self.beta, training=True, eps=spec.epsilon)
+            with torch.no_grad():
+                dims = [i for i in range(x.dim()) if i != self.axis]
+                var, mean = torch.var_mean(x.detach(), dim=dims, correction=0)
+                if spec.unbiased_moving_variance:
+                    n = x.numel() // x.shape[self.axis]
+                    var = var * (n / max(n - 1, 1))
+                m = spec.momentum
+                self.moving_mean.mul_(m).add_(mean, alpha=1.0 - m)
+                self.moving_variance.mul_(m).add_(var, alpha=1.0 - m)
+        else:
+            y = F.batch_norm(
+                xc,
+                self.moving_mean,
+                self.moving_variance,
+                self.gamma,
+                self.beta,
+                training=False,
+                eps=spec.epsilon,
+            )
+        return _channels_back(y, self.axis)
+
+
+@implements("LayerNormalization")
+class TorchLayerNormalization(_Named):
+    """``F.layer_norm`` when the axes are the trailing ones (gamma's shape is then the
+    normalized shape); composed moments over any other set of axes."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.axes = layer.axes
+        self.gamma = self._get("gamma")
+        self.beta = self._get("beta")
+        rank = len(layer.input_shape)
+        self.trailing = self.axes == tuple(range(rank - len(self.axes), rank))
+        self.bshape = layer.param_broadcast_shape(rank, [d or 1 for d in layer.input_shape])
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        eps = self.spec.epsilon
+        if self.trailing:
+            shape = tuple(x.shape[a] for a in self.axes)
+            return F.layer_norm(x, shape, self.gamma, self.beta, eps)
+        var, mean = torch.var_mean(x, dim=self.axes, correction=0, keepdim=True)
+        y = (x - mean) * torch.rsqrt(var + eps)
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(self.bshape)
+        if self.beta is not None:
+            y = y + self.beta.reshape(self.bshape)
+        return y
+
+
+@implements("GroupNormalization")
+class TorchGroupNormalization(_Named):
+    """``F.group_norm`` on the view with channels at dim 1 (consecutive channel groups, as
+    Keras)."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.axis = layer.channel_axis
+        self.groups = layer.num_groups
+        self.gamma = self._get("gamma")
+        self.beta = self._get("beta")
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        xc = _channels_to_dim1(x, self.axis)
+        y = F.group_norm(xc, self.groups, self.gamma, self.beta, self.spec.epsilon)
+        return _channels_back(y, self.axis)
