@@ -1,0 +1,239 @@
+"""Convolutions on torch, with channels-last data kept as zero-copy views.
+
+An NHWC tensor's ``permute(0, 3, 1, 2)`` is a channels_last NCHW view; ``F.conv2d`` with a
+channels_last weight keeps that memory format and the result permutes back to NHWC for free.
+No per-layer ``.contiguous()`` NCHW copies. TensorFlow's SAME padding is computed per axis
+(front-end ``same_pads``); symmetric pads go to the conv, asymmetric ones through ``F.pad``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from duallearn.layers._conv import axis_pads
+
+from . import _activations
+from ._layers import TorchLayer, implements
+
+
+def _nchw(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 3, 1, 2)
+
+
+def _nhwc(y: torch.Tensor) -> torch.Tensor:
+    return y.permute(0, 2, 3, 1)
+
+
+def _to_channels_last(p: torch.Tensor) -> None:
+    if p.dim() == 4:
+        p.data = p.data.contiguous(memory_format=torch.channels_last)
+
+
+def _pad_args(pads: list[tuple[int, int]]) -> tuple[Any, tuple[int, ...] | None]:
+    """``(conv padding, F.pad spec or None)`` for per-axis (before, after) pads."""
+    if all(b == a for b, a in pads):
+        return tuple(b for b, _ in pads), None
+    spec: list[int] = []
+    for b, a in reversed(pads):  # F.pad lists the last axis first
+        spec += [b, a]
+    return 0, tuple(spec)
+
+
+class _TorchConvBase(TorchLayer):
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.act = _activations.get(layer.activation)
+        self.use_bias = layer.use_bias
+        for p in self.dl_vars:
+            _to_channels_last(p)
+
+    @property
+    def w0(self) -> torch.Tensor:
+        return self.dl_vars[0]
+
+    @property
+    def b(self) -> torch.Tensor | None:
+        return self.dl_vars[-1] if self.use_bias else None
+
+    def _pads(self, sizes: tuple[int, ...]) -> list[tuple[int, int]]:
+        spec = self.spec
+        return [
+            axis_pads(spec.padding, int(n), k, s, d)
+            for n, k, s, d in zip(
+                sizes, spec.kernel_size, spec.strides, spec.dilation_rate, strict=True
+            )
+        ]
+
+
+@implements("Conv2D")
+class TorchConv2D(_TorchConvBase):
+    """``F.conv2d`` on the channels_last view; kernel OIHW = ``kernel.transpose(3, 2, 0, 1)``."""
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value.transpose(3, 2, 0, 1) if index == 0 else value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value.transpose(2, 3, 1, 0) if index == 0 else value
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        spec = self.spec
+        xc = _nchw(x)
+        padding, spec_pad = _pad_args(self._pads(tuple(x.shape[1:3])))
+        if spec_pad is not None:
+            xc = F.pad(xc, spec_pad)
+        y = F.conv2d(
+            xc,
+            self.w0,
+            self.b,
+            spec.strides,
+            padding,
+            spec.dilation_rate,
+            spec.groups,
+        )
+        return self.act(_nhwc(y))
+
+
+@implements("Conv1D")
+class TorchConv1D(_TorchConvBase):
+    """``F.conv1d`` on the (B, C, T) view; kernel (filters, C/g, k) =
+    ``kernel.transpose(2, 1, 0)``."""
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value.transpose(2, 1, 0) if index == 0 else value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value.transpose(2, 1, 0) if index == 0 else value
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        spec = self.spec
+        xc = x.permute(0, 2, 1)
+        padding, spec_pad = _pad_args(self._pads((x.shape[1],)))
+        if spec_pad is not None:
+            xc = F.pad(xc, spec_pad)
+        y = F.conv1d(
+            xc,
+            self.w0,
+            self.b,
+            spec.strides,
+            padding,
+            spec.dilation_rate,
+            spec.groups,
+        )
+        return self.act(y.permute(0, 2, 1))
+
+
+@implements("Conv2DTranspose")
+class TorchConv2DTranspose(_TorchConvBase):
+    """``F.conv_transpose2d`` without padding, then TensorFlow's crop ``[p : p + out]`` per axis
+    (zero-extended at the end when the full result is shorter; shared/PARITY.md §2).
+    Kernel (C, filters, kh, kw) = ``kernel.transpose(3, 2, 0, 1)``."""
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value.transpose(3, 2, 0, 1) if index == 0 else value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value.transpose(2, 3, 1, 0) if index == 0 else value
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        spec = self.spec
+        y = F.conv_transpose2d(_nchw(x), self.w0, None, spec.strides, 0, 0, 1, spec.dilation_rate)
+        crops = spec.crops(tuple(int(n) for n in x.shape[1:3]))
+        extra = [max(b + n - y.shape[2 + a], 0) for a, (b, n) in enumerate(crops)]
+        if any(extra):
+            y = F.pad(y, (0, extra[1], 0, extra[0]))
+        (bh, nh), (bw, nw) = crops
+        y = _nhwc(y[:, :, bh : bh + nh, bw : bw + nw])
+        if self.b is not None:
+            y = y + self.b
+        return self.act(y)
+
+
+@implements("DepthwiseConv2D")
+class TorchDepthwiseConv2D(_TorchConvBase):
+    """``F.conv2d(groups=C)``; weight (C·M, 1, kh, kw) =
+    ``kernel.reshape(kh, kw, C·M).transpose(2, 0, 1)[:, None]``."""
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        if index != 0:
+            return value
+        kh, kw, c, m = value.shape
+        return value.reshape(kh, kw, c * m).transpose(2, 0, 1)[:, None]
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        if index != 0:
+            return value
+        cm, _, kh, kw = value.shape
+        c = int(self.spec.kernel.shape[2])
+        return value[:, 0].transpose(1, 2, 0).reshape(kh, kw, c, cm // c)
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        spec = self.spec
+        xc = _nchw(x)
+        padding, spec_pad = _pad_args(self._pads(tuple(x.shape[1:3])))
+        if spec_pad is not None:
+            xc = F.pad(xc, spec_pad)
+        y = F.conv2d(
+            xc,
+            self.w0,
+            self.b,
+            spec.strides,
+            padding,
+            spec.dilation_rate,
+            int(x.shape[3]),
+        )
+        return self.act(_nhwc(y))
+
+
+@implements("SeparableConv2D")
+class TorchSeparableConv2D(_TorchConvBase):
+    """Depthwise ``F.conv2d(groups=C)`` then a 1×1 ``F.conv2d``; pointwise weight
+    (filters, C·M, 1, 1) = ``pointwise_kernel.transpose(3, 2, 0, 1)``."""
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        if index == 0:
+            kh, kw, c, m = value.shape
+            return value.reshape(kh, kw, c * m).transpose(2, 0, 1)[:, None]
+        if index == 1:
+            return value.transpose(3, 2, 0, 1)
+        return value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        if index == 0:
+            cm, _, kh, kw = value.shape
+            c = int(self.spec.depthwise_kernel.shape[2])
+            return value[:, 0].transpose(1, 2, 0).reshape(kh, kw, c, cm // c)
+        if index == 1:
+            return value.transpose(2, 3, 1, 0)
+        return value
+
+    def forward(
+        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
+    ) -> torch.Tensor:
+        spec = self.spec
+        xc = _nchw(x)
+        padding, spec_pad = _pad_args(self._pads(tuple(x.shape[1:3])))
+        if spec_pad is not None:
+            xc = F.pad(xc, spec_pad)
+        u = F.conv2d(
+            xc,
+            self.w0,
+            None,
+            spec.strides,
+            padding,
+            spec.dilation_rate,
+            int(x.shape[3]),
+        )
+        y = F.conv2d(u, self.dl_vars[1], self.b)
+        return self.act(_nhwc(y))

@@ -1,0 +1,796 @@
+"""Convolution layers: ``Conv1D``, ``Conv2D``, ``Conv2DTranspose``, ``DepthwiseConv2D``,
+``SeparableConv2D`` (Keras 3 names, arguments, defaults and weight layout; channels-last data).
+
+Padding follows TensorFlow exactly (shared/PARITY.md §2):
+
+* ``"valid"``: no padding; ``out = ⌊(in − k_eff)/s⌋ + 1`` with ``k_eff = (k − 1)·d + 1``.
+* ``"same"``: ``out = ⌈in/s⌉``; ``total = max((out − 1)·s + k_eff − in, 0)``,
+  ``before = ⌊total/2⌋``, ``after = total − before`` (the extra pixel goes at the end, at any
+  stride and kernel size). PyTorch's ``padding="same"`` refuses stride > 1 and its common
+  ``(k − 1)//2`` is wrong for stride 2.
+* ``"causal"`` (Conv1D only): left-pad ``k_eff − 1``.
+
+The numpy references use explicit padding + patch extraction + einsum (the test oracle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import activations
+from .. import initializers as _init
+from ..errors import ConfigError, ShapeError
+from ._layer import REGISTRY, Layer, positive_int
+
+Pads = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+# ---- shared helpers (also used by pooling) ---------------------------------------------------
+def int_tuple(layer: str, name: str, value: object, n: int) -> tuple[int, ...]:
+    """``value`` as an n-tuple of positive ints (an int is repeated, as in Keras)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ConfigError(
+                f"{layer}: {name} must be an int or a tuple of {n} ints. Received: "
+                f"{name}={value!r}. Fix: e.g. {name}={(value[0],) * n if value else (1,) * n}."
+            )
+        return tuple(positive_int(layer, name, v) for v in value)
+    return (positive_int(layer, name, value),) * n
+
+
+def check_padding(layer: str, padding: object, allowed: Sequence[str]) -> str:
+    p = padding.lower() if isinstance(padding, str) else padding
+    if p not in allowed:
+        raise ConfigError(
+            f"{layer}: unknown padding {padding!r}. Expected one of: "
+            f"{', '.join(repr(a) for a in allowed)}. Fix: pass one of these strings."
+        )
+    return str(p)
+
+
+def check_data_format(layer: str, data_format: object) -> str:
+    if data_format not in (None, "channels_last"):
+        raise ConfigError(
+            f"{layer}: data_format={data_format!r} is not supported: duallearn data is "
+            "channels-last (NHWC / (batch, steps, features)). Fix: pass "
+            "data_format='channels_last' (or leave it None) and transpose the data once."
+        )
+    return "channels_last"
+
+
+def same_pads(size: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
+    """TensorFlow's SAME padding (before, after) for one axis."""
+    keff = (k - 1) * d + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + keff - size, 0)
+    return total // 2, total - total // 2
+
+
+def axis_pads(padding: str, size: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
+    if padding == "same":
+        return same_pads(size, k, s, d)
+    if padding == "causal":
+        return (k - 1) * d, 0
+    return 0, 0
+
+
+def out_length(padding: str, size: int | None, k: int, s: int, d: int = 1) -> int | None:
+    if size is None:
+        return None
+    b, a = axis_pads(padding, size, k, s, d)
+    return (size + b + a - ((k - 1) * d + 1)) // s + 1
+
+
+def _patch_slices(
+    out: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]
+) -> list[tuple[int, int, slice, slice]]:
+    return [
+        (
+            i,
+            j,
+            slice(i * d[0], i * d[0] + (out[0] - 1) * s[0] + 1, s[0]),
+            slice(j * d[1], j * d[1] + (out[1] - 1) * s[1] + 1, s[1]),
+        )
+        for i in range(k[0])
+        for j in range(k[1])
+    ]
+
+
+def pad2d(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
+    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=value)
+
+
+def patches(
+    xp: np.ndarray, k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]
+) -> np.ndarray:
+    """Patches of an already padded NHWC array: (B, oh, ow, kh, kw, C)."""
+    oh = (xp.shape[1] - ((k[0] - 1) * d[0] + 1)) // s[0] + 1
+    ow = (xp.shape[2] - ((k[1] - 1) * d[1] + 1)) // s[1] + 1
+    out = np.empty((xp.shape[0], oh, ow, k[0], k[1], xp.shape[3]), dtype=xp.dtype)
+    for i, j, si, sj in _patch_slices((oh, ow), k, s, d):
+        out[:, :, :, i, j, :] = xp[:, si, sj, :]
+    return out
+
+
+def unpatch(
+    dp: np.ndarray,
+    padded_shape: tuple[int, ...],
+    pads: Pads,
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+) -> np.ndarray:
+    """Adjoint of :func:`patches` followed by padding: scatter-add, then crop the padding."""
+    dxp = np.zeros(padded_shape, dtype=dp.dtype)
+    k = (dp.shape[3], dp.shape[4])
+    for i, j, si, sj in _patch_slices((dp.shape[1], dp.shape[2]), k, s, d):
+        dxp[:, si, sj, :] += dp[:, :, :, i, j, :]
+    h0, w0 = pads[0][0], pads[1][0]
+    return dxp[:, h0 : dxp.shape[1] - pads[0][1], w0 : dxp.shape[2] - pads[1][1], :]
+
+
+def conv2d_forward(
+    x: np.ndarray, w: np.ndarray, s: tuple[int, ...], d: tuple[int, ...], pads: Pads, groups: int
+) -> np.ndarray:
+    """Cross-correlation: ``y[b,o,p,f] = Σ_{i,j,c} xp[b, o·s+i·d, p·s+j·d, g·cg+c]·w[i,j,c,f]``
+    with ``g = f // (F/groups)``; x NHWC, w (kh, kw, C/groups, F)."""
+    kh, kw, cg, f = w.shape
+    p = patches(pad2d(x, pads), (kh, kw), s, d)
+    b, oh, ow = p.shape[:3]
+    p = p.reshape(b, oh, ow, kh, kw, groups, cg)
+    wg = w.reshape(kh, kw, cg, groups, f // groups)
+    return np.einsum("bopijgc,ijcgf->bopgf", p, wg, optimize=True).reshape(b, oh, ow, f)
+
+
+def conv2d_backward(
+    x: np.ndarray,
+    w: np.ndarray,
+    dy: np.ndarray,
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    pads: Pads,
+    groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of :func:`conv2d_forward`: ``(dx, dw)``."""
+    kh, kw, cg, f = w.shape
+    xp = pad2d(x, pads)
+    p = patches(xp, (kh, kw), s, d)
+    b, oh, ow = p.shape[:3]
+    p = p.reshape(b, oh, ow, kh, kw, groups, cg)
+    dyg = dy.reshape(b, oh, ow, groups, f // groups)
+    wg = w.reshape(kh, kw, cg, groups, f // groups)
+    dw = np.einsum("bopijgc,bopgf->ijcgf", p, dyg, optimize=True).reshape(w.shape)
+    dp = np.einsum("bopgf,ijcgf->bopijgc", dyg, wg, optimize=True)
+    dx = unpatch(dp.reshape(b, oh, ow, kh, kw, groups * cg), xp.shape, pads, s, d)
+    return dx, dw
+
+
+def _as_2d(x: np.ndarray) -> np.ndarray:
+    return x[:, None]  # (B, T, C) -> (B, 1, T, C)
+
+
+# ---- layers ----------------------------------------------------------------------------------
+class _BaseConv(Layer):
+    """Shared config, validation and reference for Conv1D/Conv2D (``rank`` spatial axes)."""
+
+    rank = 2
+    paddings: tuple[str, ...] = ("valid", "same")
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | Sequence[int] = 1,
+        groups: int = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: object = "glorot_uniform",
+        bias_initializer: object = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        who = type(self).__name__
+        self.filters = positive_int(who, "filters", filters)
+        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, self.rank)
+        self.strides = int_tuple(who, "strides", strides, self.rank)
+        self.padding = check_padding(who, padding, self.paddings)
+        self.data_format = check_data_format(who, data_format)
+        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, self.rank)
+        self.groups = positive_int(who, "groups", groups)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        check_stride_dilation(who, self.strides, self.dilation_rate)
+        if self.filters % self.groups:
+            raise ConfigError(
+                f"{who}: filters ({self.filters}) must be divisible by groups ({self.groups}). "
+                "Fix: change filters or groups."
+            )
+
+    # -- shapes
+    def _check_input(self, input_shape: Any) -> None:
+        who = type(self).__name__
+        rank = self.rank + 2
+        if len(input_shape) != rank:
+            raise ShapeError(
+                f"Layer {self.name!r} ({who}) expects inputs of rank {rank}, shape "
+                f"(batch, {', '.join(['size'] * self.rank)}, channels). Received input shape "
+                f"{tuple(input_shape)}. Fix: reshape the data (channels-last)."
+            )
+        c = input_shape[-1]
+        if c is None:
+            raise ShapeError(
+                f"Layer {self.name!r} ({who}) needs a known channel dimension. Received input "
+                f"shape {tuple(input_shape)}. Fix: give Input a full shape."
+            )
+        if self.built and self.input_shape is not None and c != self.input_shape[-1]:
+            raise ShapeError(
+                f"Layer {self.name!r} ({who}) was built for {self.input_shape[-1]} input "
+                f"channels (input shape {tuple(self.input_shape)}). Received input shape "
+                f"{tuple(input_shape)}. Fix: use a new layer for inputs of another width."
+            )
+        check_fits(self.name, who, self.padding, input_shape, self.kernel_size, self.dilation_rate)
+
+    def build(self, input_shape: Any) -> None:
+        self._check_input(input_shape)
+        c = int(input_shape[-1])
+        if c % self.groups:
+            raise ShapeError(
+                f"Layer {self.name!r} ({type(self).__name__}) with groups={self.groups} needs "
+                f"input channels divisible by {self.groups}. Received input shape "
+                f"{tuple(input_shape)}. Fix: change groups or the input channels."
+            )
+        self.kernel = self.add_weight(
+            "kernel", (*self.kernel_size, c // self.groups, self.filters), self.kernel_initializer
+        )
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._check_input(input_shape)
+        spatial = [
+            out_length(self.padding, n, k, s, d)
+            for n, k, s, d in zip(
+                input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate, strict=True
+            )
+        ]
+        return (input_shape[0], *spatial, self.filters)
+
+    # -- reference (1D runs as 2D with a height of 1)
+    def _geometry(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...], Pads]:
+        k = tuple(self.kernel_size) if self.rank == 2 else (1, self.kernel_size[0])
+        s = tuple(self.strides) if self.rank == 2 else (1, self.strides[0])
+        d = tuple(self.dilation_rate) if self.rank == 2 else (1, self.dilation_rate[0])
+        sizes = x.shape[1:-1] if self.rank == 2 else (1, x.shape[1])
+        pads = tuple(
+            axis_pads(self.padding, n, kk, ss, dd)
+            for n, kk, ss, dd in zip(sizes, k, s, d, strict=True)
+        )
+        return s, d, pads  # type: ignore[return-value]
+
+    def _w2d(self, w: np.ndarray) -> np.ndarray:
+        return w if self.rank == 2 else w[None]
+
+    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+        s, d, pads = self._geometry(x)
+        x2 = x if self.rank == 2 else _as_2d(x)
+        z = conv2d_forward(x2, self._w2d(weights[0]), s, d, pads, self.groups)
+        if self.use_bias:
+            z = z + weights[1]
+        return z if self.rank == 2 else z[:, 0]
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return activations.reference(self.activation, self._pre(weights, x))
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        z = self._pre(weights, x)
+        dz = activations.reference_grad(self.activation, z, y, dy)
+        s, d, pads = self._geometry(x)
+        x2, dz2 = (x, dz) if self.rank == 2 else (_as_2d(x), _as_2d(dz))
+        dx, dw = conv2d_backward(x2, self._w2d(weights[0]), dz2, s, d, pads, self.groups)
+        if self.rank == 1:
+            dx, dw = dx[:, 0], dw[0]
+        grads = [dw]
+        if self.use_bias:
+            grads.append(dz.reshape(-1, self.filters).sum(axis=0))
+        return dx, grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _init.serialize(self.kernel_initializer),
+            "bias_initializer": _init.serialize(self.bias_initializer),
+        }
+
+
+def check_stride_dilation(who: str, strides: Sequence[int], dilation: Sequence[int]) -> None:
+    if any(s > 1 for s in strides) and any(d > 1 for d in dilation):
+        raise ConfigError(
+            f"{who}: strides > 1 together with dilation_rate > 1 is not supported (as in "
+            f"Keras). Received: strides={tuple(strides)}, dilation_rate={tuple(dilation)}. "
+            "Fix: use strides=1 or dilation_rate=1."
+        )
+
+
+def check_fits(
+    name: str,
+    who: str,
+    padding: str,
+    input_shape: Any,
+    kernel: Sequence[int],
+    dilation: Sequence[int],
+    what: str = "kernel",
+) -> None:
+    """With ``padding="valid"`` the (dilated) window must fit in the input."""
+    if padding != "valid":
+        return
+    for n, k, d in zip(input_shape[1:-1], kernel, dilation, strict=True):
+        keff = (k - 1) * d + 1
+        if n is not None and n < keff:
+            raise ShapeError(
+                f"Layer {name!r} ({who}): the {what} (effective size {tuple(kernel)} with "
+                f"dilation {tuple(dilation)}) is larger than the valid-padded input. Received "
+                f"input shape {tuple(input_shape)}. Fix: use padding='same', a smaller "
+                f"{what}, or a larger input."
+            )
+
+
+@REGISTRY.register()
+class Conv1D(_BaseConv):
+    """1D convolution over (batch, steps, channels):
+    ``y[b,t,f] = act(Σ_{i,c} xp[b, t·s + i·d, g·C/G + c] · kernel[i,c,f] + bias[f])``
+    (cross-correlation, ``g`` the group of filter ``f``), padding ``"valid"``, ``"same"``
+    (TensorFlow's asymmetric rule) or ``"causal"`` (left pad ``(k−1)·d``).
+
+    Weights (Keras): ``kernel`` (k, C/groups, filters), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.Conv1d`` takes (batch, channels, steps), stores the kernel as
+    (filters, C/groups, k) (= ``kernel.transpose(2, 1, 0)``), has no ``"causal"`` padding, refuses
+    ``padding="same"`` with stride > 1 and initializes with kaiming_uniform(a=√5); ours is
+    glorot_uniform with zero bias (pass ``kernel_initializer``/``bias_initializer``).
+    """
+
+    rank = 1
+    paddings = ("valid", "same", "causal")
+
+
+@REGISTRY.register()
+class Conv2D(_BaseConv):
+    """2D convolution over NHWC images:
+    ``y[b,h,w,f] = act(Σ_{i,j,c} xp[b, h·s₀+i·d₀, w·s₁+j·d₁, g·C/G+c]·kernel[i,j,c,f] + bias[f])``
+    where ``xp`` is ``x`` padded per ``padding`` (TensorFlow's SAME: extra pixel at the end).
+
+    Weights (Keras): ``kernel`` (kh, kw, C/groups, filters), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.Conv2d`` is NCHW with an OIHW weight
+    (= ``kernel.transpose(3, 2, 0, 1)``), pads symmetrically (``padding=(k−1)//2`` is not SAME
+    at stride 2 or with even kernels), and initializes with kaiming_uniform(a=√5).
+    """
+
+    rank = 2
+
+
+@REGISTRY.register()
+class Conv2DTranspose(Layer):
+    """Transposed 2D convolution (the gradient of Conv2D with respect to its input):
+    ``y[b, h·s₀+i·d₀−p₀, w·s₁+j·d₁−p₁, f] += x[b,h,w,c] · kernel[i,j,f,c]``, then ``+ bias``
+    and the activation. Output size per axis: ``"same"`` → ``in·s``; ``"valid"`` →
+    ``in·s + max(k_eff − s, 0)``; ``p`` is TensorFlow's SAME ``before`` pad of a forward conv of
+    size ``in·s`` (0 for ``"valid"``).
+
+    Weights (Keras): ``kernel`` (kh, kw, filters, C), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.ConvTranspose2d`` stores (C, filters, kh, kw)
+    (= ``kernel.transpose(3, 2, 0, 1)``) and pads symmetrically; its
+    ``padding=1, output_padding=1`` is not SAME for k=3, s=2. ``output_padding`` is not
+    supported yet (only ``None``).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        output_padding: Any = None,
+        data_format: str | None = None,
+        dilation_rate: int | Sequence[int] = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: object = "glorot_uniform",
+        bias_initializer: object = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        who = "Conv2DTranspose"
+        self.filters = positive_int(who, "filters", filters)
+        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, 2)
+        self.strides = int_tuple(who, "strides", strides, 2)
+        self.padding = check_padding(who, padding, ("valid", "same"))
+        if output_padding is not None:
+            raise ConfigError(
+                f"{who}: output_padding is not supported yet. Received: "
+                f"output_padding={output_padding!r}. Fix: leave it None (Keras's default)."
+            )
+        self.output_padding = None
+        self.data_format = check_data_format(who, data_format)
+        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, 2)
+        check_stride_dilation(who, self.strides, self.dilation_rate)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+
+    def _check_input(self, input_shape: Any) -> None:
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ShapeError(
+                f"Layer {self.name!r} (Conv2DTranspose) expects inputs of rank 4, shape "
+                f"(batch, height, width, channels) with known channels. Received input shape "
+                f"{tuple(input_shape)}. Fix: reshape the data (channels-last)."
+            )
+        if self.built and self.input_shape is not None and input_shape[-1] != self.input_shape[-1]:
+            raise ShapeError(
+                f"Layer {self.name!r} (Conv2DTranspose) was built for input shape "
+                f"{tuple(self.input_shape)}. Received input shape {tuple(input_shape)}. "
+                "Fix: use a new layer for inputs of another width."
+            )
+
+    def build(self, input_shape: Any) -> None:
+        self._check_input(input_shape)
+        self.kernel = self.add_weight(
+            "kernel",
+            (*self.kernel_size, self.filters, int(input_shape[-1])),
+            self.kernel_initializer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def output_length(self, n: int, axis: int) -> int:
+        k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
+        keff = (k - 1) * d + 1
+        return n * s if self.padding == "same" else n * s + max(keff - s, 0)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._check_input(input_shape)
+        hw = [
+            None if n is None else self.output_length(n, a) for a, n in enumerate(input_shape[1:3])
+        ]
+        return (input_shape[0], *hw, self.filters)
+
+    def crops(self, in_hw: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+        """Per axis ``(before, output length)``: the output is ``full[before : before + len]``
+        of the unpadded transposed convolution (zero-extended at the end if shorter)."""
+        out = []
+        for a, n in enumerate(in_hw):
+            k, s, d = self.kernel_size[a], self.strides[a], self.dilation_rate[a]
+            length = self.output_length(n, a)
+            before = same_pads(length, k, s, d)[0] if self.padding == "same" else 0
+            out.append((before, length))
+        return tuple(out)
+
+    def _pads(self, x: np.ndarray) -> Pads:
+        pads = []
+        for a, n in enumerate(x.shape[1:3]):
+            k, s, d = self.kernel_size[a], self.strides[a], self.dilation_rate[a]
+            pads.append(axis_pads(self.padding, self.output_length(n, a), k, s, d))
+        return tuple(pads)  # type: ignore[return-value]
+
+    def _out_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        return (
+            x.shape[0],
+            self.output_length(x.shape[1], 0),
+            self.output_length(x.shape[2], 1),
+            self.filters,
+        )
+
+    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+        # The transposed conv is the input-VJP of a forward conv with kernel (kh, kw, filters, C).
+        zeros = np.zeros(self._out_shape(x), dtype=x.dtype)
+        z, _ = conv2d_backward(
+            zeros, weights[0], x, self.strides, self.dilation_rate, self._pads(x), 1
+        )  # type: ignore[arg-type]
+        if self.use_bias:
+            z = z + weights[1]
+        return z
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return activations.reference(self.activation, self._pre(weights, x))
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        z = self._pre(weights, x)
+        dz = activations.reference_grad(self.activation, z, y, dy)
+        s, d, pads = self.strides, self.dilation_rate, self._pads(x)
+        dx = conv2d_forward(dz, weights[0], s, d, pads, 1)  # type: ignore[arg-type]
+        # kernel gradient: the forward conv's weight gradient with input dz and output grad x
+        _, dw = conv2d_backward(dz, weights[0], x, s, d, pads, 1)  # type: ignore[arg-type]
+        grads = [dw]
+        if self.use_bias:
+            grads.append(dz.reshape(-1, self.filters).sum(axis=0))
+        return dx, grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _init.serialize(self.kernel_initializer),
+            "bias_initializer": _init.serialize(self.bias_initializer),
+        }
+
+
+class _Depthwise(Layer):
+    """Shared config and depthwise step of DepthwiseConv2D and SeparableConv2D."""
+
+    def _init_depthwise(
+        self,
+        kernel_size: Any,
+        strides: Any,
+        padding: Any,
+        data_format: Any,
+        dilation_rate: Any,
+        depth_multiplier: Any,
+        activation: Any,
+        use_bias: Any,
+    ) -> None:
+        who = type(self).__name__
+        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, 2)
+        self.strides = int_tuple(who, "strides", strides, 2)
+        self.padding = check_padding(who, padding, ("valid", "same"))
+        self.data_format = check_data_format(who, data_format)
+        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, 2)
+        self.depth_multiplier = positive_int(who, "depth_multiplier", depth_multiplier)
+        check_stride_dilation(who, self.strides, self.dilation_rate)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+
+    def _check_input(self, input_shape: Any) -> None:
+        who = type(self).__name__
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ShapeError(
+                f"Layer {self.name!r} ({who}) expects inputs of rank 4, shape (batch, height, "
+                f"width, channels) with known channels. Received input shape "
+                f"{tuple(input_shape)}. Fix: reshape the data (channels-last)."
+            )
+        if self.built and self.input_shape is not None and input_shape[-1] != self.input_shape[-1]:
+            raise ShapeError(
+                f"Layer {self.name!r} ({who}) was built for input shape "
+                f"{tuple(self.input_shape)}. Received input shape {tuple(input_shape)}. "
+                "Fix: use a new layer for inputs of another width."
+            )
+        check_fits(self.name, who, self.padding, input_shape, self.kernel_size, self.dilation_rate)
+
+    def _spatial_out(self, input_shape: Any) -> list[int | None]:
+        return [
+            out_length(self.padding, n, k, s, d)
+            for n, k, s, d in zip(
+                input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate, strict=True
+            )
+        ]
+
+    def _pads(self, x: np.ndarray) -> Pads:
+        return tuple(  # type: ignore[return-value]
+            axis_pads(self.padding, n, k, s, d)
+            for n, k, s, d in zip(
+                x.shape[1:3], self.kernel_size, self.strides, self.dilation_rate, strict=True
+            )
+        )
+
+    def _dw_as_grouped(self, dk: np.ndarray) -> np.ndarray:
+        kh, kw, c, m = dk.shape
+        return dk.reshape(kh, kw, 1, c * m)
+
+    def _depthwise(self, dk: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return conv2d_forward(
+            x,
+            self._dw_as_grouped(dk),
+            self.strides,
+            self.dilation_rate,
+            self._pads(x),
+            x.shape[-1],  # type: ignore[arg-type]
+        )
+
+    def _depthwise_backward(
+        self, dk: np.ndarray, x: np.ndarray, dy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        dx, dwk = conv2d_backward(
+            x,
+            self._dw_as_grouped(dk),
+            dy,
+            self.strides,
+            self.dilation_rate,
+            self._pads(x),
+            x.shape[-1],  # type: ignore[arg-type]
+        )
+        return dx, dwk.reshape(dk.shape)
+
+
+@REGISTRY.register()
+class DepthwiseConv2D(_Depthwise):
+    """Depthwise 2D convolution: each input channel ``c`` is convolved with its own
+    ``depth_multiplier`` filters, ``y[b,h,w,c·M+m] = act(Σ_{i,j} xp[b, h·s₀+i·d₀, w·s₁+j·d₁, c] ·
+    kernel[i,j,c,m] + bias[c·M+m])``; padding as Conv2D (TensorFlow's SAME).
+
+    Weights (Keras): ``kernel`` (kh, kw, C, M), ``bias`` (C·M,).
+    Differs from PyTorch: there it is ``nn.Conv2d(C, C·M, groups=C)`` with weight
+    (C·M, 1, kh, kw) = ``kernel.reshape(kh, kw, C·M).transpose(2, 0, 1)[:, None]``.
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        depth_multiplier: int = 1,
+        data_format: str | None = None,
+        dilation_rate: int | Sequence[int] = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+        depthwise_initializer: object = "glorot_uniform",
+        bias_initializer: object = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._init_depthwise(
+            kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
+            activation, use_bias,
+        )  # fmt: skip
+        self.depthwise_initializer = _init.get(depthwise_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        self._check_input(input_shape)
+        c = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            "kernel", (*self.kernel_size, c, self.depth_multiplier), self.depthwise_initializer
+        )
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._check_input(input_shape)
+        c = input_shape[-1] * self.depth_multiplier
+        return (input_shape[0], *self._spatial_out(input_shape), c)
+
+    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+        z = self._depthwise(weights[0], x)
+        return z + weights[1] if self.use_bias else z
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return activations.reference(self.activation, self._pre(weights, x))
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        z = self._pre(weights, x)
+        dz = activations.reference_grad(self.activation, z, y, dy)
+        dx, dk = self._depthwise_backward(weights[0], x, dz)
+        grads = [dk]
+        if self.use_bias:
+            grads.append(dz.reshape(-1, dz.shape[-1]).sum(axis=0))
+        return dx, grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "depth_multiplier": self.depth_multiplier,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "depthwise_initializer": _init.serialize(self.depthwise_initializer),
+            "bias_initializer": _init.serialize(self.bias_initializer),
+        }
+
+
+@REGISTRY.register()
+class SeparableConv2D(_Depthwise):
+    """Depthwise then pointwise convolution:
+    ``u = depthwise(x)`` (as DepthwiseConv2D, without bias), then
+    ``y[b,h,w,f] = act(Σ_k u[b,h,w,k] · pointwise_kernel[0,0,k,f] + bias[f])``.
+    Strides, dilation and padding apply to the depthwise step.
+
+    Weights (Keras): ``depthwise_kernel`` (kh, kw, C, M), ``pointwise_kernel``
+    (1, 1, C·M, filters), ``bias`` (filters,).
+    Differs from PyTorch: no single module; it is ``Conv2d(C, C·M, groups=C, bias=False)``
+    followed by a 1×1 ``Conv2d(C·M, filters)`` (weights mapped as for those layers).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | Sequence[int] = 1,
+        depth_multiplier: int = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+        depthwise_initializer: object = "glorot_uniform",
+        pointwise_initializer: object = "glorot_uniform",
+        bias_initializer: object = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filters = positive_int("SeparableConv2D", "filters", filters)
+        self._init_depthwise(
+            kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
+            activation, use_bias,
+        )  # fmt: skip
+        self.depthwise_initializer = _init.get(depthwise_initializer)
+        self.pointwise_initializer = _init.get(pointwise_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        self._check_input(input_shape)
+        c = int(input_shape[-1])
+        m = self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", (*self.kernel_size, c, m), self.depthwise_initializer
+        )
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", (1, 1, c * m, self.filters), self.pointwise_initializer
+        )
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._check_input(input_shape)
+        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+
+    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u = self._depthwise(weights[0], x)
+        z = u @ weights[1][0, 0]
+        return u, (z + weights[2] if self.use_bias else z)
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return activations.reference(self.activation, self._pre(weights, x)[1])
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        u, z = self._pre(weights, x)
+        dz = activations.reference_grad(self.activation, z, y, dy)
+        pk = weights[1][0, 0]
+        dpk = (u.reshape(-1, u.shape[-1]).T @ dz.reshape(-1, dz.shape[-1]))[None, None]
+        du = dz @ pk.T
+        dx, ddk = self._depthwise_backward(weights[0], x, du)
+        grads = [ddk, dpk]
+        if self.use_bias:
+            grads.append(dz.reshape(-1, self.filters).sum(axis=0))
+        return dx, grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "depth_multiplier": self.depth_multiplier,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "depthwise_initializer": _init.serialize(self.depthwise_initializer),
+            "pointwise_initializer": _init.serialize(self.pointwise_initializer),
+            "bias_initializer": _init.serialize(self.bias_initializer),
+        }

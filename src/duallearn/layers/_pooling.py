@@ -1,0 +1,327 @@
+"""Pooling layers: ``MaxPooling1D/2D``, ``AveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``,
+``GlobalAveragePooling1D/2D`` (Keras 3 names, arguments and defaults; channels-last data).
+
+Window placement follows TensorFlow (shared/PARITY.md §2): ``"valid"`` uses only full
+windows; ``"same"`` gives ``⌈in/s⌉`` outputs with TensorFlow's asymmetric padding (extra pixel
+at the end). Max pooling ignores the padding (pads with −∞); average pooling divides by the
+number of *valid* elements in each window, as TensorFlow does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ._conv import (
+    Pads,
+    axis_pads,
+    check_data_format,
+    check_fits,
+    check_padding,
+    int_tuple,
+    out_length,
+    pad2d,
+    patches,
+    unpatch,
+)
+from ._layer import REGISTRY, Layer
+
+
+def _rank_error(layer: Layer, rank: int, input_shape: Any) -> ShapeError:
+    axes = "steps" if rank == 3 else "height, width"
+    return ShapeError(
+        f"Layer {layer.name!r} ({type(layer).__name__}) expects inputs of rank {rank}, shape "
+        f"(batch, {axes}, channels). Received input shape {tuple(input_shape)}. "
+        "Fix: reshape the data (channels-last)."
+    )
+
+
+class _Pool(Layer):
+    """Shared config, shapes and numpy reference of the windowed pools (``rank`` axes)."""
+
+    rank = 2
+    mode = "max"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        who = type(self).__name__
+        self.pool_size = int_tuple(who, "pool_size", pool_size, self.rank)
+        self.strides = (
+            self.pool_size if strides is None else int_tuple(who, "strides", strides, self.rank)
+        )
+        self.padding = check_padding(who, padding, ("valid", "same"))
+        self.data_format = check_data_format(who, data_format)
+
+    def _check_input(self, input_shape: Any) -> None:
+        if len(input_shape) != self.rank + 2:
+            raise _rank_error(self, self.rank + 2, input_shape)
+        check_fits(
+            self.name,
+            type(self).__name__,
+            self.padding,
+            input_shape,
+            self.pool_size,
+            (1,) * self.rank,
+            what="pool_size",
+        )
+
+    def build(self, input_shape: Any) -> None:
+        self._check_input(input_shape)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._check_input(input_shape)
+        spatial = [
+            out_length(self.padding, n, k, s)
+            for n, k, s in zip(input_shape[1:-1], self.pool_size, self.strides, strict=True)
+        ]
+        return (input_shape[0], *spatial, input_shape[-1])
+
+    # -- reference (1D as 2D with a height of 1)
+    def _geometry(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...], Pads]:
+        if self.rank == 1:
+            x2 = x[:, None]
+            k, s = (1, self.pool_size[0]), (1, self.strides[0])
+        else:
+            x2 = x
+            k, s = tuple(self.pool_size), tuple(self.strides)  # type: ignore[assignment]
+        pads = tuple(
+            axis_pads(self.padding, n, kk, ss)
+            for n, kk, ss in zip(x2.shape[1:3], k, s, strict=True)
+        )
+        return x2, k, s, pads  # type: ignore[return-value]
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        x2, k, s, pads = self._geometry(x)
+        if self.mode == "max":
+            y = patches(pad2d(x2, pads, -np.inf), k, s, (1, 1)).max(axis=(3, 4))
+        else:
+            total = patches(pad2d(x2, pads), k, s, (1, 1)).sum(axis=(3, 4))
+            ones = np.ones((1, *x2.shape[1:3], 1), dtype=x.dtype)
+            y = total / patches(pad2d(ones, pads), k, s, (1, 1)).sum(axis=(3, 4))
+        return y[:, 0] if self.rank == 1 else y
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        x2, k, s, pads = self._geometry(x)
+        dy2 = dy[:, None] if self.rank == 1 else dy
+        if self.mode == "max":
+            xp = pad2d(x2, pads, -np.inf)
+            p = patches(xp, k, s, (1, 1))
+            b, oh, ow, kh, kw, c = p.shape
+            flat = p.transpose(0, 1, 2, 5, 3, 4).reshape(b, oh, ow, c, kh * kw)
+            onehot = np.zeros_like(flat)
+            # the gradient goes to the first maximum of each window (TensorFlow and torch)
+            np.put_along_axis(onehot, flat.argmax(axis=-1)[..., None], 1.0, axis=-1)
+            dp = (onehot * dy2[..., None]).reshape(b, oh, ow, c, kh, kw).transpose(0, 1, 2, 4, 5, 3)
+        else:
+            ones = np.ones((1, *x2.shape[1:3], 1), dtype=x.dtype)
+            count = patches(pad2d(ones, pads), k, s, (1, 1)).sum(axis=(3, 4))
+            g = dy2 / count
+            xp = pad2d(x2, pads)
+            dp = np.broadcast_to(g[:, :, :, None, None, :], (*g.shape[:3], *k, g.shape[3]))
+        dx = unpatch(np.ascontiguousarray(dp), xp.shape, pads, s, (1, 1))
+        return (dx[:, 0] if self.rank == 1 else dx), []
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+@REGISTRY.register()
+class MaxPooling1D(_Pool):
+    """Max over windows of ``pool_size`` steps moved by ``strides`` (default ``pool_size``):
+    ``y[b,t,c] = max_i xp[b, t·s + i, c]``, ``xp`` padded with −∞ for ``"same"``.
+    Input (batch, steps, channels). Gradient to the first maximum of a window.
+    Differs from PyTorch: ``nn.MaxPool1d`` takes (batch, channels, steps) and pads symmetrically.
+    """
+
+    rank = 1
+    mode = "max"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+@REGISTRY.register()
+class MaxPooling2D(_Pool):
+    """Max over (kh, kw) windows: ``y[b,h,w,c] = max_{i,j} xp[b, h·s₀+i, w·s₁+j, c]``, ``xp``
+    padded with −∞ per TensorFlow's SAME rule (extra pixel at the end) for ``"same"``.
+    Default ``pool_size=(2, 2)``, ``strides=pool_size``.
+    Differs from PyTorch: ``nn.MaxPool2d`` is NCHW, pads symmetrically, and ``ceil_mode`` is not
+    SAME. Gradient ties: both send it to the first maximum of the window.
+    """
+
+    rank = 2
+    mode = "max"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = (2, 2),
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+@REGISTRY.register()
+class AveragePooling1D(_Pool):
+    """Mean over windows of valid steps: ``y[b,t,c] = Σ_{i valid} x[b, t·s+i−p, c] / n(t)``
+    where ``n(t)`` counts the window's elements inside the input (TensorFlow's SAME average).
+    Differs from PyTorch: ``nn.AvgPool1d`` counts padding by default
+    (``count_include_pad=True``) and pads symmetrically.
+    """
+
+    rank = 1
+    mode = "avg"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+@REGISTRY.register()
+class AveragePooling2D(_Pool):
+    """Mean over the valid elements of each (kh, kw) window:
+    ``y[b,h,w,c] = Σ_{(i,j) valid} x[b, h·s₀+i−p₀, w·s₁+j−p₁, c] / n(h, w)``, with ``n`` the
+    number of window elements inside the input (TensorFlow; the padding never counts).
+    Differs from PyTorch: ``nn.AvgPool2d`` counts padding by default, and even with
+    ``count_include_pad=False`` cannot express the asymmetric SAME padding (Keras 3's own torch
+    backend gets the last row wrong; duallearn divides avg_pool(padded x) by avg_pool(padded 1)).
+    """
+
+    rank = 2
+    mode = "avg"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = (2, 2),
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPool(Layer):
+    rank = 2
+    mode = "max"
+
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(type(self).__name__, data_format)
+        self.keepdims = bool(keepdims)
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        return (1,) if self.rank == 1 else (1, 2)
+
+    def build(self, input_shape: Any) -> None:
+        if len(input_shape) != self.rank + 2:
+            raise _rank_error(self, self.rank + 2, input_shape)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if len(input_shape) != self.rank + 2:
+            raise _rank_error(self, self.rank + 2, input_shape)
+        if self.keepdims:
+            return (input_shape[0], *([1] * self.rank), input_shape[-1])
+        return (input_shape[0], input_shape[-1])
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None
+
+    def reference(self, weights, x, training=False, noise=None, mask=None):  # type: ignore[no-untyped-def]
+        if self.mode == "max":
+            return x.max(axis=self.axes, keepdims=self.keepdims)
+        if mask is not None:
+            m = np.asarray(mask, dtype=x.dtype)[:, :, None]
+            return (x * m).sum(axis=1, keepdims=self.keepdims) / m.sum(
+                axis=1, keepdims=self.keepdims
+            )
+        return x.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None, mask=None):  # type: ignore[no-untyped-def]
+        yk = y if self.keepdims else np.expand_dims(y, self.axes)
+        dyk = dy if self.keepdims else np.expand_dims(dy, self.axes)
+        if self.mode == "max":
+            hit = (x == yk).astype(x.dtype)
+            # ties share the gradient equally (TensorFlow's reduce_max, torch's amax)
+            return hit * dyk / hit.sum(axis=self.axes, keepdims=True), []
+        if mask is not None:
+            m = np.asarray(mask, dtype=x.dtype)[:, :, None]
+            return dyk * m / m.sum(axis=1, keepdims=True), []
+        n = np.prod([x.shape[a] for a in self.axes])
+        return np.broadcast_to(dyk / n, x.shape).copy(), []
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+@REGISTRY.register()
+class GlobalMaxPooling1D(_GlobalPool):
+    """``y[b,c] = max_t x[b,t,c]`` (``keepdims`` keeps the steps axis as 1).
+    Differs from PyTorch: ``AdaptiveMaxPool1d(1)`` on (B, C, T); gradient ties are split
+    equally here (TensorFlow's reduce_max, torch ``amax``), not sent to one index."""
+
+    rank = 1
+    mode = "max"
+
+
+@REGISTRY.register()
+class GlobalMaxPooling2D(_GlobalPool):
+    """``y[b,c] = max_{h,w} x[b,h,w,c]`` (``keepdims`` keeps (1, 1)).
+    Differs from PyTorch: ``AdaptiveMaxPool2d(1)`` on NCHW; ties split the gradient equally."""
+
+    rank = 2
+    mode = "max"
+
+
+@REGISTRY.register()
+class GlobalAveragePooling1D(_GlobalPool):
+    """``y[b,c] = Σ_t m[b,t]·x[b,t,c] / Σ_t m[b,t]`` where ``m`` is the incoming Keras mask
+    (all ones without one), as Keras. The output carries no mask.
+    Differs from PyTorch: ``AdaptiveAvgPool1d(1)`` on (B, C, T), which knows no masks."""
+
+    rank = 1
+    mode = "avg"
+    supports_masking = True
+
+
+@REGISTRY.register()
+class GlobalAveragePooling2D(_GlobalPool):
+    """``y[b,c] = mean_{h,w} x[b,h,w,c]`` (``keepdims`` keeps (1, 1)).
+    Differs from PyTorch: ``AdaptiveAvgPool2d(1)`` on NCHW."""
+
+    rank = 2
+    mode = "avg"
