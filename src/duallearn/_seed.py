@@ -52,10 +52,10 @@ def philox(key: int, *counter: int) -> np.random.Generator:
     Used for deterministic dropout masks: the mask of layer ``l`` at step ``s`` is drawn from
     ``philox(stream, s, l)``, so it depends only on (stream, step, layer), not on history.
     """
-    words = [int(key) & (2**64 - 1)] + [int(c) & (2**64 - 1) for c in counter]
-    while len(words) < 4:
-        words.append(0)
-    bitgen = np.random.Philox(
-        counter=np.array(words[2:4], dtype=np.uint64), key=np.array(words[:2], dtype=np.uint64)
-    )
+    if len(counter) > 3:
+        raise ValueError("philox takes at most 3 counter words")
+    mask = 2**64 - 1
+    key_words = np.array([int(key) & mask, 0], dtype=np.uint64)
+    ctr = [int(c) & mask for c in counter] + [0] * (4 - len(counter))
+    bitgen = np.random.Philox(counter=np.array(ctr, dtype=np.uint64), key=key_words)
     return np.random.Generator(bitgen)
