@@ -1,18 +1,23 @@
 """Optimizer updates on TensorFlow, traced into the train step (mirrors the torch file).
 
 Hyperparameters are built in each variable's dtype; the step count and learning rate come in
-as tensors so that one trace serves every step.
+as tensors so that one trace serves every step. :class:`TFOptimizer` wraps the update rules
+with Keras's ``apply`` (gradient accumulation, clipping, weight decay, EMA) as
+``Optimizer.reference_apply`` describes, using ``tf.cond`` on the step counter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from duallearn.optimizers._optimizer import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS
+
 UPDATES: dict[str, Callable[..., None]] = {}
+Vars = list[tf.Variable]
 
 
 def update(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -23,30 +28,24 @@ def update(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return wrap
 
 
-def _c(v: float, var: tf.Variable) -> tf.Tensor:
+def _c(v: float, var: Any) -> tf.Tensor:
     return tf.constant(v, dtype=var.dtype)
 
 
 @update("SGD")
-def sgd(
-    spec: Any,
-    params: list[tf.Variable],
-    grads: list[tf.Tensor],
-    slots: dict[str, list[tf.Variable]],
-    lr: tf.Tensor,
-    step: tf.Tensor,
-) -> None:
+def sgd(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars], lr: tf.Tensor,
+        step: tf.Tensor, opt: Any) -> None:  # fmt: skip
     mu = spec.momentum
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         lr_v = tf.cast(lr, p.dtype)
         if mu == 0:
-            p.assign_sub(lr_v * g)
+            p.assign_sub(g * lr_v)
             continue
         m = slots["momentum"][i]
         if spec.formula == "keras":
-            m.assign(_c(mu, p) * m - lr_v * g)
+            m.assign(m * _c(mu, p) - g * lr_v)
             if spec.nesterov:
-                p.assign_add(_c(mu, p) * m - lr_v * g)
+                p.assign_add(m * _c(mu, p) - g * lr_v)
             else:
                 p.assign_add(m)
         else:
@@ -61,54 +60,178 @@ def sgd(
 
 
 @update("Adam")
-def adam(
-    spec: Any,
-    params: list[tf.Variable],
-    grads: list[tf.Tensor],
-    slots: dict[str, list[tf.Variable]],
-    lr: tf.Tensor,
-    step: tf.Tensor,
-) -> None:
+def adam(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars], lr: tf.Tensor,
+         step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    t = tf.cast(step, tf.float64)
+    b1, b2 = tf.constant(spec.beta_1, tf.float64), tf.constant(spec.beta_2, tf.float64)
+    bc1, bc2 = 1.0 - tf.pow(b1, t), 1.0 - tf.pow(b2, t)
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         dt = p.dtype
-        t = tf.cast(step, dt)
-        b1, b2, eps = _c(spec.beta_1, p), _c(spec.beta_2, p), _c(spec.epsilon, p)
-        one = _c(1.0, p)
+        eps, one = _c(spec.epsilon, p), _c(1.0, p)
         m, v = slots["momentum"][i], slots["velocity"][i]
-        bc1, bc2 = one - tf.pow(b1, t), one - tf.pow(b2, t)
-        lr_v = tf.cast(lr, dt)
         if spec.formula == "keras":
-            m.assign_add((g - m) * (one - b1))
-            v.assign_add((tf.square(g) - v) * (one - b2))
+            m.assign_add((g - m) * _c(1 - spec.beta_1, p))
+            v.assign_add((tf.square(g) - v) * _c(1 - spec.beta_2, p))
         else:
-            m.assign_add((g - m) * (one - b1))
-            v.assign(b2 * v + (one - b2) * g * g)
+            m.assign_add((g - m) * _c(1 - spec.beta_1, p))
+            v.assign(_c(spec.beta_2, p) * v + _c(1 - spec.beta_2, p) * g * g)
         vv: Any = v
         if spec.amsgrad:
             vh = slots["velocity_hat"][i]
             vh.assign(tf.maximum(vh, v))
             vv = vh
         if spec.formula == "keras":
-            alpha = lr_v * tf.sqrt(bc2) / bc1
-            p.assign_sub(alpha * m / (tf.sqrt(vv) + eps))
+            alpha = tf.cast(lr * tf.sqrt(bc2) / bc1, dt)
+            p.assign_sub((m * alpha) / (tf.sqrt(vv) + eps))
         else:
-            p.assign_sub((lr_v / bc1) * m / (tf.sqrt(vv) / tf.sqrt(bc2) + eps))
+            c1 = tf.cast(lr / bc1, dt)
+            p.assign_sub(c1 * m / (tf.sqrt(vv) / tf.cast(tf.sqrt(bc2), dt) + eps))
+        del one
+
+
+@update("Adamax")
+def adamax(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars], lr: tf.Tensor,
+           step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    t = tf.cast(step, tf.float64)
+    bc1 = 1.0 - tf.pow(tf.constant(spec.beta_1, tf.float64), t)
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        dt = p.dtype
+        m, u = slots["momentum"][i], slots["norm"][i]
+        eps = _c(spec.epsilon, p)
+        m.assign_add((g - m) * _c(1 - spec.beta_1, p))
+        if spec.formula == "keras":
+            u.assign(tf.maximum(_c(spec.beta_2, p) * u, tf.abs(g)))
+            p.assign_sub((tf.cast(lr, dt) * m) / (tf.cast(bc1, dt) * (u + eps)))
+        else:
+            u.assign(tf.maximum(_c(spec.beta_2, p) * u, tf.abs(g) + eps))
+            p.assign_sub(tf.cast(lr / bc1, dt) * m / u)
+
+
+@update("Nadam")
+def nadam(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars], lr: tf.Tensor,
+          step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    t = tf.cast(step, tf.float64)
+    b1 = spec.beta_1
+
+    def mu(s: tf.Tensor) -> tf.Tensor:
+        return b1 * (1.0 - 0.5 * tf.pow(tf.constant(0.96, tf.float64), s * spec.psi))
+
+    mu_t, mu_t1 = mu(t), mu(t + 1.0)
+    prod = opt.mu_product.assign(opt.mu_product * mu_t)
+    prod1 = prod * mu_t1
+    bc2 = 1.0 - tf.pow(tf.constant(spec.beta_2, tf.float64), t)
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        dt = p.dtype
+        m, v = slots["momentum"][i], slots["velocity"][i]
+        m.assign_add((g - m) * _c(1 - b1, p))
+        v.assign_add((tf.square(g) - v) * _c(1 - spec.beta_2, p))
+        denom = tf.sqrt(v / tf.cast(bc2, dt)) + _c(spec.epsilon, p)
+        if spec.formula == "keras":
+            m_hat = m * tf.cast(mu_t1 / (1.0 - prod1), dt) + g * tf.cast(
+                (1.0 - mu_t) / (1.0 - prod), dt
+            )
+            p.assign_sub(m_hat * tf.cast(lr, dt) / denom)
+        else:
+            p.assign_add(g * tf.cast(-lr * (1.0 - mu_t) / (1.0 - prod), dt) / denom)
+            p.assign_add(m * tf.cast((-lr * mu_t1) / (1.0 - prod1), dt) / denom)
+
+
+@update("RMSprop")
+def rmsprop(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars],
+            lr: tf.Tensor, step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    rho, mu = spec.rho, spec.momentum
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        dt = p.dtype
+        lr_v, eps = tf.cast(lr, dt), _c(spec.epsilon, p)
+        v = slots["velocity"][i]
+        v.assign(_c(rho, p) * v + _c(1 - rho, p) * g * g)
+        if spec.centered:
+            a = slots["average_gradient"][i]
+            if spec.formula == "keras":
+                a.assign(_c(rho, p) * a + _c(1 - rho, p) * g)
+            else:
+                a.assign_add((g - a) * _c(1 - rho, p))
+            d = v - a * a
+        else:
+            d = tf.identity(v)
+        if spec.formula == "keras":
+            inc = g * lr_v / tf.sqrt(d + eps)
+            if mu > 0:
+                b = slots["momentum"][i]
+                b.assign(_c(mu, p) * b + inc)
+                p.assign_sub(b)
+            else:
+                p.assign_sub(inc)
+        else:
+            den = tf.sqrt(d) + eps
+            if mu > 0:
+                b = slots["momentum"][i]
+                b.assign(_c(mu, p) * b + g / den)
+                p.assign_sub(lr_v * b)
+            else:
+                p.assign_sub(lr_v * g / den)
+
+
+@update("Adagrad")
+def adagrad(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars],
+            lr: tf.Tensor, step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        lr_v, eps = tf.cast(lr, p.dtype), _c(spec.epsilon, p)
+        s = slots["accumulator"][i]
+        s.assign_add(g * g)
+        if spec.formula == "keras":
+            p.assign_sub(g * lr_v / tf.sqrt(s + eps))
+        else:
+            p.assign_sub(lr_v * g / (tf.sqrt(s) + eps))
+
+
+@update("Adadelta")
+def adadelta(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars],
+             lr: tf.Tensor, step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    rho = spec.rho
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        lr_v, eps = tf.cast(lr, p.dtype), _c(spec.epsilon, p)
+        a, d = slots["accumulated_grad"][i], slots["accumulated_delta_var"][i]
+        a.assign(_c(rho, p) * a + _c(1 - rho, p) * g * g)
+        if spec.formula == "keras":
+            delta = tf.sqrt(d + eps) * g / tf.sqrt(a + eps)
+        else:
+            delta = tf.sqrt(d + eps) / tf.sqrt(a + eps) * g
+        d.assign(_c(rho, p) * d + _c(1 - rho, p) * delta * delta)
+        p.assign_sub(lr_v * delta)
+
+
+@update("Lion")
+def lion(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars], lr: tf.Tensor,
+         step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    b1, b2 = spec.beta_1, spec.beta_2
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        m = slots["momentum"][i]
+        p.assign_sub(tf.cast(lr, p.dtype) * tf.sign(m * _c(b1, p) + g * _c(1.0 - b1, p)))
+        m.assign(m * _c(b2, p) + g * _c(1.0 - b2, p))
 
 
 class TFOptimizer(tf.Module):
-    """Slots (canonical order of trainable weights), step counter, native update."""
+    """Slots (canonical order of trainable weights), step counter, native update.
+
+    ``apply(grads, lr)`` is one Keras ``apply`` call (traceable). Tests may build one directly
+    on a list of ``tf.Variable`` with identity conversions to drive it with given gradients.
+    """
 
     def __init__(
         self,
         spec: Any,
         params: list[tf.Variable],
-        to_canonical: list[Callable[[np.ndarray], np.ndarray]],
-        to_native: list[Callable[[np.ndarray], np.ndarray]],
+        to_canonical: Any = None,
+        to_native: Any = None,
+        names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.params = params
-        self.to_canonical, self.to_native = to_canonical, to_native
+        ident: list[Callable[[np.ndarray], np.ndarray]] = [lambda a: a] * len(params)
+        self.to_canonical = list(to_canonical) if to_canonical is not None else ident
+        self.to_native = list(to_native) if to_native is not None else ident
         self.fn = None
         for cls in type(spec).__mro__:
             if cls.__name__ in UPDATES:
@@ -124,16 +247,114 @@ class TFOptimizer(tf.Module):
         for name in spec.slot_names():
             self.slots[name] = [
                 tf.Variable(tn(spec.init_slot(name, tc(p.numpy()))), dtype=p.dtype, trainable=False)
-                for p, tc, tn in zip(params, to_canonical, to_native, strict=True)
+                for p, tc, tn in zip(params, self.to_canonical, self.to_native, strict=True)
             ]
+        names_ = list(names) if names is not None else [None] * len(params)
+        self.decay_idx = [i for i, n in enumerate(names_) if spec.uses_weight_decay(n)]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.mu_product = tf.Variable(1.0, dtype=tf.float64, trainable=False)
+
+    # ---- pieces of apply -------------------------------------------------------------------
+    def _clip(self, grads: list[tf.Tensor]) -> list[tf.Tensor]:
+        spec = self.spec
+        if spec.clipnorm:
+            out = []
+            for g in grads:
+                c = _c(spec.clipnorm, g)
+                n = tf.sqrt(tf.reduce_sum(g * g))
+                out.append(g * c / tf.maximum(n, c))
+            return out
+        if spec.global_clipnorm:
+            c = spec.global_clipnorm
+            if spec.formula == "torch":
+                norms = [tf.norm(tf.reshape(g, [-1])) for g in grads]
+                total = tf.norm(tf.stack(norms))
+                coef = tf.minimum(_c(c, total) / (total + _c(TORCH_CLIP_EPS, total)), 1.0)
+            else:
+                total = tf.sqrt(tf.reduce_sum(tf.stack([tf.reduce_sum(g * g) for g in grads])))
+                coef = _c(c, total) * tf.minimum(1.0 / total, _c(1.0 / c, total))
+            return [g * tf.cast(coef, g.dtype) for g in grads]
+        if spec.clipvalue:
+            return [
+                tf.clip_by_value(g, -_c(spec.clipvalue, g), _c(spec.clipvalue, g)) for g in grads
+            ]
+        return grads
+
+    def _decay(self, grads: list[tf.Tensor], lr: tf.Tensor) -> list[tf.Tensor]:
+        spec = self.spec
+        lam = spec.weight_decay
+        if not lam:
+            return grads
+        grads = list(grads)
+        for i in self.decay_idx:
+            p = self.params[i]
+            lr_v = tf.cast(lr, p.dtype)
+            if spec.formula == "keras":
+                p.assign(p - p * _c(lam, p) * lr_v)
+            elif spec.decoupled_torch_decay():
+                p.assign(p * (_c(1.0, p) - lr_v * _c(lam, p)))
+            else:
+                grads[i] = grads[i] + _c(lam, p) * p
+        return grads
+
+    def _update(self, grads: list[tf.Tensor], lr: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        grads = self._clip(grads)
+        grads = self._decay(grads, lr)
+        assert self.fn is not None
+        slots = {n: s for n, s in self.slots.items() if n not in (EMA_SLOT, ACCUMULATOR_SLOT)}
+        self.fn(self.spec, self.params, grads, slots, lr, step, self)
+        return tf.constant(0)
 
     def apply(self, grads: list[tf.Tensor], lr: tf.Tensor) -> None:
-        step = self.iterations + 1
-        assert self.fn is not None
-        self.fn(self.spec, self.params, grads, self.slots, lr, step)
-        self.iterations.assign(step)
+        spec = self.spec
+        lr = tf.cast(lr, tf.float64)
+        done = tf.identity(self.iterations)
+        r = done + 1
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        k = spec.gradient_accumulation_steps
+        if k:
+            acc = self.slots[ACCUMULATOR_SLOT]
 
+            def accumulate() -> tf.Tensor:
+                for a, g in zip(acc, grads, strict=True):
+                    a.assign_add(g)
+                return tf.constant(0)
+
+            def step_now() -> tf.Tensor:
+                gs = [(g + a) / _c(float(k), g) for g, a in zip(grads, acc, strict=True)]
+                gs = [tf.identity(g) for g in gs]
+                with tf.control_dependencies(gs):
+                    for a in acc:
+                        a.assign(tf.zeros_like(a))
+                return self._update(gs, lr, r // k)
+
+            tf.cond(tf.equal(r % k, 0), step_now, accumulate)
+            updates_done = done // k
+        else:
+            self._update(grads, lr, r)
+            updates_done = done
+        if spec.use_ema:
+            for p, a in zip(self.params, self.slots[EMA_SLOT], strict=True):
+                mu = tf.where(tf.not_equal(updates_done, 0), _c(spec.ema_momentum, p), _c(0.0, p))
+                a.assign(mu * a + (_c(1.0, p) - mu) * p)
+            f = spec.ema_overwrite_frequency
+            if f:
+
+                def overwrite() -> tf.Tensor:
+                    for p, a in zip(self.params, self.slots[EMA_SLOT], strict=True):
+                        p.assign(a)
+                    return tf.constant(0)
+
+                tf.cond(tf.equal((updates_done + 1) % f, 0), overwrite, lambda: tf.constant(0))
+        self.iterations.assign(r)
+
+    def finalize(self) -> None:
+        """Keras's ``finalize_variable_values``: with EMA, weights ← their moving average."""
+        if self.spec.use_ema and int(self.iterations.numpy()):
+            for p, a in zip(self.params, self.slots[EMA_SLOT], strict=True):
+                p.assign(a)
+
+    # ---- state -----------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         out = {"iterations": np.array(int(self.iterations.numpy()), dtype=np.int64)}
         for name, vs in self.slots.items():
@@ -148,7 +369,11 @@ class TFOptimizer(tf.Module):
             for i, (v, tn) in enumerate(zip(vs, self.to_native, strict=True)):
                 key = f"{name}/{i}"
                 if key not in state:
-                    raise SerializationError(f"Optimizer state lacks {key!r}.")
+                    raise SerializationError(
+                        f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "
+                        f"configuration needs slots {list(self.slots)}). Received keys: "
+                        f"{sorted(state)[:8]}..."
+                    )
                 value = tn(np.asarray(state[key]))
                 if value.shape != tuple(v.shape):
                     raise SerializationError(
@@ -156,4 +381,8 @@ class TFOptimizer(tf.Module):
                         f"expected {tuple(v.shape)}."
                     )
                 v.assign(value.astype(v.dtype.as_numpy_dtype))
-        self.iterations.assign(int(np.asarray(state.get("iterations", 0))))
+        it = int(np.asarray(state.get("iterations", 0)))
+        self.iterations.assign(it)
+        if hasattr(self.spec, "mu_product"):
+            k = self.spec.gradient_accumulation_steps
+            self.mu_product.assign(self.spec.mu_product(it // k if k else it))

@@ -179,6 +179,7 @@ class TFRuntime(Runtime):
                 self.params,
                 [lambda a, m=m, i=i: m.to_canonical(i, a) for (m, i, _) in self._trainable],
                 [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
+                names=[m.spec.weights[i].name for (m, i, _) in self._trainable],
             )
         self._fns = {k: f for k, f in self._fns.items() if k[0] == "predict"}
 
@@ -328,6 +329,11 @@ class TFRuntime(Runtime):
     # ---- optimizer state -----------------------------------------------------------------
     def optimizer_state(self) -> dict[str, np.ndarray]:
         return {} if self._opt is None else self._opt.state()
+
+    def finalize_optimizer(self) -> None:
+        """End of fit: Keras's ``finalize_variable_values`` (EMA weights, when enabled)."""
+        if self._opt is not None:
+            self._opt.finalize()
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         if self._opt is None:

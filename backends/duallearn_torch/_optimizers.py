@@ -1,17 +1,21 @@
 """Optimizer updates on torch, for all trainable tensors at once (``torch._foreach_*``).
 
 Each function implements the ``reference_update`` of the front-end class of the same name,
-for both ``formula="keras"`` and ``formula="torch"``.
+for both ``formula="keras"`` and ``formula="torch"``; :class:`TorchOptimizer` wraps them with
+Keras's ``apply`` (gradient accumulation, clipping, weight decay, EMA), as
+``Optimizer.reference_apply`` describes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+
+from duallearn.optimizers._optimizer import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS
 
 Tensors = list[torch.Tensor]
 UPDATES: dict[str, Callable[..., None]] = {}
@@ -33,6 +37,12 @@ def _lerp_(a: Tensors, b: Tensors, weight: float) -> None:
         d = torch._foreach_sub(b, a)
         torch._foreach_mul_(d, weight)
         torch._foreach_add_(a, d)
+
+
+def _ema_(a: Tensors, b: Tensors, rate: float) -> None:
+    """a ← rate·a + (1 − rate)·b (as written, Keras's form)."""
+    torch._foreach_mul_(a, rate)
+    torch._foreach_add_(a, b, alpha=1 - rate)
 
 
 @update("SGD")
@@ -75,7 +85,7 @@ def adam(
     bc1, bc2 = 1 - b1**step, 1 - b2**step
     if spec.formula == "keras":
         _lerp_(m, grads, 1 - b1)
-        _lerp_(v, torch._foreach_mul(grads, grads), 1 - b2)
+        _lerp_(v, list(torch._foreach_mul(grads, grads)), 1 - b2)
     else:
         torch._foreach_lerp_(m, grads, 1 - b1)
         torch._foreach_mul_(v, b2)
@@ -94,25 +104,172 @@ def adam(
         torch._foreach_addcdiv_(params, m, denom, -(lr / bc1))
 
 
+@update("Adamax")
+def adamax(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    b1, b2, eps = spec.beta_1, spec.beta_2, spec.epsilon
+    m, u = slots["momentum"], slots["norm"]
+    bc1 = 1 - b1**step
+    _lerp_(m, grads, 1 - b1)
+    torch._foreach_mul_(u, b2)
+    a = torch._foreach_abs(grads)
+    if spec.formula == "keras":
+        torch._foreach_maximum_(u, a)
+        d = torch._foreach_add(u, eps)
+        torch._foreach_mul_(d, bc1)
+        torch._foreach_addcdiv_(params, m, d, -lr)
+    else:
+        torch._foreach_add_(a, eps)
+        torch._foreach_maximum_(u, a)
+        torch._foreach_addcdiv_(params, m, u, -(lr / bc1))
+
+
+@update("Nadam")
+def nadam(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    b1, b2, eps = spec.beta_1, spec.beta_2, spec.epsilon
+    m, v = slots["momentum"], slots["velocity"]
+    mu_t, mu_t1 = spec.mu(step), spec.mu(step + 1)
+    prod = spec.mu_product(step)
+    prod1 = prod * mu_t1
+    bc2 = 1 - b2**step
+    _lerp_(m, grads, 1 - b1)
+    _lerp_(v, list(torch._foreach_mul(grads, grads)), 1 - b2)
+    denom = torch._foreach_div(v, bc2)
+    torch._foreach_sqrt_(denom)
+    torch._foreach_add_(denom, eps)
+    if spec.formula == "keras":
+        m_hat = torch._foreach_mul(m, mu_t1 / (1 - prod1))
+        torch._foreach_add_(m_hat, grads, alpha=(1 - mu_t) / (1 - prod))
+        torch._foreach_addcdiv_(params, m_hat, denom, -lr)
+    else:
+        torch._foreach_addcdiv_(params, grads, denom, -lr * (1.0 - mu_t) / (1.0 - prod))
+        torch._foreach_addcdiv_(params, m, denom, (-lr * mu_t1) / (1.0 - prod1))
+
+
+@update("RMSprop")
+def rmsprop(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    rho, eps, mu = spec.rho, spec.epsilon, spec.momentum
+    v = slots["velocity"]
+    torch._foreach_mul_(v, rho)
+    torch._foreach_addcmul_(v, grads, grads, 1 - rho)
+    if spec.centered:
+        a = slots["average_gradient"]
+        if spec.formula == "keras":
+            torch._foreach_mul_(a, rho)
+            torch._foreach_add_(a, grads, alpha=1 - rho)
+        else:
+            _lerp_(a, grads, 1 - rho)
+        d = list(torch._foreach_addcmul(v, a, a, -1.0))
+    else:
+        d = [t.clone() for t in v]
+    if spec.formula == "keras":
+        torch._foreach_add_(d, eps)
+        torch._foreach_sqrt_(d)
+        inc = torch._foreach_mul(grads, lr)
+        torch._foreach_div_(inc, d)
+        if mu > 0:
+            b = slots["momentum"]
+            torch._foreach_mul_(b, mu)
+            torch._foreach_add_(b, inc)
+            torch._foreach_sub_(params, b)
+        else:
+            torch._foreach_sub_(params, inc)
+    else:
+        torch._foreach_sqrt_(d)
+        torch._foreach_add_(d, eps)
+        if mu > 0:
+            b = slots["momentum"]
+            torch._foreach_mul_(b, mu)
+            torch._foreach_addcdiv_(b, grads, d)
+            torch._foreach_add_(params, b, alpha=-lr)
+        else:
+            torch._foreach_addcdiv_(params, grads, d, -lr)
+
+
+@update("Adagrad")
+def adagrad(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    s = slots["accumulator"]
+    torch._foreach_addcmul_(s, grads, grads, 1.0)
+    if spec.formula == "keras":
+        d = torch._foreach_add(s, spec.epsilon)
+        torch._foreach_sqrt_(d)
+        inc = torch._foreach_mul(grads, lr)
+        torch._foreach_div_(inc, d)
+        torch._foreach_sub_(params, inc)
+    else:
+        d = torch._foreach_sqrt(s)
+        torch._foreach_add_(d, spec.epsilon)
+        torch._foreach_addcdiv_(params, grads, d, -lr)
+
+
+@update("Adadelta")
+def adadelta(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    rho, eps = spec.rho, spec.epsilon
+    a, d = slots["accumulated_grad"], slots["accumulated_delta_var"]
+    torch._foreach_mul_(a, rho)
+    torch._foreach_addcmul_(a, grads, grads, 1 - rho)
+    std = torch._foreach_add(a, eps)
+    torch._foreach_sqrt_(std)
+    delta = torch._foreach_add(d, eps)
+    torch._foreach_sqrt_(delta)
+    if spec.formula == "keras":
+        torch._foreach_mul_(delta, grads)
+        torch._foreach_div_(delta, std)
+    else:
+        torch._foreach_div_(delta, std)
+        torch._foreach_mul_(delta, grads)
+    torch._foreach_mul_(d, rho)
+    torch._foreach_addcmul_(d, delta, delta, 1 - rho)
+    torch._foreach_add_(params, delta, alpha=-lr)
+
+
+@update("Lion")
+def lion(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    b1, b2 = spec.beta_1, spec.beta_2
+    m = slots["momentum"]
+    c = torch._foreach_mul(m, b1)
+    torch._foreach_add_(c, torch._foreach_mul(grads, 1.0 - b1))
+    torch._foreach_add_(params, torch._foreach_sign(c), alpha=-lr)
+    torch._foreach_mul_(m, b2)
+    torch._foreach_add_(m, torch._foreach_mul(grads, 1.0 - b2))
+
+
 class TorchOptimizer:
-    """Slots (canonical order of trainable weights) and the native update for one spec."""
+    """Slots (canonical order of trainable weights) and the native update for one spec.
+
+    ``apply(grads, lr)`` is one Keras ``apply`` call. Tests may build one directly on a list
+    of float tensors with identity conversions to drive it with given gradients.
+    """
 
     def __init__(
         self,
         spec: Any,
         params: Tensors,
-        to_canonical: list[Callable[[np.ndarray], np.ndarray]],
-        to_native: list[Callable[[np.ndarray], np.ndarray]],
+        to_canonical: Any = None,
+        to_native: Any = None,
+        names: Sequence[str] | None = None,
     ) -> None:
         self.spec = spec
         self.params = params
-        self.to_canonical, self.to_native = to_canonical, to_native
-        self.fn = UPDATES[type(spec).__name__] if type(spec).__name__ in UPDATES else None
-        if self.fn is None:
-            for cls in type(spec).__mro__:
-                if cls.__name__ in UPDATES:
-                    self.fn = UPDATES[cls.__name__]
-                    break
+        ident: list[Callable[[np.ndarray], np.ndarray]] = [lambda a: a] * len(params)
+        self.to_canonical = list(to_canonical) if to_canonical is not None else ident
+        self.to_native = list(to_native) if to_native is not None else ident
+        self.fn = None
+        for cls in type(spec).__mro__:
+            if cls.__name__ in UPDATES:
+                self.fn = UPDATES[cls.__name__]
+                break
         if self.fn is None:
             from duallearn.errors import BackendError
 
@@ -121,16 +278,93 @@ class TorchOptimizer:
         for name in spec.slot_names():
             self.slots[name] = [
                 torch.tensor(tn(spec.init_slot(name, tc(p.detach().numpy()))), dtype=p.dtype)
-                for p, tc, tn in zip(params, to_canonical, to_native, strict=True)
+                for p, tc, tn in zip(params, self.to_canonical, self.to_native, strict=True)
             ]
+        names_ = list(names) if names is not None else [None] * len(params)
+        self.decay_idx = [i for i, n in enumerate(names_) if spec.uses_weight_decay(n)]
         self.iterations = 0
+
+    # ---- pieces of apply ---------------------------------------------------------------------
+    def _clip(self, grads: Tensors) -> Tensors:
+        spec = self.spec
+        if spec.clipnorm:
+            c = spec.clipnorm
+            out = []
+            for g in grads:
+                n = torch.sqrt(torch.sum(g * g))
+                out.append(g * c / torch.clamp(n, min=c))
+            return out
+        if spec.global_clipnorm:
+            c = spec.global_clipnorm
+            if spec.formula == "torch":
+                norms = torch._foreach_norm(grads, 2)
+                total = torch.linalg.vector_norm(torch.stack(norms), 2)
+                coef = torch.clamp(c / (total + TORCH_CLIP_EPS), max=1.0)
+            else:
+                total = torch.sqrt(torch.stack([torch.sum(g * g) for g in grads]).sum())
+                coef = c * torch.minimum(1.0 / total, total.new_tensor(1.0 / c))
+            return list(torch._foreach_mul(grads, coef))
+        if spec.clipvalue:
+            v = spec.clipvalue
+            return [torch.clamp(g, -v, v) for g in grads]
+        return grads
+
+    def _decay(self, grads: Tensors, lr: float) -> Tensors:
+        spec = self.spec
+        lam = spec.weight_decay
+        if not lam or not self.decay_idx:
+            return grads
+        ps = [self.params[i] for i in self.decay_idx]
+        if spec.formula == "keras":
+            torch._foreach_sub_(ps, torch._foreach_mul(torch._foreach_mul(ps, lam), lr))
+        elif spec.decoupled_torch_decay():
+            torch._foreach_mul_(ps, 1 - lr * lam)
+        else:
+            grads = list(grads)
+            for i in self.decay_idx:
+                grads[i] = grads[i].add(self.params[i], alpha=lam)
+        return grads
 
     @torch.no_grad()
     def apply(self, grads: Tensors, lr: float) -> None:
+        spec = self.spec
+        done = self.iterations
         self.iterations += 1
-        assert self.fn is not None
-        self.fn(self.spec, self.params, grads, self.slots, lr, self.iterations)
+        k = spec.gradient_accumulation_steps
+        update = True
+        grads = list(grads)
+        if k:
+            acc = self.slots[ACCUMULATOR_SLOT]
+            if self.iterations % k != 0:
+                update = False
+                torch._foreach_add_(acc, grads)
+            else:
+                grads = list(torch._foreach_add(grads, acc))
+                torch._foreach_div_(grads, float(k))
+                torch._foreach_zero_(acc)
+        if update:
+            grads = self._clip(grads)
+            grads = self._decay(grads, lr)
+            assert self.fn is not None
+            slots = {n: s for n, s in self.slots.items() if n not in (EMA_SLOT, ACCUMULATOR_SLOT)}
+            self.fn(spec, self.params, grads, slots, lr, spec.update_step_of(done))
+        if spec.use_ema:
+            updates_done = done // k if k else done
+            avg = self.slots[EMA_SLOT]
+            _ema_(avg, self.params, spec.ema_momentum if updates_done else 0.0)
+            f = spec.ema_overwrite_frequency
+            if f and (updates_done + 1) % f == 0:
+                for p, a in zip(self.params, avg, strict=True):
+                    p.copy_(a)
 
+    @torch.no_grad()
+    def finalize(self) -> None:
+        """Keras's ``finalize_variable_values``: with EMA, weights ← their moving average."""
+        if self.spec.use_ema and self.iterations:
+            for p, a in zip(self.params, self.slots[EMA_SLOT], strict=True):
+                p.copy_(a)
+
+    # ---- state -------------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         out = {"iterations": np.array(self.iterations, dtype=np.int64)}
         for name, ts in self.slots.items():
@@ -145,12 +379,26 @@ class TorchOptimizer:
             for i, (t, tn) in enumerate(zip(ts, self.to_native, strict=True)):
                 key = f"{name}/{i}"
                 if key not in state:
-                    raise SerializationError(f"Optimizer state lacks {key!r}.")
+                    raise SerializationError(
+                        f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "
+                        f"configuration needs slots {list(self.slots)}). Received keys: "
+                        f"{sorted(state)[:8]}..."
+                    )
                 value = tn(np.asarray(state[key]))
                 if value.shape != tuple(t.shape):
                     raise SerializationError(
                         f"Optimizer slot {key!r} has shape {value.shape}, "
                         f"expected {tuple(t.shape)}."
                     )
-                t.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(t.dtype))
+                with torch.no_grad():
+                    t.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(t.dtype))
         self.iterations = int(np.asarray(state.get("iterations", 0)))
+
+
+def weight_names(pairs: Sequence[tuple[Any, int]]) -> list[str]:
+    """Front-end weight names for (native layer, index) pairs (for exclude_from_weight_decay)."""
+    out = []
+    for m, i in pairs:
+        ws = getattr(m.spec, "weights", None)
+        out.append(ws[i].name if ws is not None and i < len(ws) else "")
+    return out

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
+from . import schedules as schedules
 from ._adam import Adam as Adam
+from ._adam import Adamax as Adamax
+from ._adam import AdamW as AdamW
+from ._adam import Nadam as Nadam
 from ._optimizer import REGISTRY as REGISTRY
 from ._optimizer import Optimizer as Optimizer
+from ._rmsprop import Adadelta as Adadelta
+from ._rmsprop import Adagrad as Adagrad
+from ._rmsprop import Lion as Lion
+from ._rmsprop import RMSprop as RMSprop
 from ._sgd import SGD as SGD
 
 
@@ -29,4 +37,23 @@ def serialize(opt: Optimizer) -> dict[str, Any]:
     return {"class_name": type(opt).__name__, "config": opt.get_config()}
 
 
-__all__ = ["SGD", "Adam", "Optimizer", "get", "serialize"]
+def deserialize(config: dict[str, Any]) -> Optimizer:
+    return get(config)
+
+
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Lion",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "deserialize",
+    "get",
+    "schedules",
+    "serialize",
+]

@@ -15,12 +15,14 @@ class SGD(Optimizer):
 
         m ← μ·m − lr·g;   w ← w + m            (nesterov: w ← w + μ·m − lr·g)
 
-    ``formula="torch"`` (``torch.optim.SGD``, with ``dampening`` d)::
+    ``formula="torch"`` (``torch.optim.SGD``, with ``dampening`` d; pass
+    ``learning_rate=1e-3`` for its default)::
 
         b ← g at the first step, else μ·b + (1−d)·g;   w ← w − lr·b   (nesterov: g + μ·b)
 
-    The two agree at a constant learning rate and differ after it changes (the Keras form
-    bakes lr into the velocity).
+    Differs: the two agree at a constant learning rate and differ after it changes (the Keras
+    form bakes lr into the velocity). ``weight_decay`` is decoupled in Keras, coupled L2
+    (g ← g + λw) with ``formula="torch"``.
     """
 
     slots = ("momentum",)
@@ -38,7 +40,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.dampening = _number("SGD", "dampening", dampening, 0.0, 1.0, high_open=False)
 
-    def slot_names(self) -> tuple[str, ...]:
+    def update_slots(self) -> tuple[str, ...]:
         return self.slots if self.momentum > 0 else ()
 
     def hyper(self) -> dict[str, Any]:
@@ -46,16 +48,18 @@ class SGD(Optimizer):
 
     def reference_update(self, w, g, state, lr, step):  # type: ignore[no-untyped-def]
         mu = self.momentum
+        new = dict(state)
         if mu == 0:
-            return w - lr * g, {}
+            return w - lr * g, new
         m = state["momentum"]
         if self.formula == "keras":
-            m = mu * m - lr * g
-            w = w + (mu * m - lr * g if self.nesterov else m)
+            m = m * mu - g * lr
+            w = w + (m * mu - g * lr if self.nesterov else m)
         else:
             m = g.copy() if step == 1 else mu * m + (1 - self.dampening) * g
             w = w - lr * (g + mu * m if self.nesterov else m)
-        return w, {"momentum": m}
+        new["momentum"] = m
+        return w, new
 
     def get_config(self) -> dict[str, Any]:
         return {
