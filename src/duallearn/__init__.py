@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from . import activations as activations
 from . import callbacks as callbacks
 from . import config as config
+from . import data as data
 from . import errors as errors
 from . import initializers as initializers
 from . import layers as layers
@@ -40,6 +41,7 @@ __all__ = [
     "backend",
     "callbacks",
     "config",
+    "data",
     "errors",
     "initializers",
     "layers",

@@ -36,3 +36,100 @@ def set_deterministic(enabled: bool = True) -> None:
     Slower than the native RNGs used otherwise; meant for parity checks and exact resume."""
     global _deterministic
     _deterministic = bool(enabled)
+
+
+# ---- devices ---------------------------------------------------------------------------------
+DEVICE_ENV = "DUALLEARN_DEVICE"
+_device: str | None = None
+
+
+def set_device(device: str | None) -> None:
+    """Device for models built afterwards: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``
+    (``None`` = back to ``DUALLEARN_DEVICE`` / auto). Checked against the hardware when a
+    model builds its runtime."""
+    global _device
+    if device is not None:
+        _parse_device(device)
+    _device = device
+
+
+def _parse_device(device: str) -> tuple[str, int | None]:
+    text = str(device).strip().lower()
+    kind, _, index = text.partition(":")
+    if kind == "gpu":
+        kind = "cuda"
+    ok = kind in ("cpu", "cuda", "auto") and (index == "" or (kind == "cuda" and index.isdigit()))
+    if not ok:
+        raise ConfigError(
+            f"Unknown device {device!r}. Expected 'cpu', 'cuda', 'cuda:N' or 'auto'. "
+            "Fix: e.g. dl.config.set_device('cuda:0') or DUALLEARN_DEVICE=cpu."
+        )
+    return kind, int(index) if index else None
+
+
+def resolve_device(requested: str | None = None, gpu_count: int = 0) -> str:
+    """The device to run on: the first of ``requested``, :func:`set_device`, the
+    ``DUALLEARN_DEVICE`` variable, else ``"auto"`` (the first GPU when one is present,
+    otherwise the CPU). Returns ``"cpu"`` or ``"cuda:N"``."""
+    import os
+
+    choice = requested or _device or os.environ.get(DEVICE_ENV) or "auto"
+    kind, index = _parse_device(choice)
+    if kind == "auto":
+        return "cuda:0" if gpu_count > 0 else "cpu"
+    if kind == "cpu":
+        return "cpu"
+    index = index or 0
+    if index >= gpu_count:
+        have = f"{gpu_count} GPU(s) (cuda:0..cuda:{gpu_count - 1})" if gpu_count else "no GPU"
+        raise ConfigError(
+            f"Device {choice!r} was requested but this machine has {have}. Fix: choose "
+            "another device, or unset DUALLEARN_DEVICE / dl.config.set_device(None) to use "
+            "the default."
+        )
+    return f"cuda:{index}"
+
+
+def gpu_count(backend: str) -> int:
+    """GPUs visible to ``backend``'s framework (imports it: call only when it runs)."""
+    if backend == "torch":
+        import torch
+
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    return 0
+
+
+def apply_backend_flags(backend: str) -> None:
+    """Framework switches of duallearn's modes (shared/PARITY.md §9-10); called when a
+    model's runtime is ready. Deterministic mode: TF32 off for matmul and convolutions,
+    deterministic kernels (torch ``use_deterministic_algorithms``, TF op determinism)."""
+    import sys
+
+    if not _deterministic:
+        return
+    if backend == "torch" and "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    elif backend == "tensorflow" and "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
+def tf32_enabled(backend: str) -> bool:
+    """Whether the framework would use TF32 for matmuls now (for tests and diagnostics)."""
+    import sys
+
+    if backend == "torch" and "torch" in sys.modules:
+        return bool(sys.modules["torch"].backends.cuda.matmul.allow_tf32)
+    if backend == "tensorflow" and "tensorflow" in sys.modules:
+        return bool(
+            sys.modules["tensorflow"].config.experimental.tensor_float_32_execution_enabled()
+        )
+    return False

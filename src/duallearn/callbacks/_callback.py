@@ -28,8 +28,18 @@ class Callback:
     def on_train_end(self, logs: dict[str, float] | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        """Keras's alias of :meth:`on_train_batch_begin`."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        """Keras's alias of :meth:`on_train_batch_end`."""
+
     def on_test_begin(self, logs: dict[str, float] | None = None) -> None: ...
     def on_test_end(self, logs: dict[str, float] | None = None) -> None: ...
     def on_test_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
@@ -54,7 +64,12 @@ class CallbackList:
 
     def wants_batch_logs(self, hook: str) -> bool:
         """Whether some callback overrides ``hook`` (so batch logs must be read)."""
-        return any(getattr(type(cb), hook) is not getattr(Callback, hook) for cb in self.callbacks)
+        hooks = [hook, "on_batch_end"] if hook == "on_train_batch_end" else [hook]
+        return any(
+            getattr(cb, "_wants_batch_logs", False)
+            or any(getattr(type(cb), h) is not getattr(Callback, h) for h in hooks)
+            for cb in self.callbacks
+        )
 
     def __getattr__(self, hook: str) -> Any:
         if not hook.startswith("on_"):

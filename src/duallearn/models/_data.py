@@ -100,3 +100,120 @@ def split_validation(
     train = [[None if a is None else a[:cut] for a in g] for g in arrays]
     val = [[None if a is None else a[cut:] for a in g] for g in arrays]
     return train, val, cut
+
+
+# ---- data sources ---------------------------------------------------------------------------
+def to_numpy(tree: Any) -> Any:
+    """numpy leaves from torch tensors, TF tensors or array-likes (no framework import)."""
+    if isinstance(tree, np.ndarray):
+        return tree
+    if isinstance(tree, dict):
+        return {k: to_numpy(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(to_numpy(v) for v in tree)
+    if hasattr(tree, "detach") and hasattr(tree, "cpu"):  # torch.Tensor
+        return tree.detach().cpu().numpy()
+    if hasattr(tree, "numpy") and callable(tree.numpy):  # tf.Tensor, EagerTensor
+        return np.asarray(tree.numpy())
+    return np.asarray(tree)
+
+
+def unpack_batch(data: Any) -> tuple[Any, Any, Any]:
+    """Keras's rule: a tuple (or list) of 1, 2 or 3 items is ``(x, y, sample_weight)``;
+    anything else is ``x`` alone."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data[0], data[1], data[2]
+    raise ConfigError(
+        "A data batch must be x, (x,), (x, y) or (x, y, sample_weight). "
+        f"Received a tuple of {len(data)} items. Fix: group several inputs in a list or dict "
+        "inside the first item, e.g. ((x1, x2), y)."
+    )
+
+
+def _module(obj: Any) -> str:
+    return type(obj).__module__ or ""
+
+
+def source_kind(x: Any) -> str:
+    """Which adapter reads ``x`` (duck typing and module names: no framework import)."""
+    from ..data import Dataset
+
+    if isinstance(x, Dataset):
+        return "dl.data"
+    mod = _module(x)
+    if mod.startswith("torch.utils.data"):
+        return "torch"
+    if mod.startswith("tensorflow") and hasattr(x, "as_numpy_iterator"):
+        return "tf.data"
+    if isinstance(x, (np.ndarray, list, tuple, dict)) or x is None or np.isscalar(x):
+        return "arrays"
+    if hasattr(x, "__array__") or hasattr(x, "__array_interface__"):
+        return "arrays"
+    if hasattr(x, "__next__") and hasattr(x, "__iter__"):
+        return "generator"
+    if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
+        return "sequence"
+    if hasattr(x, "__iter__"):
+        return "iterable"
+    raise ConfigError(
+        f"Unsupported data type {type(x).__name__}. Expected numpy arrays (or lists/dicts of "
+        "them), a dl.data.Dataset, a torch DataLoader, a tf.data.Dataset, a generator or a "
+        "Sequence (__len__ and __getitem__)."
+    )
+
+
+class Source:
+    """One data source seen as epochs of numpy batches ``(x, y, sample_weight)``.
+
+    ``steps`` is the number of batches per epoch when known. ``epoch(e)`` returns the batches
+    of epoch ``e`` as raw numpy structures (not yet matched to the model's inputs).
+    """
+
+    def __init__(self, data: Any, kind: str) -> None:
+        self.data, self.kind = data, kind
+        self._live: Any = None
+        self.steps: int | None = None
+        if kind == "dl.data":
+            self.steps = data.cardinality()
+        elif kind in ("torch", "sequence"):
+            try:
+                self.steps = len(data)
+            except TypeError:
+                self.steps = None
+        elif kind == "tf.data":
+            card = int(data.cardinality())
+            self.steps = card if card >= 0 else None
+
+    @property
+    def reiterable(self) -> bool:
+        return self.kind not in ("generator",)
+
+    def epoch(self, epoch: int) -> Iterator[Any]:
+        d = self.data
+        if self.kind == "dl.data":
+            raw: Any = d.iterate(epoch)
+        elif self.kind == "tf.data":
+            raw = d.as_numpy_iterator()
+        elif self.kind == "sequence":
+            raw = _sequence_epoch(d)
+        elif self.kind == "generator":
+            raw = d
+        else:
+            raw = iter(d)
+        return (to_numpy(b) for b in raw)
+
+
+def _sequence_epoch(seq: Any) -> Iterator[Any]:
+    for i in range(len(seq)):
+        yield seq[i]
+    end = getattr(seq, "on_epoch_end", None)
+    if callable(end):
+        end()

@@ -1,30 +1,148 @@
 # mypy: disable-error-code="misc"
-"""The training loop: ``fit``, ``evaluate`` and ``predict`` over numpy data.
+"""The training loop: ``fit``, ``evaluate`` and ``predict`` over any data source.
 
 The front-end owns the data order (seeded shuffling), the learning-rate value of each step,
 deterministic-mode masks and the callbacks; the backend runtime runs each step natively and
 keeps losses and metrics on the device until a logging point reads them.
+
+Data sources (``_data.source_kind``): numpy arrays (and lists/dicts of them), ``dl.data.Dataset``,
+a ``torch.utils.data.DataLoader``, a ``tf.data.Dataset``, a generator, or a ``Sequence``-style
+object. Batches are produced in a background thread (``dl.data._dataset.prefetched``) while
+the runtime trains on the previous one.
+
+Shuffle order of array data in epoch ``e`` is ``Philox(shuffle_seed, e, iterations)``: a pure
+function of state saved in checkpoints, so a resumed run sees the same batches.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _seed, config
 from ..callbacks import Callback, CallbackList, History
-from ..errors import ConfigError, ShapeError, TrainingError
+from ..data._dataset import prefetched
+from ..errors import ConfigError, DuallearnError, ShapeError, TrainingError
 from ..plugin import StepNoise
 from . import _data
-from ._progress import EpochPrinter
+from ._progress import Progress, resolve_verbose
 
 if TYPE_CHECKING:
     from ._model import Model
 
 DEFAULT_BATCH_SIZE = 32
+PREFETCH = 2
+
+Batch = tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]
+
+
+class _Feed:
+    """Epochs of prepared batches ``(xs, ys, sws)`` (lists matching the model's inputs and
+    outputs, cast to the model dtype) from any data source."""
+
+    def __init__(
+        self,
+        model: Model,
+        kind: str,
+        *,
+        arrays: tuple[list[Any], list[Any], list[Any]] | None = None,
+        source: _data.Source | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        shuffle: bool = False,
+        class_weight: Any = None,
+        with_y: bool = True,
+    ) -> None:
+        self.model, self.kind, self.arrays, self.source = model, kind, arrays, source
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.class_weight, self.with_y = class_weight, with_y
+        self._persistent: Iterator[Any] | None = None
+        if arrays is not None:
+            self.n = _data.check_lengths(list(arrays), ["x", "y", "sample_weight"])
+            self.steps: int | None = math.ceil(self.n / batch_size)
+        else:
+            assert source is not None
+            self.n = -1
+            self.steps = source.steps
+
+    def _array_batches(self, epoch: int, key: tuple[int, ...]) -> Iterator[Batch]:
+        assert self.arrays is not None
+        xs, ys, sws = self.arrays
+        n = self.n
+        order = _seed.philox(*key).permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                idx: Any = slice(start, min(start + self.batch_size, n))
+            else:
+                idx = order[start : start + self.batch_size]
+            yield (
+                [a[idx] for a in xs],
+                [a[idx] for a in ys],
+                [None if s is None else s[idx] for s in sws],
+            )
+
+    def _source_batches(self, epoch: int) -> Iterator[Batch]:
+        assert self.source is not None
+        for raw in self.source.epoch(epoch):
+            yield self.model._prepare_batch(raw, self.class_weight, self.with_y)
+
+    def epoch(self, epoch: int, key: tuple[int, ...] = ()) -> Iterator[Batch]:
+        """The prepared batches of ``epoch``, produced ahead in a background thread. A
+        one-shot generator is read through one iterator across epochs."""
+        if self.arrays is not None:
+            return prefetched(self._array_batches(epoch, key), PREFETCH)
+        assert self.source is not None
+        if not self.source.reiterable:
+            if self._persistent is None:
+                self._persistent = prefetched(self._source_batches(epoch), PREFETCH)
+            return self._persistent
+        return prefetched(self._source_batches(epoch), PREFETCH)
+
+    def close(self, it: Iterator[Any]) -> None:
+        if it is not self._persistent and hasattr(it, "close"):
+            it.close()
+
+    def finish(self) -> None:
+        if self._persistent is not None and hasattr(self._persistent, "close"):
+            self._persistent.close()  # type: ignore[attr-defined]
+        self._persistent = None
+
+
+def _batches(
+    it: Iterator[Batch], steps: int | None, epoch: int, what: str, user_steps: bool, src: str
+) -> Iterator[tuple[int, Batch]]:
+    """Enumerate ``it`` up to ``steps`` batches, turning data-code failures into errors that
+    name the batch."""
+    b = 0
+    while steps is None or b < steps:
+        try:
+            batch = next(it)
+        except StopIteration:
+            if b == 0:
+                raise ConfigError(
+                    f"The {what} data ({src}) produced no batches in epoch {epoch + 1}: it is "
+                    "empty or exhausted (a generator can be read only once). Fix: pass a "
+                    "re-iterable source (a Sequence, dl.data.Dataset, DataLoader), or an "
+                    "infinite generator with steps_per_epoch."
+                ) from None
+            if user_steps and steps is not None:
+                raise ConfigError(
+                    f"The {what} data ({src}) ran out after {b} batches in epoch {epoch + 1}, "
+                    f"but steps={steps} were requested. Fix: lower steps_per_epoch / "
+                    "validation_steps / steps, or give more (or repeating) data."
+                ) from None
+            return
+        except DuallearnError:
+            raise
+        except Exception as exc:
+            raise TrainingError(
+                f"The {what} data ({src}) raised {type(exc).__name__} while producing batch "
+                f"{b} (0-based) of epoch {epoch + 1}: {exc}"
+            ) from exc
+        yield b, batch
+        b += 1
 
 
 class TrainingMixin:
@@ -32,6 +150,10 @@ class TrainingMixin:
 
     history: History | None
     _noise_stream: int | None
+    _shuffle_seed: int | None = None
+    _resume_epoch: int | None = None
+    _epochs_done: int = 0
+    _pending_optimizer_state: Any = None
 
     # ---- data ----------------------------------------------------------------------------
     def _build_from(self: Model, arrays: list[np.ndarray]) -> None:
@@ -93,6 +215,54 @@ class TrainingMixin:
             sws = [cw if sws[0] is None else sws[0] * cw]
         return [None if s is None else np.ascontiguousarray(s, dtype=self._dtype()) for s in sws]
 
+    def _prepare_batch(self: Model, raw: Any, class_weight: Any, with_y: bool = True) -> Batch:
+        """One batch from a data source → inputs, targets and sample weights of the model."""
+        x, y, sw = _data.unpack_batch(raw)
+        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
+        self._build_from(xs0)
+        xs = self._cast_x(xs0)
+        if not with_y:
+            return xs, [], []
+        if y is None:
+            raise ConfigError(
+                "The data source yields inputs without targets. Fix: yield (x, y) or "
+                "(x, y, sample_weight) tuples for fit/evaluate."
+            )
+        ys = self._prepare_y(_data.as_list(y, self.output_names, "targets"))
+        sws = self._sample_weights(sw, class_weight, ys)
+        _data.check_lengths([xs, ys, sws], ["x", "y", "sample_weight"])
+        return xs, ys, sws
+
+    def _feed(
+        self: Model,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        class_weight: Any,
+        batch_size: int,
+        shuffle: bool,
+        with_y: bool = True,
+    ) -> _Feed:
+        kind = _data.source_kind(x)
+        if kind == "arrays":
+            xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
+            self._build_from(xs0)
+            xs = self._cast_x(xs0)
+            if not with_y:
+                return _Feed(self, kind, arrays=(xs, [], []), batch_size=batch_size)
+            ys = self._prepare_y(_data.as_list(y, self.output_names, "targets"))
+            sws = self._sample_weights(sample_weight, class_weight, ys)
+            return _Feed(self, kind, arrays=(xs, ys, sws), batch_size=batch_size, shuffle=shuffle)
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ConfigError(
+                    f"{name} must be None when x is a {kind} source (it yields x, y and "
+                    f"sample_weight itself). Received {name} of type {type(value).__name__}."
+                )
+        return _Feed(
+            self, kind, source=_data.Source(x, kind), class_weight=class_weight, with_y=with_y
+        )
+
     def _draw_noise(self: Model, batch: int) -> StepNoise | None:
         if not config.is_deterministic():
             return None
@@ -112,6 +282,31 @@ class TrainingMixin:
                 rng = _seed.philox(self._noise_stream, step, i)
                 masks[i] = node.layer.draw_noise(rng, ns).astype(node.layer.dtype)
         return StepNoise(masks)
+
+    # ---- training state (saved with checkpoints for exact resume) ------------------------
+    def _training_state(self: Model) -> dict[str, Any]:
+        """What a resumed ``fit`` needs besides weights and optimizer state."""
+        return {
+            "shuffle_seed": getattr(self, "_shuffle_seed", None),
+            "noise_stream": self._noise_stream,
+            "epoch": getattr(self, "_epochs_done", 0),
+        }
+
+    def _restore_training_state(self: Model, state: dict[str, Any]) -> None:
+        for key, attr in (
+            ("shuffle_seed", "_shuffle_seed"),
+            ("noise_stream", "_noise_stream"),
+            ("epoch", "_epochs_done"),
+        ):
+            if state.get(key) is not None:
+                setattr(self, attr, int(state[key]))
+
+    def _apply_pending_optimizer_state(self: Model) -> None:
+        """Load optimizer slots restored from a checkpoint once the runtime exists."""
+        state, self._pending_optimizer_state = self._pending_optimizer_state, None
+        if state is not None and self.optimizer is not None:
+            self._get_runtime().load_optimizer_state(state)
+            self.optimizer.iterations = int(np.asarray(state.get("iterations", 0)))
 
     # ---- fit -----------------------------------------------------------------------------
     def fit(
@@ -133,112 +328,177 @@ class TrainingMixin:
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
     ) -> History:
-        """Train for ``epochs`` epochs; returns a :class:`History` (Keras's arguments)."""
+        """Train for ``epochs`` epochs; returns a :class:`History` (Keras's arguments).
+
+        ``x`` may be arrays, a ``dl.data.Dataset``, a torch ``DataLoader``, a ``tf.data``
+        dataset, a generator or a ``Sequence``; non-array sources yield ``(x, y)`` or
+        ``(x, y, sample_weight)`` batches and take ``batch_size`` from themselves.
+        """
         batch_size = _positive("batch_size", batch_size or DEFAULT_BATCH_SIZE)
         _positive("epochs", epochs, allow_zero=True)
-        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
-        self._build_from(xs0)
-        xs: list[Any] = self._cast_x(xs0)
-        ys: list[Any] = self._prepare_y(_data.as_list(y, self.output_names, "targets"))
-        sws: list[Any] = self._sample_weights(sample_weight, class_weight, ys)
-        n = _data.check_lengths([xs, ys, sws], ["x", "y", "sample_weight"])
-        val: Any = None
+        _positive("initial_epoch", initial_epoch, allow_zero=True)
+        _positive("validation_freq", validation_freq)
+        if steps_per_epoch is not None:
+            _positive("steps_per_epoch", steps_per_epoch)
+        verbosity = resolve_verbose(verbose)
+        feed = self._feed(x, y, sample_weight, class_weight, batch_size, shuffle)
+        val: _Feed | None = None
         if validation_data is not None:
-            val = self._unpack_validation(validation_data)
+            val = self._validation_feed(validation_data, validation_batch_size or batch_size)
         elif validation_split:
-            (xs, ys, sws), val_groups, n = _data.split_validation(
-                [xs, ys, sws], validation_split, n
+            if feed.arrays is None:
+                raise ConfigError(
+                    f"validation_split is only supported for array data; x is a {feed.kind} "
+                    "source. Fix: pass validation_data=... instead."
+                )
+            (xs, ys, sws), val_groups, _ = _data.split_validation(
+                [*feed.arrays], validation_split, feed.n
             )
-            val = tuple(val_groups)
-        self._ensure_train_spec(ys)
-        runtime = self._get_runtime()
-        assert self.optimizer is not None
-        rng = np.random.default_rng(_seed.draw_seed())
+            feed = _Feed(
+                self, "arrays", arrays=(xs, ys, sws), batch_size=batch_size, shuffle=shuffle
+            )
+            val = _Feed(
+                self,
+                "arrays",
+                arrays=tuple(val_groups),  # type: ignore[arg-type]
+                batch_size=validation_batch_size or batch_size,
+            )
+        if feed.arrays is not None:
+            self._ensure_train_spec(feed.arrays[1])
+        if getattr(self, "_shuffle_seed", None) is None:
+            self._shuffle_seed = _seed.draw_seed()
         history = History()
         self.history = history
-        steps = math.ceil(n / batch_size) if steps_per_epoch is None else steps_per_epoch
+        steps = steps_per_epoch if steps_per_epoch is not None else feed.steps
         cbs = CallbackList(
             [*(callbacks or []), history],
             self,
-            {"epochs": epochs, "steps": steps, "verbose": verbose},
+            {"epochs": epochs, "steps": steps, "verbose": verbosity},
         )
-        printer = EpochPrinter(epochs, _verbosity(verbose))
+        progress = Progress("train", verbosity, steps, epochs)
         batch_logs = cbs.wants_batch_logs("on_train_batch_end")
+        stops_on_nan = any(getattr(cb, "_stops_on_nan", False) for cb in cbs.callbacks)
         self.stop_training = False
+        self._resume_epoch = None
         cbs.on_train_begin({})
+        if self._resume_epoch is not None:
+            initial_epoch = max(initial_epoch, self._resume_epoch)
+            self._resume_epoch = None
         logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch, {})
-            printer.start()
-            for b, idx in enumerate(_data.batch_indices(n, batch_size, shuffle, rng)):
-                if b >= steps:
-                    break
-                cbs.on_train_batch_begin(b, {})
-                lr = self.optimizer.current_learning_rate()
-                runtime.train_batch(
-                    [a[idx] for a in xs],
-                    [a[idx] for a in ys],
-                    [None if s is None else s[idx] for s in sws],
-                    lr,
-                    self._draw_noise(len(idx)),
-                )
-                self.optimizer.iterations += 1
-                if batch_logs:
-                    cbs.on_train_batch_end(b, self._logs(runtime.results(reset=False)))
+        runtime: Any = None
+        try:
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch, {})
+                progress.start_epoch(epoch)
+                key = (int(self._shuffle_seed or 0), epoch, self.optimizer_iterations())
+                it = feed.epoch(epoch, key)
+                try:
+                    for b, (bx, by, bw) in _batches(
+                        it, steps, epoch, "training", steps_per_epoch is not None, feed.kind
+                    ):
+                        if runtime is None:
+                            self._ensure_train_spec(by)
+                            runtime = self._get_runtime()
+                            config.apply_backend_flags(self.backend_name)
+                            self._apply_pending_optimizer_state()
+                            runtime.results(reset=True)
+                        assert self.optimizer is not None
+                        cbs.on_train_batch_begin(b, {})
+                        lr = self.optimizer.current_learning_rate()
+                        runtime.train_batch(bx, by, bw, lr, self._draw_noise(len(bx[0])))
+                        self.optimizer.iterations += 1
+                        if batch_logs:
+                            blogs = self._logs(runtime.results(reset=False))
+                            cbs.on_train_batch_end(b, blogs)
+                            progress.step(b, lambda blogs=blogs: blogs)
+                        else:
+                            progress.step(b, lambda rt=runtime: self._logs(rt.results(reset=False)))
+                        if self.stop_training:
+                            break
+                finally:
+                    feed.close(it)
+                logs = self._logs(runtime.results())
+                if not math.isfinite(logs["loss"]) and not stops_on_nan:
+                    self._pull_weights()
+                    raise TrainingError(
+                        f"The training loss became {logs['loss']} in epoch {epoch + 1}; "
+                        "training stopped. Fix: lower the learning rate, check the data for "
+                        "NaN/inf, use from_logits=True losses on raw outputs, or add "
+                        "dl.callbacks.TerminateOnNaN() to stop without an error."
+                    )
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    vlogs = self._run_test(val, validation_steps, None, "validation", epoch)
+                    logs.update({f"val_{k}": v for k, v in vlogs.items()})
+                self._epochs_done = epoch + 1
+                progress.end_epoch(epoch, logs)
+                cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-            logs = self._logs(runtime.results())
-            if not math.isfinite(logs["loss"]):
-                self._pull_weights()
-                raise TrainingError(
-                    f"The training loss became {logs['loss']} in epoch {epoch + 1}; training "
-                    "stopped. Fix: lower the learning rate, check the data for NaN/inf, or use "
-                    "from_logits=True losses on raw outputs."
-                )
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vx, vy, vsw = val
-                vlogs = self._evaluate_arrays(vx, vy, vsw, validation_batch_size or batch_size)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            printer.end(epoch, logs)
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
+        finally:
+            progress.close()
+            feed.finish()
+            if val is not None:
+                val.finish()
+        if getattr(self.optimizer, "use_ema", False) and runtime is not None:
+            # Keras's finalize_variable_values: weights <- their EMA at the end of fit.
+            runtime.finalize_optimizer()
         cbs.on_train_end(logs)
         return history
+
+    def optimizer_iterations(self: Model) -> int:
+        return 0 if self.optimizer is None else int(self.optimizer.iterations)
 
     def _input_names_for(self: Model, x: Any) -> list[str]:
         if self._graph is None:
             return ["input"]
         return self.input_names
 
-    def _unpack_validation(self: Model, data: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    def _validation_feed(self: Model, data: Any, batch_size: int) -> _Feed:
+        if _data.source_kind(data) != "arrays":
+            return self._feed(data, None, None, None, batch_size, False)
         if not isinstance(data, (list, tuple)) or len(data) not in (2, 3):
             raise ConfigError(
                 "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                f"sample_weight). Received: {type(data).__name__}."
+                f"sample_weight), or a data source. Received: {type(data).__name__}."
             )
         vx = self._cast_x(_data.as_list(data[0], self.input_names, "validation inputs"))
         vy = self._prepare_y(_data.as_list(data[1], self.output_names, "validation targets"))
         vsw = self._sample_weights(data[2] if len(data) == 3 else None, None, vy)
         _data.check_lengths([vx, vy, vsw], ["x_val", "y_val", "val sample_weight"])
-        return vx, vy, vsw
+        return _Feed(self, "arrays", arrays=(vx, vy, vsw), batch_size=batch_size)
 
-    def _evaluate_arrays(
+    def _run_test(
         self: Model,
-        xs: list[np.ndarray],
-        ys: list[np.ndarray],
-        sws: list[np.ndarray | None],
-        batch_size: int,
+        feed: _Feed,
+        steps: int | None,
+        cbs: CallbackList | None,
+        what: str,
+        epoch: int = 0,
+        progress: Progress | None = None,
     ) -> dict[str, float]:
-        runtime = self._get_runtime()
-        n = xs[0].shape[0]
-        runtime.results(reset=True)
-        for idx in _data.batch_indices(n, batch_size, False, None):
-            runtime.test_batch(
-                [a[idx] for a in xs],
-                [a[idx] for a in ys],
-                [None if s is None else s[idx] for s in sws],
-            )
+        runtime: Any = self._runtime
+        if runtime is not None:
+            runtime.results(reset=True)
+        it = feed.epoch(epoch)
+        want = cbs is not None and cbs.wants_batch_logs("on_test_batch_end")
+        try:
+            for b, (bx, by, bw) in _batches(
+                it, steps or feed.steps, epoch, what, steps is not None, feed.kind
+            ):
+                if runtime is None:
+                    self._ensure_train_spec(by)
+                    runtime = self._get_runtime()
+                    runtime.results(reset=True)
+                if cbs is not None:
+                    cbs.on_test_batch_begin(b, {})
+                runtime.test_batch(bx, by, bw)
+                if want and cbs is not None:
+                    cbs.on_test_batch_end(b, self._logs(runtime.results(reset=False)))
+                if progress is not None:
+                    progress.step(b, lambda rt=runtime: self._logs(rt.results(reset=False)))
+        finally:
+            feed.close(it)
+            feed.finish()
         return self._logs(runtime.results())
 
     # ---- evaluate / predict --------------------------------------------------------------
@@ -255,16 +515,24 @@ class TrainingMixin:
     ) -> Any:
         """Loss and metrics on the data: a float (loss only), a list, or a dict."""
         batch_size = _positive("batch_size", batch_size or DEFAULT_BATCH_SIZE)
-        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
-        self._build_from(xs0)
-        xs = self._cast_x(xs0)
-        ys = self._prepare_y(_data.as_list(y, self.output_names, "targets"))
-        sws = self._sample_weights(sample_weight, None, ys)
-        _data.check_lengths([xs, ys, sws], ["x", "y", "sample_weight"])
-        self._ensure_train_spec(ys)
-        logs = self._evaluate_arrays(xs, ys, sws, batch_size)
-        if _verbosity(verbose):
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if steps is not None:
+            _positive("steps", steps)
+        verbosity = resolve_verbose(verbose)
+        feed = self._feed(x, y, sample_weight, None, batch_size, False)
+        if feed.arrays is not None:
+            self._ensure_train_spec(feed.arrays[1])
+        cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
+        progress = Progress("evaluate", verbosity, steps or feed.steps, None)
+        cbs.on_test_begin({})
+        progress.start_epoch(0)
+        try:
+            logs = self._run_test(feed, steps, cbs, "evaluation", progress=progress)
+        finally:
+            progress.end_epoch(0, None)
+            progress.close()
+        if verbosity and not progress.bar_used:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+        cbs.on_test_end(logs)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -280,15 +548,38 @@ class TrainingMixin:
     ) -> Any:
         """Outputs for ``x`` in inference mode (numpy; a list for several outputs)."""
         batch_size = _positive("batch_size", batch_size or DEFAULT_BATCH_SIZE)
-        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
-        self._build_from(xs0)
-        xs = self._cast_x(xs0)
-        n = _data.check_lengths([xs], ["x"])
-        runtime = self._get_runtime()
+        if steps is not None:
+            _positive("steps", steps)
+        verbosity = resolve_verbose(verbose)
+        feed = self._feed(x, None, None, None, batch_size, False, with_y=False)
+        cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
+        want = cbs.wants_batch_logs("on_predict_batch_end")
+        progress = Progress("predict", verbosity, steps or feed.steps, None)
+        cbs.on_predict_begin({})
+        progress.start_epoch(0)
         chunks: list[list[np.ndarray]] = []
-        for idx in _data.batch_indices(n, batch_size, False, None):
-            sl = slice(int(idx[0]), int(idx[-1]) + 1)
-            chunks.append(runtime.predict([a[sl] for a in xs]))
+        it = feed.epoch(0)
+        runtime: Any = None
+        try:
+            for b, (bx, _, _) in _batches(
+                it, steps or feed.steps, 0, "prediction", steps is not None, feed.kind
+            ):
+                if runtime is None:
+                    runtime = self._get_runtime()
+                cbs.on_predict_batch_begin(b, {})
+                out = runtime.predict(bx)
+                chunks.append(out)
+                if want:
+                    cbs.on_predict_batch_end(b, {"outputs": out})  # type: ignore[dict-item]
+                progress.step(b, None)
+        finally:
+            feed.close(it)
+            feed.finish()
+            progress.end_epoch(0, None)
+            progress.close()
+        cbs.on_predict_end({})
+        if not chunks:
+            raise ConfigError("predict() received no data. Fix: pass at least one sample.")
         outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.outputs))]
         if isinstance(getattr(self, "_output_struct", None), dict):
             return dict(zip(self.output_names, outs, strict=True))
@@ -308,13 +599,6 @@ def _positive(name: str, value: Any, allow_zero: bool = False) -> int:
         or not isinstance(value, (int, np.integer))
         or value < (0 if allow_zero else 1)
     ):
-        raise ConfigError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+        kind = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{name} must be a {kind} integer. Received: {name}={value!r}.")
     return int(value)
-
-
-def _verbosity(verbose: Any) -> int:
-    if verbose == "auto":
-        return 1
-    if verbose in (0, 1, 2):
-        return int(verbose)
-    raise ConfigError(f"verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}.")
