@@ -133,7 +133,7 @@ class Dataset:
         if any(op == "shuffle" for op, _ in ops):
             seed, reshuffle = next(arg for op, arg in ops if op == "shuffle")
             order = _seed.philox(seed, epoch if reshuffle else 0).permutation(self._n)
-        it: Iterator[Any] = (_tree_map(_Index(i), self._data) for i in order)
+        it: Iterator[Any] = (_tree_map(_Index(int(i)), self._data) for i in order)
         for op, arg in ops:
             if op == "map":
                 it = _mapped(it, arg)
