@@ -1,0 +1,301 @@
+"""Convolution layers: forward, input and weight gradients vs the numpy reference and across
+backends (float64 proves the formula, float32 the tolerance table), construction errors from a
+data table, and Keras 3 equivalence through ``set_weights``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import duallearn as dl
+from duallearn.errors import ConfigError, ShapeError
+from duallearn.testing import check_layer
+
+from ..conftest import BACKENDS
+
+L = dl.layers
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
+DTYPES = st.sampled_from(["float64", "float32"])
+ACTS = st.sampled_from([None, "relu", "tanh"])
+
+
+def _data(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal(shape)
+    x[np.abs(x) < 1e-3] = 0.5  # keep relu off its kink
+    return x
+
+
+def _size(keff: int, extra: int, padding: str) -> int:
+    """An input length the window fits in (valid) or any small length (same/causal)."""
+    return keff + extra if padding == "valid" else 1 + extra + keff // 2
+
+
+# ---- Conv2D ----------------------------------------------------------------------------------
+@settings(max_examples=8)
+@given(
+    k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.sampled_from([1, 2]),
+    dilation=st.sampled_from([1, 2]),
+    padding=st.sampled_from(["valid", "same"]),
+    extra=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    groups=st.sampled_from([1, 2]),
+    act=ACTS,
+    use_bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+    dtype=DTYPES,
+)
+# odd sizes, stride 2, even kernels (asymmetric SAME) and dilation, always
+@example((4, 2), 2, 1, "same", (2, 3), 1, None, True, 0, "float64")
+@example((3, 3), 2, 1, "same", (4, 3), 2, "relu", True, 1, "float32")
+@example((2, 3), 1, 2, "same", (1, 2), 1, "tanh", False, 2, "float64")
+@example((3, 2), 1, 2, "valid", (2, 0), 2, None, True, 3, "float64")
+def test_conv2d(k, stride, dilation, padding, extra, groups, act, use_bias, seed, dtype):
+    if stride > 1:
+        dilation = 1
+    keff = [(kk - 1) * dilation + 1 for kk in k]
+    h, w = (_size(keff[i], extra[i], padding) for i in range(2))
+    x = _data(seed, (2, h, w, 2 * groups))
+    errs = check_layer(
+        lambda: L.Conv2D(
+            2 * groups,
+            k,
+            strides=stride,
+            padding=padding,
+            dilation_rate=dilation,
+            groups=groups,
+            activation=act,
+            use_bias=use_bias,
+        ),
+        x,
+        dtype=dtype,
+        seed=seed,
+    )
+    assert errs
+
+
+# ---- Conv1D ----------------------------------------------------------------------------------
+@settings(max_examples=8)
+@given(
+    k=st.integers(1, 4),
+    stride=st.sampled_from([1, 2]),
+    dilation=st.sampled_from([1, 2, 3]),
+    padding=st.sampled_from(["valid", "same", "causal"]),
+    extra=st.integers(0, 5),
+    groups=st.sampled_from([1, 3]),
+    act=ACTS,
+    seed=st.integers(0, 2**16),
+    dtype=DTYPES,
+)
+@example(4, 2, 1, "same", 3, 1, None, 0, "float64")
+@example(2, 1, 3, "causal", 2, 3, "relu", 1, "float64")
+@example(3, 2, 1, "causal", 4, 1, None, 2, "float32")
+def test_conv1d(k, stride, dilation, padding, extra, groups, act, seed, dtype):
+    if stride > 1:
+        dilation = 1
+    t = _size((k - 1) * dilation + 1, extra, padding)
+    x = _data(seed, (2, t, groups))
+    check_layer(
+        lambda: L.Conv1D(
+            2 * groups,
+            k,
+            strides=stride,
+            padding=padding,
+            dilation_rate=dilation,
+            groups=groups,
+            activation=act,
+        ),
+        x,
+        dtype=dtype,
+        seed=seed,
+    )
+
+
+# ---- Conv2DTranspose -------------------------------------------------------------------------
+@settings(max_examples=8)
+@given(
+    k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 2)),
+    dilation=st.sampled_from([1, 2]),
+    padding=st.sampled_from(["valid", "same"]),
+    hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    act=ACTS,
+    seed=st.integers(0, 2**16),
+    dtype=DTYPES,
+)
+@example((3, 3), (2, 2), 1, "same", (3, 4), None, 0, "float64")  # torch padding=1/op=1 fails
+@example((4, 1), (2, 3), 1, "valid", (3, 2), None, 1, "float64")  # k < s: zero tail
+@example((2, 3), (1, 1), 2, "same", (5, 3), "relu", 2, "float32")
+def test_conv2d_transpose(k, stride, dilation, padding, hw, act, seed, dtype):
+    if max(stride) > 1:
+        dilation = 1
+    x = _data(seed, (2, *hw, 3))
+    check_layer(
+        lambda: L.Conv2DTranspose(
+            2, k, strides=stride, padding=padding, dilation_rate=dilation, activation=act
+        ),
+        x,
+        dtype=dtype,
+        seed=seed,
+    )
+
+
+# ---- DepthwiseConv2D / SeparableConv2D -------------------------------------------------------
+@settings(max_examples=6)
+@given(
+    k=st.tuples(st.integers(1, 4), st.integers(1, 3)),
+    stride=st.sampled_from([1, 2]),
+    dilation=st.sampled_from([1, 2]),
+    padding=st.sampled_from(["valid", "same"]),
+    extra=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    mult=st.integers(1, 3),
+    separable=st.booleans(),
+    act=ACTS,
+    seed=st.integers(0, 2**16),
+    dtype=DTYPES,
+)
+@example((4, 3), 2, 1, "same", (2, 3), 2, False, None, 0, "float64")
+@example((2, 2), 2, 1, "same", (3, 2), 1, True, "relu", 1, "float64")
+@example((3, 2), 1, 2, "same", (1, 1), 2, True, None, 2, "float32")
+@example((2, 3), 1, 2, "valid", (1, 0), 1, False, "tanh", 3, "float32")
+def test_depthwise_and_separable(
+    k, stride, dilation, padding, extra, mult, separable, act, seed, dtype
+):
+    if stride > 1:
+        dilation = 1
+    keff = [(kk - 1) * dilation + 1 for kk in k]
+    h, w = (_size(keff[i], extra[i], padding) for i in range(2))
+    x = _data(seed, (2, h, w, 3))
+    kw = dict(strides=stride, padding=padding, dilation_rate=dilation, depth_multiplier=mult)
+    if separable:
+        make = lambda: L.SeparableConv2D(4, k, activation=act, **kw)  # noqa: E731
+    else:
+        make = lambda: L.DepthwiseConv2D(k, activation=act, **kw)  # noqa: E731
+    check_layer(make, x, dtype=dtype, seed=seed)
+
+
+# ---- construction and build errors (data table) ----------------------------------------------
+ERRORS = [
+    # (id, factory, input shape (None: construction), error, message regex)
+    ("stride+dilation", lambda: L.Conv2D(2, 3, strides=2, dilation_rate=2), None, ConfigError,
+     r"strides > 1 together with dilation_rate > 1.*strides=\(2, 2\), dilation_rate=\(2, 2\)"),
+    ("stride+dilation-1d", lambda: L.Conv1D(2, 3, strides=2, dilation_rate=3), None,
+     ConfigError, r"Conv1D: strides > 1 together with dilation_rate > 1"),
+    ("stride+dilation-transpose", lambda: L.Conv2DTranspose(2, 3, strides=(1, 2),
+     dilation_rate=(2, 1)), None, ConfigError, r"Conv2DTranspose: strides > 1"),
+    ("stride+dilation-depthwise", lambda: L.DepthwiseConv2D(3, strides=2, dilation_rate=2),
+     None, ConfigError, r"DepthwiseConv2D: strides > 1"),
+    ("unknown-padding", lambda: L.Conv2D(2, 3, padding="full"), None, ConfigError,
+     r"Conv2D: unknown padding 'full'. Expected one of: 'valid', 'same'"),
+    ("causal-2d", lambda: L.Conv2D(2, 3, padding="causal"), None, ConfigError,
+     r"unknown padding 'causal'"),
+    ("unknown-padding-1d", lambda: L.Conv1D(2, 3, padding="reflect"), None, ConfigError,
+     r"Expected one of: 'valid', 'same', 'causal'"),
+    ("filters-groups", lambda: L.Conv2D(3, 3, groups=2), None, ConfigError,
+     r"filters \(3\) must be divisible by groups \(2\)"),
+    ("kernel-zero", lambda: L.Conv2D(2, 0), None, ConfigError,
+     r"kernel_size must be a positive integer"),
+    ("kernel-len", lambda: L.Conv2D(2, (3, 3, 3)), None, ConfigError,
+     r"kernel_size must be an int or a tuple of 2 ints"),
+    ("filters", lambda: L.Conv1D(0, 3), None, ConfigError, r"filters must be a positive"),
+    ("channels-first", lambda: L.Conv2D(2, 3, data_format="channels_first"), None, ConfigError,
+     r"data_format='channels_first' is not supported.*channels_last"),
+    ("output-padding", lambda: L.Conv2DTranspose(2, 3, output_padding=1), None, ConfigError,
+     r"output_padding is not supported"),
+    ("kernel-too-big", lambda: L.Conv2D(2, 5), (None, 4, 6, 1), ShapeError,
+     r"Conv2D\).*kernel.*larger than the valid-padded input.*\(None, 4, 6, 1\)"),
+    ("dilated-too-big", lambda: L.Conv1D(2, 3, dilation_rate=3), (None, 6, 2), ShapeError,
+     r"effective size \(3,\) with dilation \(3,\).*larger"),
+    ("depthwise-too-big", lambda: L.DepthwiseConv2D((2, 4)), (None, 5, 3, 2), ShapeError,
+     r"DepthwiseConv2D\).*larger than the valid-padded input"),
+    ("rank-2d", lambda: L.Conv2D(2, 3), (None, 8, 3), ShapeError,
+     r"Conv2D\) expects inputs of rank 4.*Received input shape \(None, 8, 3\)"),
+    ("rank-1d", lambda: L.Conv1D(2, 3), (None, 8, 8, 3), ShapeError,
+     r"Conv1D\) expects inputs of rank 3"),
+    ("rank-transpose", lambda: L.Conv2DTranspose(2, 3), (None, 8), ShapeError,
+     r"Conv2DTranspose\) expects inputs of rank 4"),
+    ("rank-separable", lambda: L.SeparableConv2D(2, 3), (None, 8, 3), ShapeError,
+     r"SeparableConv2D\) expects inputs of rank 4"),
+    ("channels-groups", lambda: L.Conv2D(4, 3, groups=2), (None, 5, 5, 3), ShapeError,
+     r"groups=2 needs input channels divisible by 2.*\(None, 5, 5, 3\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make,shape,error,pattern", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
+)
+def test_construction_errors(make, shape, error, pattern):
+    with pytest.raises(error, match=pattern):
+        layer = make()
+        layer(dl.layers.Input(shape[1:]))
+
+
+def test_wrong_channels_on_reuse_names_layer():
+    layer = L.Conv2D(2, 3, name="c1")
+    layer(dl.layers.Input((6, 6, 3)))
+    with pytest.raises(ShapeError, match=r"'c1' \(Conv2D\) was built for 3 input channels"):
+        layer(dl.layers.Input((6, 6, 4)))
+
+
+# ---- TensorFlow's SAME rule, shapes ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "size,k,s,d,expected",
+    [(8, 3, 2, 1, (0, 1)), (7, 4, 2, 1, (1, 2)), (7, 3, 2, 1, (1, 1)), (5, 2, 1, 3, (1, 2)),
+     (4, 1, 3, 1, (0, 0)), (6, 4, 1, 1, (1, 2))],
+)  # fmt: skip
+def test_same_pads_follow_tensorflow(size, k, s, d, expected):
+    from duallearn.layers._conv import same_pads
+
+    assert same_pads(size, k, s, d) == expected
+
+
+# ---- torch keeps channels-last data as views -------------------------------------------------
+@pytest.mark.skipif("torch" not in BACKENDS, reason="torch not installed")
+def test_torch_conv_is_channels_last():
+    import torch
+
+    model = dl.Sequential([L.Input((7, 7, 3)), L.Conv2D(4, 3, strides=2, padding="same")])
+    net = model._get_runtime().native
+    conv = net.layers_[0]
+    assert conv.w0.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 7, 7, 3)
+    y = conv(x, False)
+    assert y.shape == (2, 4, 4, 4)
+    assert y.is_contiguous()  # NHWC-contiguous: a view of channels_last NCHW, no copy back
+    model.set_weights(model.get_weights())  # copy_ keeps the memory format
+    assert conv.w0.is_contiguous(memory_format=torch.channels_last)
+
+
+# ---- Keras 3 equivalence ---------------------------------------------------------------------
+KERAS_CASES = [
+    ("conv2d-same-s2-even", lambda m: m.Conv2D(3, (4, 3), strides=2, padding="same",
+     activation="relu"), (7, 8, 2)),
+    ("conv2d-groups-dilated", lambda m: m.Conv2D(4, 2, padding="same", dilation_rate=2,
+     groups=2), (6, 5, 4)),
+    ("conv1d-causal", lambda m: m.Conv1D(3, 3, padding="causal", dilation_rate=2), (9, 2)),
+    ("conv1d-same-s2", lambda m: m.Conv1D(3, 4, strides=2, padding="same"), (9, 2)),
+    ("conv2dT-same", lambda m: m.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 5, 2)),
+    ("conv2dT-valid", lambda m: m.Conv2DTranspose(2, (2, 4), strides=(3, 2)), (3, 4, 2)),
+    ("depthwise", lambda m: m.DepthwiseConv2D(3, strides=2, padding="same",
+     depth_multiplier=2), (7, 6, 3)),
+    ("separable", lambda m: m.SeparableConv2D(4, (2, 3), strides=2, padding="same",
+     depth_multiplier=2, activation="tanh"), (7, 7, 3)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make,shape", [c[1:] for c in KERAS_CASES], ids=[c[0] for c in KERAS_CASES]
+)
+def test_matches_keras(make, shape, backend):
+    keras = pytest.importorskip("keras")
+    from duallearn.testing import set_keras_weights_and_compare
+
+    rng = np.random.default_rng(0)
+    km = keras.Sequential([keras.Input(shape), make(keras.layers)])
+    km.set_weights([rng.standard_normal(w.shape).astype("float32") for w in km.get_weights()])
+    dm = dl.Sequential([L.Input(shape), make(L)])
+    assert [w.shape for w in dm.get_weights()] == [w.shape for w in km.get_weights()]
+    x = rng.standard_normal((3, *shape)).astype("float32")
+    err = set_keras_weights_and_compare(dm, km, x)
+    assert err < 1e-5
