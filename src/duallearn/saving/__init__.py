@@ -26,7 +26,13 @@ from ._config import model_from_config, registered_name
 from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, read_file, unpack
 
 T = TypeVar("T")
-MEMBERS = {"metadata.json", "config.json", "model.safetensors", "optimizer.safetensors"}
+MEMBERS = {
+    "metadata.json",
+    "config.json",
+    "model.safetensors",
+    "optimizer.safetensors",
+    "training.json",  # fit's resume state (shuffle seed, noise stream, epoch): models/_training
+}
 
 
 def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[T], T]:
@@ -127,6 +133,8 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
         "dtype_policy": _dtype_policy(model),
     }
     members["metadata.json"] = json.dumps(metadata, indent=1).encode()
+    if model._compile_args is not None and hasattr(model, "_training_state"):
+        members["training.json"] = json.dumps(model._training_state()).encode()
     atomic_write(filepath, pack(members), overwrite)
 
 
@@ -268,6 +276,14 @@ def load_model(
     comp = config.get("compile")
     if compile and comp:
         _restore_compile(model, comp, members.get("optimizer.safetensors"), label)
+        if "training.json" in members and hasattr(model, "_restore_training_state"):
+            state = parse_json(members["training.json"], f"{label}: training.json")
+            try:
+                model._restore_training_state(state)
+            except Exception as exc:  # hostile or stale resume state: refuse, don't crash
+                raise SerializationError(
+                    f"{label}: training.json is invalid: {type(exc).__name__}: {exc}"
+                ) from None
     return model
 
 

@@ -49,6 +49,8 @@ def layer_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) ->
             "@dl.saving.register_serializable, or pass it in custom_objects={...}."
         )
     try:
+        if getattr(cls, "_needs_custom_objects", False):  # Lambda, TorchModule, TFModule
+            return cls.from_config(dict(cfg.get("config", {})), custom_objects=custom_objects)  # type: ignore[no-any-return]
         return cls.from_config(dict(cfg.get("config", {})))  # type: ignore[no-any-return]
     except SerializationError:
         raise
@@ -134,6 +136,8 @@ def functional_from_config(
 
 
 def model_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    if isinstance(cfg, dict) and _is_subclassed_model(cfg.get("class_name"), custom_objects):
+        return layer_from_config(cfg, custom_objects)  # a registered subclassed dl.Model
     if not isinstance(cfg, dict) or cfg.get("class_name") not in (
         "Sequential",
         "Model",
@@ -149,3 +153,12 @@ def model_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) ->
     if cfg["class_name"] == "Sequential":
         return sequential_from_config(inner, custom_objects)
     return functional_from_config(inner, custom_objects)
+
+
+def _is_subclassed_model(name: Any, custom_objects: dict[str, Any] | None) -> bool:
+    from ..models import Model
+
+    if not isinstance(name, str) or name in ("Sequential", "Model", "Functional"):
+        return False
+    cls = (custom_objects or {}).get(name) or (REGISTRY.get(name) if name in REGISTRY else None)
+    return isinstance(cls, type) and issubclass(cls, Model)
