@@ -122,5 +122,11 @@ class TorchGroupNormalization(_Named):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         xc = _channels_to_dim1(x, self.axis)
-        y = F.group_norm(xc, self.groups, self.gamma, self.beta, self.spec.epsilon)
+        if self.gamma is None and self.beta is not None:
+            # torch 2.13's group_norm backward fails ("tensor does not have a device") with a
+            # bias but no weight: add beta outside the kernel.
+            y = F.group_norm(xc, self.groups, None, None, self.spec.epsilon)
+            y = y + self.beta.reshape(-1, *([1] * (x.dim() - 2)))
+        else:
+            y = F.group_norm(xc, self.groups, self.gamma, self.beta, self.spec.epsilon)
         return _channels_back(y, self.axis)

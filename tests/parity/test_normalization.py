@@ -1,0 +1,322 @@
+"""BatchNormalization, LayerNormalization, GroupNormalization: forward and gradients vs numpy
+and across backends, BatchNorm's moving statistics after training, construction errors, and
+outputs of the same layer built in Keras 3 with copied weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import duallearn as dl
+from duallearn import config
+from duallearn.errors import ConfigError, ShapeError
+from duallearn.testing import (
+    assert_close,
+    check_layer,
+    max_errors,
+    reference,
+    set_keras_weights_and_compare,
+)
+
+from ..conftest import BACKENDS, both
+
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
+L = dl.layers
+DTYPES = st.sampled_from(["float64", "float32"])
+
+
+# Normalizing over 1 element gives y ≡ beta, dx ≡ 0; over 2, x̂ = ±1 and dx is O(ε/σ²), the
+# difference of O(1) terms: its float32 relative error is unbounded (measured 6.6e-4 relative
+# with n=2, ε=1e-5). Statistics are drawn over >= 3 elements.
+MIN_COUNT = 3
+
+
+def _shape(draw, rank: int) -> tuple[int, ...]:
+    batch = draw(st.integers(2, 4))
+    return (batch, *(draw(st.sampled_from([1, 2, 3, 5])) for _ in range(rank - 1)))
+
+
+@st.composite
+def bn_case(draw):
+    rank = draw(st.integers(2, 4))
+    shape = _shape(draw, rank)
+    axis = draw(st.sampled_from([-1, *range(1, rank)]))
+    assume(math.prod(shape) // shape[axis] >= MIN_COUNT)
+    return shape, {
+        "axis": axis,
+        "momentum": draw(st.sampled_from([0.99, 0.9, 0.5])),
+        "epsilon": draw(st.sampled_from([1e-3, 1e-5])),
+        "center": draw(st.booleans()),
+        "scale": draw(st.booleans()),
+        "trainable": draw(st.booleans()),
+        "gamma_initializer": "random_normal",
+        "beta_initializer": "random_normal",
+        "moving_mean_initializer": "random_normal",
+        "moving_variance_initializer": dl.initializers.RandomUniform(0.5, 2.0),
+        "unbiased_moving_variance": draw(st.booleans()),
+    }
+
+
+@settings(max_examples=14)
+@given(case=bn_case(), training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**16))
+def test_batch_normalization(case, training, dtype, seed):
+    shape, kw = case
+    x = np.random.default_rng(seed).normal(0.5, 2.0, shape)
+    check_layer(lambda: L.BatchNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
+
+
+@st.composite
+def ln_case(draw):
+    rank = draw(st.integers(2, 4))
+    shape = _shape(draw, rank)
+    axes = draw(st.lists(st.integers(1, rank - 1), min_size=1, max_size=rank - 1, unique=True))
+    assume(math.prod(shape[a] for a in axes) >= MIN_COUNT)
+    axis = axes[0] - rank if len(axes) == 1 and draw(st.booleans()) else axes
+    return shape, {
+        "axis": axis,
+        "epsilon": draw(st.sampled_from([1e-3, 1e-5])),
+        "center": draw(st.booleans()),
+        "scale": draw(st.booleans()),
+        "gamma_initializer": "random_normal",
+        "beta_initializer": "random_normal",
+    }
+
+
+@settings(max_examples=12)
+@given(case=ln_case(), training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**16))
+def test_layer_normalization(case, training, dtype, seed):
+    shape, kw = case
+    x = np.random.default_rng(seed).normal(-0.3, 1.5, shape)
+    check_layer(lambda: L.LayerNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
+
+
+@st.composite
+def gn_case(draw):
+    rank = draw(st.integers(3, 4))
+    groups = draw(st.sampled_from([1, 2, 3, -1]))
+    per = draw(st.integers(1, 3))
+    channels = (groups if groups > 0 else draw(st.integers(1, 4))) * per
+    shape = list(_shape(draw, rank))
+    axis = draw(st.sampled_from([-1, 1]))
+    shape[axis] = channels
+    assume(math.prod(shape[1:]) // (channels if groups == -1 else groups) >= MIN_COUNT)
+    return tuple(shape), {
+        "groups": groups,
+        "axis": axis,
+        "epsilon": draw(st.sampled_from([1e-3, 1e-5])),
+        "center": draw(st.booleans()),
+        "scale": draw(st.booleans()),
+        "gamma_initializer": "random_normal",
+        "beta_initializer": "random_normal",
+    }
+
+
+@settings(max_examples=12)
+@given(case=gn_case(), training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**16))
+def test_group_normalization(case, training, dtype, seed):
+    shape, kw = case
+    x = np.random.default_rng(seed).normal(0.2, 1.2, shape)
+    check_layer(lambda: L.GroupNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
+
+
+# ---- BatchNorm moving statistics after fit ----------------------------------------------------
+
+
+def _bn_model(backend, shape, seed, **kw):
+    dl.set_random_seed(seed)
+    return dl.Sequential(
+        [
+            L.Input(shape),
+            L.BatchNormalization(momentum=0.8, moving_variance_initializer="ones", **kw),
+            L.Flatten(),
+            L.Dense(2),
+        ],
+        backend=backend,
+    )
+
+
+@both()
+@pytest.mark.parametrize("unbiased", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batchnorm_moving_statistics_after_fit(unbiased, dtype):
+    """Five SGD steps: moving mean/variance (Keras momentum, biased or unbiased variance)
+    agree across backends and with the numpy helper; gamma/beta/Dense agree with the numpy
+    training oracle (batch statistics in training)."""
+    config.set_floatx(dtype)
+    rng = np.random.default_rng(7)
+    batch, steps, shape = 6, 5, (3, 4)
+    x = rng.normal(1.0, 2.0, (batch * steps, *shape))
+    y = rng.standard_normal((batch * steps, 2))
+    finals = {}
+    for b in ("torch", "tensorflow"):
+        model = _bn_model(b, shape, 3, unbiased_moving_variance=unbiased)
+        init = model.get_weights()
+        model.compile(optimizer=dl.optimizers.SGD(0.05), loss="mse")
+        model.fit(x.astype(dtype), y.astype(dtype), batch_size=batch, shuffle=False, verbose=0)
+        finals[b] = model.get_weights()
+    bn = model.layers[0]
+    w = [np.asarray(v, np.float64) for v in init[:4]]
+    for i in range(steps):
+        xb = x[i * batch : (i + 1) * batch]
+        w[2], w[3] = bn.reference_moving_update(w, xb)
+    batches = [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
+    ref, _ = reference.train_steps(
+        model, init, dl.optimizers.SGD(0.05), dl.losses.MeanSquaredError(), batches
+    )
+    ref[2], ref[3] = w[2], w[3]
+    names = ["gamma", "beta", "moving_mean", "moving_variance", "kernel", "bias"]
+    for i, name in enumerate(names):
+        for b in ("torch", "tensorflow"):
+            assert_close(
+                f"{b} {name} after {steps} steps vs numpy", finals[b][i], ref[i], dtype, "params_10"
+            )
+        assert_close(
+            f"tensorflow vs torch {name}",
+            finals["tensorflow"][i],
+            finals["torch"][i],
+            dtype,
+            "params_10",
+        )
+    # the moving statistics really moved, by Keras's rule
+    assert not np.allclose(ref[2], 0.0)
+    n = batch * shape[0]
+    last = x[-batch:].reshape(-1, shape[1])
+    if unbiased:  # the unbiased variance is larger than the biased one by n/(n-1)
+        assert last.var(axis=0, ddof=1) == pytest.approx(last.var(axis=0) * n / (n - 1))
+
+
+@both()
+def test_batchnorm_not_trainable_uses_and_keeps_moving_statistics():
+    """Keras: a non-trainable BatchNormalization normalizes with its moving statistics even in
+    training, and fit leaves them unchanged."""
+    config.set_floatx("float64")
+    x = np.random.default_rng(1).normal(3.0, 2.0, (8, 3))
+    for b in ("torch", "tensorflow"):
+        dl.set_random_seed(0)
+        bn = L.BatchNormalization(trainable=False, moving_mean_initializer="random_normal")
+        model = dl.Sequential([L.Input((3,)), bn, L.Dense(1)], backend=b)
+        before = model.get_weights()
+        out = model._get_runtime().forward([x], training=True)[0]
+        ref, _ = reference.forward(model, before, [x], training=True)
+        assert_close(f"{b} frozen BN forward", out, ref[0], "float64", "forward")
+        model.compile(optimizer=dl.optimizers.SGD(0.1), loss="mse")
+        model.fit(x, np.zeros((8, 1)), batch_size=4, shuffle=False, verbose=0)
+        after = model.get_weights()
+        # Dense moved; gamma, beta, moving stats (all non-trainable) did not
+        names = [w.name for w in model.weights]
+        for name, a0, a1 in zip(names, before, after, strict=True):
+            if name in ("gamma", "beta", "moving_mean", "moving_variance"):
+                np.testing.assert_array_equal(a1, a0)
+
+
+# ---- construction and shape errors (data table) ---------------------------------------------
+
+CONFIG_ERRORS = [
+    (lambda: L.BatchNormalization(momentum=1.5), ConfigError, "momentum must be in"),
+    (lambda: L.BatchNormalization(epsilon=0), ConfigError, "epsilon must be > 0"),
+    (lambda: L.BatchNormalization(axis="last"), ConfigError, "axis must be an integer"),
+    (lambda: L.BatchNormalization(momentum="high"), ConfigError, "momentum must be a number"),
+    (lambda: L.BatchNormalization(foo=1), ConfigError, "unexpected keyword arguments: foo"),
+    (lambda: L.LayerNormalization(axis=[]), ConfigError, "axis must not be empty"),
+    (lambda: L.LayerNormalization(epsilon=-1.0), ConfigError, "epsilon must be in"),
+    (lambda: L.GroupNormalization(groups=0), ConfigError, "groups must be a positive integer"),
+    (lambda: L.GroupNormalization(groups=2.5), ConfigError, "groups must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize(("make", "err", "msg"), CONFIG_ERRORS)
+def test_config_errors(make, err, msg):
+    with pytest.raises(err, match=msg):
+        make()
+
+
+SHAPE_ERRORS = [
+    (lambda: L.BatchNormalization(axis=3), (4, 5), "axis 3 is out of bounds for input shape"),
+    (lambda: L.BatchNormalization(axis=0), (4, 5), "cannot normalize over the batch axis"),
+    (lambda: L.BatchNormalization(), (), "expects an input of rank >= 2"),
+    (lambda: L.LayerNormalization(axis=[1, -2]), (4, 5), "names the same axis twice"),
+    (lambda: L.GroupNormalization(groups=4), (3, 6), "cannot be split into groups=4"),
+    (lambda: L.GroupNormalization(axis=1), (None, 3), "needs a known size on axis 1"),
+]
+
+
+@pytest.mark.parametrize(("make", "shape", "msg"), SHAPE_ERRORS)
+def test_shape_errors(make, shape, msg):
+    with pytest.raises((ShapeError, ConfigError), match=msg) as info:
+        make()(L.Input(shape))
+    assert "Normalization" in str(info.value)
+
+
+def test_weights_layout_and_config_round_trip():
+    bn = L.BatchNormalization(axis=1, center=False)
+    dl.Sequential([L.Input((3, 4)), bn])
+    assert [(w.name, w.shape, w.trainable) for w in bn.weights] == [
+        ("gamma", (3,), True),
+        ("moving_mean", (3,), False),
+        ("moving_variance", (3,), False),
+    ]
+    assert [w.name for w in bn.trainable_weights] == ["gamma"]
+    ln = L.LayerNormalization(axis=[2, 1])
+    dl.Sequential([L.Input((3, 4, 5)), ln])
+    assert [w.shape for w in ln.weights] == [(3, 4), (3, 4)]  # sorted axes, as Keras
+    for layer in (bn, ln, L.GroupNormalization(groups=2, epsilon=1e-5)):
+        cfg = layer.get_config()
+        clone = type(layer).from_config(cfg)
+        assert clone.get_config() == cfg
+
+
+# ---- the same layers in Keras 3 -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return pytest.importorskip("keras")
+
+
+def _keras_random_weights(km, rng):
+    km.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in km.get_weights()])
+
+
+KERAS_CASES = [
+    ("BatchNormalization", {"axis": -1}, (4, 5, 3)),
+    ("BatchNormalization", {"axis": 1, "center": False, "epsilon": 1e-2}, (4, 5, 3)),
+    ("LayerNormalization", {"axis": [1, 3]}, (4, 5, 3)),
+    ("LayerNormalization", {"axis": -1, "scale": False}, (6, 3)),
+    ("GroupNormalization", {"groups": 3}, (4, 5, 6)),
+    ("GroupNormalization", {"groups": -1, "epsilon": 1e-5}, (7, 4)),
+]
+
+
+@pytest.mark.parametrize(("name", "kw", "shape"), KERAS_CASES)
+def test_matches_keras_with_copied_weights(keras, name, kw, shape):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.5, 2.0, (5, *shape)).astype("float32")
+    km = keras.Sequential([keras.Input(shape), getattr(keras.layers, name)(**kw)])
+    _keras_random_weights(km, rng)
+    for b in BACKENDS:
+        model = dl.Sequential([L.Input(shape), getattr(L, name)(**kw)], backend=b)
+        err = set_keras_weights_and_compare(model, km, x, "float32", "layer")
+        assert err < 1e-5
+
+
+@both()
+def test_batchnorm_moving_statistics_match_keras_fit(keras):
+    """Keras's fit and ours give the same moving statistics after 3 steps (momentum 0.9)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(2.0, 3.0, (12, 4)).astype("float32")
+    y = rng.standard_normal((12, 4)).astype("float32")
+    km = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(momentum=0.9)])
+    km.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    start = km.get_weights()
+    km.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+    for b in ("torch", "tensorflow"):
+        model = dl.Sequential([L.Input((4,)), L.BatchNormalization(momentum=0.9)], backend=b)
+        model.set_weights(start)
+        model.compile(optimizer=dl.optimizers.SGD(0.1), loss="mse")
+        model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+        for i, (a, k) in enumerate(zip(model.get_weights(), km.get_weights(), strict=True)):
+            assert max_errors(a, k)[1] < 1e-5, (b, i)
