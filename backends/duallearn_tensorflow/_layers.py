@@ -68,7 +68,11 @@ class TFLayer(tf.Module):
 
 
 def native_layer(layer: Any) -> TFLayer:
+    call = getattr(type(layer), "call", None)
+    user_call = call is not None and not call.__module__.startswith("duallearn.")
     for cls in type(layer).__mro__:
+        if user_call and not hasattr(layer, "_set_graph"):
+            break  # a user subclass overriding call(): run its code (models keep their graph)
         impl = IMPLS.get(cls.__name__)
         if impl is not None and cls.__module__.startswith("duallearn."):
             return impl(layer)

@@ -76,7 +76,11 @@ class TorchLayer(nn.Module):
 
 def native_layer(layer: Any) -> TorchLayer:
     """The TorchLayer for a front-end layer: the first registered class in its MRO."""
+    call = getattr(type(layer), "call", None)
+    user_call = call is not None and not call.__module__.startswith("duallearn.")
     for cls in type(layer).__mro__:
+        if user_call and not hasattr(layer, "_set_graph"):
+            break  # a user subclass overriding call(): run its code (models keep their graph)
         impl = IMPLS.get(cls.__name__)
         if impl is not None and cls.__module__.startswith("duallearn."):
             return impl(layer)

@@ -17,7 +17,9 @@ from . import initializers as initializers
 from . import layers as layers
 from . import losses as losses
 from . import metrics as metrics
+from . import ops as ops
 from . import optimizers as optimizers
+from . import random as random
 from . import saving as saving
 from ._seed import set_random_seed as set_random_seed
 from .errors import DuallearnError as DuallearnError
@@ -48,7 +50,9 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "ops",
     "optimizers",
+    "random",
     "saving",
     "set_backend",
     "set_random_seed",

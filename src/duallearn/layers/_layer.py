@@ -22,6 +22,7 @@ from .. import _naming, config
 from .. import initializers as _init
 from .._registry import Registry
 from ..errors import ConfigError, NotBuiltError, ShapeError
+from ..ops._operators import TensorOperators
 
 if TYPE_CHECKING:
     from ._input import SymbolicTensor
@@ -30,8 +31,12 @@ Shape = tuple[int | None, ...]
 REGISTRY = Registry("layer")
 
 
-class Weight:
-    """A weight's canonical description and its current value (numpy, canonical layout)."""
+class Weight(TensorOperators):
+    """A weight's canonical description and its current value (numpy, canonical layout).
+
+    Inside a custom layer's ``call`` run by a model, a Weight stands for the native
+    variable holding it: ``dl.ops`` functions and Python operators (``x @ w + b``) accept it.
+    """
 
     def __init__(
         self,
@@ -163,6 +168,13 @@ class Layer:
         """Create the weights for ``input_shape`` (batch dimension included, as None)."""
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        """Built-in layers override this; a custom layer's ``call`` written with ``dl.ops``
+        is run with the numpy reference on small zero inputs to find it."""
+        call = getattr(type(self), "call", None)
+        if call is not None and not call.__module__.startswith("duallearn."):
+            from ._custom import infer_shape
+
+            return infer_shape(self, input_shape)
         return input_shape
 
     def _ensure_built(self, input_shape: Any) -> None:

@@ -38,7 +38,9 @@ class Model(TrainingMixin, Layer):
         backend: str | None = None,
         **kwargs: Any,
     ) -> None:
+        pending = kwargs.pop("build_input_shape", None)  # subclassed models (saved configs)
         super().__init__(name=name, **kwargs)
+        self._pending_build_shape = pending
         self.backend_name = backend or backend_name()
         self._graph: Graph | None = None
         self._runtime: Runtime | None = None
@@ -77,6 +79,8 @@ class Model(TrainingMixin, Layer):
 
     @property
     def graph(self) -> Graph:
+        if self._graph is None and getattr(self, "_pending_build_shape", None) is not None:
+            self.build(self._pending_build_shape)
         if self._graph is None:
             raise NotBuiltError(
                 f"Model {self.name!r} is not built: its input shape is unknown. Fix: start it "
@@ -86,7 +90,13 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self) -> list[Layer]:
-        return list(self.graph.layers)
+        """Keras 3's order: ``InputLayer``s included, ``dl.ops`` calls excluded."""
+        graph = self.graph
+        return [
+            layer
+            for layer in (graph.all_layers or graph.layers)
+            if not getattr(layer, "_is_op", False)
+        ]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
@@ -157,6 +167,8 @@ class Model(TrainingMixin, Layer):
         """Every weight in Keras 3's order, shapes and layout (numpy)."""
         if self._runtime is not None:
             return self._runtime.get_weights()
+        if self._owner is not None:  # nested in a model that has run: read its runtime
+            self._owner._pull_weights()
         return [w.value.copy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
@@ -226,6 +238,7 @@ class Model(TrainingMixin, Layer):
                 "Fix: call model.compile(optimizer=..., loss=...)."
             )
         if self._train_spec is not None:
+            _losses.check_targets(self._train_spec.losses, targets, [o.shape for o in self.outputs])
             return self._train_spec
         args = self._compile_args
         losses = [
@@ -257,6 +270,7 @@ class Model(TrainingMixin, Layer):
                 ]
             )
         self._train_spec = TrainSpec(self.optimizer, losses, lw, metrics)
+        _losses.check_targets(losses, targets, [o.shape for o in self.outputs])
         if self._runtime is not None:
             self._runtime.compile(self._train_spec)
         return self._train_spec
@@ -305,21 +319,53 @@ class Model(TrainingMixin, Layer):
 
         load_weights(self, filepath, **kwargs)
 
+    def export(self, filepath: str, format: str = "saved_model", **kwargs: Any) -> Any:
+        """Export for deployment ("onnx", "saved_model", "tflite", "torchscript",
+        "torch_export"), run the artifact on probe inputs and compare with this model; returns
+        an ``ExportResult`` with the measured error (docs/export.md)."""
+        from ..export import export_model
+
+        return export_model(self, filepath, format=format, **kwargs)
+
     def build(self, input_shape: Any) -> None:
-        if self._graph is None:
+        """Subclassed models: trace ``call`` on symbolic inputs of ``input_shape`` (batch
+        dimension included; a list of shapes for several inputs) into a graph."""
+        if self._graph is not None:
+            return
+        if not hasattr(type(self), "call"):
             raise NotBuiltError(f"Model {self.name!r} has no graph to build.")
+        from ..layers._input import Input
+        from ._functional import reorder_like_attributes
+
+        many = isinstance(input_shape, list) and bool(input_shape) and isinstance(
+            input_shape[0], (list, tuple)
+        )
+        shapes = [tuple(s) for s in input_shape] if many else [tuple(input_shape)]
+        ins = [Input(s[1:], dtype=self.dtype) for s in shapes]
+        outs = self.call(ins if many else ins[0])  # type: ignore[attr-defined]
+        self._set_graph(ins if many else ins[0], list(outs) if isinstance(outs, tuple) else outs)
+        assert self._graph is not None
+        reorder_like_attributes(self._graph, self)
+        self._pending_build_shape = [list(s) for s in shapes] if many else list(shapes[0])
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
     def get_config(self) -> dict[str, Any]:
+        if hasattr(type(self), "call"):  # subclassed: constructor arguments + input shape
+            cfg = Layer.get_config(self)
+            if self._pending_build_shape is not None:
+                cfg["build_input_shape"] = self._pending_build_shape
+            return cfg
         from ..saving._config import functional_config
 
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
+        if hasattr(cls, "call"):
+            return cls(**config)
         from ..saving._config import functional_from_config
 
         return functional_from_config(config)
@@ -328,6 +374,8 @@ class Model(TrainingMixin, Layer):
         if isinstance(inputs, SymbolicTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], SymbolicTensor)
         ):
-            raise ConfigError("Using a model as a layer in another graph is not supported yet.")
+            from ..layers._input import call_symbolic
+
+            return call_symbolic(self, inputs, **kwargs)
         out = self.predict(inputs, verbose=0)
         return out

@@ -1,0 +1,124 @@
+"""User code on TensorFlow: the ``__ops__`` fallback (custom layers written with ``dl.ops``),
+models nested as layers, and ``TFModule`` (a native module as a layer)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from duallearn.errors import BackendError
+from duallearn.ops import native_call
+
+from . import _ops
+from ._layers import DTYPES, TFLayer, implements
+
+
+def _call_kwargs(layer: Any) -> set[str]:
+    try:
+        params = inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return set()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return {"training", "mask"}
+    return {n for n in ("training", "mask") if n in params}
+
+
+def _check_portable(layer: Any, name: str) -> None:
+    own = getattr(layer, "native_backend", "")
+    if own and own != name:
+        raise BackendError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) wraps native {own} code and runs only "
+            f"on the {own} backend; this model uses {name}. Fix: build the model with "
+            f"backend={own!r}, or rewrite the layer with dl.ops to make it portable."
+        )
+
+
+@implements("__ops__")
+class TFOpsLayer(TFLayer):
+    """Runs ``layer.call`` on tf tensors (traced once per ``tf.function``): the layer's
+    weights are this module's variables, bound to its ``Weight`` objects during the call."""
+
+    def __init__(self, layer: Any) -> None:
+        _check_portable(layer, "tensorflow")
+        if not callable(getattr(layer, "call", None)):
+            raise BackendError(
+                f"The tensorflow backend has no implementation of layer "
+                f"{type(layer).__name__} ({layer.name!r}) and it defines no call(). "
+                "Fix: write call() with dl.ops."
+            )
+        super().__init__(layer)
+        self._kw = _call_kwargs(layer)
+
+    def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        layer = self.spec
+        bindings = {id(w): v for w, v in zip(layer.weights, self.dl_vars, strict=True)}
+        kwargs: dict[str, Any] = {}
+        if "training" in self._kw:
+            kwargs["training"] = training
+        if mask is not None and "mask" in self._kw:
+            kwargs["mask"] = mask
+        with native_call(_ops, bindings):
+            out = layer.call(x, **kwargs)
+        return list(out) if isinstance(out, tuple) else out
+
+
+@implements("Model")
+class TFNestedModel(TFLayer):
+    """A model used as a layer: its own graph as a sub-``Net``; its weights are the inner
+    layers' variables, in the inner model's order (Keras's ``Model.weights``)."""
+
+    def __init__(self, layer: Any) -> None:
+        from ._runtime import Net
+
+        tf.Module.__init__(self, name=None)
+        self.spec = layer
+        self.dtype = DTYPES.get(layer.dtype, tf.float32)
+        self.net = Net(layer.graph.spec(layer._dtype()))
+        mods: list[TFLayer] = self.net.layers_
+        self._index = [(m, i) for m in mods for i in range(len(m.dl_vars))]
+        if not layer.trainable:
+            for m in mods:
+                m.dl_vars = [
+                    tf.Variable(v, trainable=False, name=v.name.split(":")[0]) for v in m.dl_vars
+                ]
+        self.dl_vars = [v for m in mods for v in m.dl_vars]
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        m, i = self._index[index]
+        return m.to_native(i, value)
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        m, i = self._index[index]
+        return m.to_canonical(i, value)
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return None
+
+    def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        outs = self.net(x if isinstance(x, list) else [x], training, None)
+        return outs if len(outs) > 1 else outs[0]
+
+
+@implements("TFModule")
+class TFNativeModule(TFLayer):
+    """The user's ``tf.Module`` (or callable) itself; its variables are the layer's weights
+    (trainable ones first, as the front-end's ``TFModule.weights``)."""
+
+    def __init__(self, layer: Any) -> None:
+        tf.Module.__init__(self, name=None)
+        self.spec = layer
+        self.dtype = DTYPES.get(layer.dtype, tf.float32)
+        self.module = layer.module
+        train, rest = layer._variables()
+        self.dl_vars = (train + rest) if layer.trainable else []
+        if not layer.trainable:
+            raise BackendError(
+                f"Layer {layer.name!r}: a frozen TFModule is not supported. Fix: set "
+                "trainable=False on the tf.Variables of the module instead."
+            )
+
+    def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        return self.module(x)

@@ -1,0 +1,502 @@
+"""``dl.ops`` on TensorFlow: each op is one native call (formulas and names: duallearn/ops).
+Constants are built in the operand's dtype (shared/PARITY.md §10)."""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from duallearn import config
+from duallearn.errors import ConfigError
+from duallearn.layers import Weight
+from duallearn.ops._dispatch import bound
+from duallearn.ops._numpy import check_format, ntuple, same_pads
+
+NAME = "tensorflow"
+
+
+def _dtype(name: str | None) -> tf.DType:
+    return tf.as_dtype(name or config.floatx())
+
+
+def _t(x: Any) -> tf.Tensor:
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return x
+    if isinstance(x, Weight):
+        return bound(x)
+    if (
+        isinstance(x, (list, tuple))
+        and x
+        and builtins.any(isinstance(a, (tf.Tensor, tf.Variable, Weight)) for a in x)
+    ):
+        return tf.stack([_t(a) for a in x])
+    return tf.convert_to_tensor(np.asarray(x))
+
+
+def _pair(x1: Any, x2: Any) -> tuple[tf.Tensor, tf.Tensor]:
+    if isinstance(x1, (int, float, bool)) and not isinstance(x2, (int, float, bool)):
+        b = _t(x2)
+        return tf.constant(x1, dtype=b.dtype), b
+    if isinstance(x2, (int, float, bool)) and not isinstance(x1, (int, float, bool)):
+        a = _t(x1)
+        return a, tf.constant(x2, dtype=a.dtype)
+    a, b = _t(x1), _t(x2)
+    if a.dtype != b.dtype:
+        dt = np.result_type(a.dtype.as_numpy_dtype, b.dtype.as_numpy_dtype)
+        a, b = tf.cast(a, dt), tf.cast(b, dt)
+    return a, b
+
+
+def _c(v: float, like: tf.Tensor) -> tf.Tensor:
+    return tf.constant(v, dtype=like.dtype)
+
+
+def _axes(axis: Any) -> Any:
+    return list(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def convert_to_tensor(x: Any, dtype: str | None = None) -> tf.Tensor:
+    t = _t(x)
+    return tf.cast(t, _dtype(dtype)) if dtype else t
+
+
+def convert_to_numpy(x: Any) -> np.ndarray:
+    return np.array(_t(x).numpy())
+
+
+def cast(x: Any, dtype: str) -> tf.Tensor:
+    return tf.cast(_t(x), _dtype(dtype))
+
+
+def shape(x: Any) -> tuple[int, ...]:
+    return tuple(_t(x).shape)
+
+
+def dtype(x: Any) -> str:
+    return str(_t(x).dtype.name)
+
+
+def _shape(s: Any) -> tuple[int, ...]:
+    return (int(s),) if isinstance(s, (int, np.integer)) else tuple(int(a) for a in s)
+
+
+def zeros(shape: Any, dtype: str | None = None) -> tf.Tensor:
+    return tf.zeros(_shape(shape), dtype=_dtype(dtype))
+
+
+def ones(shape: Any, dtype: str | None = None) -> tf.Tensor:
+    return tf.ones(_shape(shape), dtype=_dtype(dtype))
+
+
+def full(shape: Any, fill_value: float, dtype: str | None = None) -> tf.Tensor:
+    return tf.fill(_shape(shape), tf.constant(fill_value, dtype=_dtype(dtype)))
+
+
+def zeros_like(x: Any, dtype: str | None = None) -> tf.Tensor:
+    return tf.zeros_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+
+
+def ones_like(x: Any, dtype: str | None = None) -> tf.Tensor:
+    return tf.ones_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str | None = None) -> tf.Tensor:
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None and builtins.all(isinstance(v, int) for v in (start, stop, step)):
+        dtype = "int64"
+    dt = _dtype(dtype)
+    return tf.range(tf.constant(start, dt), tf.constant(stop, dt), tf.constant(step, dt))
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: str | None = None) -> tf.Tensor:  # noqa: N803
+    return tf.constant(np.eye(N, M, k), dtype=_dtype(dtype))
+
+
+def _u(f: Any) -> Any:
+    return lambda x: f(_t(x))
+
+
+abs = _u(tf.abs)  # noqa: A001
+negative = _u(tf.negative)
+exp = _u(tf.exp)
+log = _u(tf.math.log)
+log1p = _u(tf.math.log1p)
+expm1 = _u(tf.math.expm1)
+sqrt = _u(tf.sqrt)
+rsqrt = _u(tf.math.rsqrt)
+square = _u(tf.square)
+reciprocal = _u(tf.math.reciprocal)
+sin = _u(tf.sin)
+cos = _u(tf.cos)
+tanh = _u(tf.tanh)
+erf = _u(tf.math.erf)
+sign = _u(tf.sign)
+floor = _u(tf.floor)
+ceil = _u(tf.math.ceil)
+round = _u(tf.round)  # noqa: A001
+logical_not = _u(lambda x: tf.logical_not(tf.cast(x, tf.bool)))
+isnan = _u(tf.math.is_nan)
+isfinite = _u(tf.math.is_finite)
+relu = _u(tf.nn.relu)
+relu6 = _u(tf.nn.relu6)
+sigmoid = _u(tf.sigmoid)
+softplus = _u(lambda x: tf.maximum(x, _c(0, x)) + tf.math.log1p(tf.exp(-tf.abs(x))))
+silu = _u(lambda x: x * tf.sigmoid(x))
+
+
+def _b(f: Any) -> Any:
+    return lambda x1, x2: f(*_pair(x1, x2))
+
+
+add = _b(tf.add)
+subtract = _b(tf.subtract)
+multiply = _b(tf.multiply)
+divide = _b(tf.math.truediv)
+power = _b(tf.pow)
+maximum = _b(tf.maximum)
+minimum = _b(tf.minimum)
+floor_divide = _b(tf.math.floordiv)
+mod = _b(tf.math.floormod)
+equal = _b(tf.equal)
+not_equal = _b(tf.not_equal)
+less = _b(tf.less)
+less_equal = _b(tf.less_equal)
+greater = _b(tf.greater)
+greater_equal = _b(tf.greater_equal)
+logical_and = _b(lambda a, b: tf.logical_and(tf.cast(a, tf.bool), tf.cast(b, tf.bool)))
+logical_or = _b(lambda a, b: tf.logical_or(tf.cast(a, tf.bool), tf.cast(b, tf.bool)))
+logical_xor = _b(lambda a, b: tf.math.logical_xor(tf.cast(a, tf.bool), tf.cast(b, tf.bool)))
+
+
+def where(condition: Any, x1: Any, x2: Any) -> tf.Tensor:
+    a, b = _pair(x1, x2)
+    return tf.where(tf.cast(_t(condition), tf.bool), a, b)
+
+
+def clip(x: Any, x_min: float, x_max: float) -> tf.Tensor:
+    t = _t(x)
+    return tf.clip_by_value(t, _c(x_min, t), _c(x_max, t))
+
+
+def _r(f: Any, cast_bool: bool = False) -> Any:
+    def red(x: Any, axis: Any = None, keepdims: bool = False) -> tf.Tensor:
+        t = _t(x)
+        if cast_bool:
+            t = tf.cast(t, tf.bool)
+        return f(t, axis=_axes(axis), keepdims=keepdims)
+
+    return red
+
+
+sum = _r(tf.reduce_sum)  # noqa: A001
+mean = _r(tf.reduce_mean)
+max = _r(tf.reduce_max)  # noqa: A001
+min = _r(tf.reduce_min)  # noqa: A001
+prod = _r(tf.reduce_prod)
+var = _r(tf.math.reduce_variance)
+std = _r(tf.math.reduce_std)
+logsumexp = _r(tf.reduce_logsumexp)
+all = _r(tf.reduce_all, True)  # noqa: A001
+any = _r(tf.reduce_any, True)  # noqa: A001
+
+
+def _arg(f: Any) -> Any:
+    def inner(x: Any, axis: int | None = None, keepdims: bool = False) -> tf.Tensor:
+        t = _t(x)
+        if axis is None:
+            out = f(tf.reshape(t, [-1]), axis=0, output_type=tf.int64)
+            return tf.reshape(out, [1] * t.shape.rank) if keepdims else out
+        out = f(t, axis=axis, output_type=tf.int64)
+        return tf.expand_dims(out, axis) if keepdims else out
+
+    return inner
+
+
+argmax = _arg(tf.argmax)
+argmin = _arg(tf.argmin)
+
+
+def cumsum(x: Any, axis: int | None = None) -> tf.Tensor:
+    t = _t(x)
+    return tf.cumsum(tf.reshape(t, [-1]) if axis is None else t, axis=0 if axis is None else axis)
+
+
+def sort(x: Any, axis: int = -1) -> tf.Tensor:
+    return tf.sort(_t(x), axis=axis)
+
+
+def argsort(x: Any, axis: int = -1) -> tf.Tensor:
+    return tf.cast(tf.argsort(_t(x), axis=axis, stable=True), tf.int64)
+
+
+def top_k(x: Any, k: int, sorted: bool = True) -> tuple[tf.Tensor, tf.Tensor]:  # noqa: A002
+    v, i = tf.math.top_k(_t(x), k=k, sorted=True)
+    return v, tf.cast(i, tf.int64)
+
+
+def matmul(x1: Any, x2: Any) -> tf.Tensor:
+    a, b = _pair(x1, x2)
+    if a.shape.rank == 1 and b.shape.rank == 1:
+        return tf.reduce_sum(a * b)
+    if a.shape.rank == 1:
+        return tf.squeeze(tf.matmul(a[None], b), -2)
+    if b.shape.rank == 1:
+        return tf.squeeze(tf.matmul(a, b[:, None]), -1)
+    if a.shape.rank != b.shape.rank:
+        batch = tf.broadcast_static_shape(a.shape[:-2], b.shape[:-2])
+        a = tf.broadcast_to(a, [*batch, *a.shape[-2:]])
+        b = tf.broadcast_to(b, [*batch, *b.shape[-2:]])
+    return tf.matmul(a, b)
+
+
+def einsum(subscripts: str, *operands: Any) -> tf.Tensor:
+    return tf.einsum(subscripts, *[_t(o) for o in operands])
+
+
+def tensordot(x1: Any, x2: Any, axes: Any = 2) -> tf.Tensor:
+    return tf.tensordot(_t(x1), _t(x2), axes=axes)
+
+
+def reshape(x: Any, newshape: Any) -> tf.Tensor:
+    return tf.reshape(_t(x), _shape(newshape))
+
+
+def transpose(x: Any, axes: Any = None) -> tf.Tensor:
+    return tf.transpose(_t(x), perm=axes)
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> tf.Tensor:
+    t = _t(x)
+    perm = list(range(t.shape.rank))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return tf.transpose(t, perm)
+
+
+def expand_dims(x: Any, axis: int) -> tf.Tensor:
+    return tf.expand_dims(_t(x), axis)
+
+
+def squeeze(x: Any, axis: int | None = None) -> tf.Tensor:
+    return tf.squeeze(_t(x), axis=axis)
+
+
+def concatenate(xs: Sequence[Any], axis: int = 0) -> tf.Tensor:
+    return tf.concat([_t(x) for x in xs], axis=axis)
+
+
+def stack(x: Sequence[Any], axis: int = 0) -> tf.Tensor:
+    return tf.stack([_t(a) for a in x], axis=axis)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[tf.Tensor]:
+    t = _t(x)
+    n = t.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if n % int(indices_or_sections):
+            raise ConfigError(
+                f"split: axis {axis} of size {n} does not divide into {indices_or_sections} "
+                "equal sections. Fix: pass cut points instead."
+            )
+        return list(tf.split(t, int(indices_or_sections), axis=axis))
+    cuts = [0, *[int(i) for i in indices_or_sections], n]
+    return list(tf.split(t, [b - a for a, b in zip(cuts[:-1], cuts[1:], strict=True)], axis=axis))
+
+
+def take(x: Any, indices: Any, axis: int | None = None) -> tf.Tensor:
+    t, i = _t(x), _t(indices)
+    if axis is None:
+        return tf.gather(tf.reshape(t, [-1]), i)
+    return tf.gather(t, i, axis=axis)
+
+
+def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> tf.Tensor:
+    t, i = _t(x), tf.cast(_t(indices), tf.int64)
+    if axis is None:
+        return tf.gather(tf.reshape(t, [-1]), tf.reshape(i, [-1]))
+    rank = t.shape.rank
+    axis = axis % rank
+    ts, is_ = list(t.shape), list(i.shape)
+    shape_ = list(
+        np.broadcast_shapes(
+            tuple(ts[:axis] + [1] + ts[axis + 1 :]), tuple(is_[:axis] + [1] + is_[axis + 1 :])
+        )
+    )
+    st, si = list(shape_), list(shape_)
+    st[axis], si[axis] = ts[axis], is_[axis]
+    t = tf.broadcast_to(t, st)
+    i = tf.broadcast_to(i, si)
+    # move the axis last, gather with batch dims, move it back
+    perm = [d for d in range(rank) if d != axis] + [axis]
+    inv = list(np.argsort(perm))
+    out = tf.gather(tf.transpose(t, perm), tf.transpose(i, perm), batch_dims=rank - 1)
+    return tf.transpose(out, inv)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> tf.Tensor:
+    t = _t(x)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (t.shape.rank, 2))
+    if mode == "constant":
+        return tf.pad(t, pw, constant_values=_c(constant_values or 0, t))
+    if mode not in ("reflect", "symmetric"):
+        raise ConfigError(f"pad: mode must be constant, reflect or symmetric. Received: {mode!r}.")
+    return tf.pad(t, pw, mode=mode.upper())
+
+
+def tile(x: Any, repeats: Any) -> tf.Tensor:
+    t = _t(x)
+    reps = _shape(repeats)
+    if len(reps) < t.shape.rank:
+        reps = (1,) * (t.shape.rank - len(reps)) + reps
+    if len(reps) > t.shape.rank:
+        t = tf.reshape(t, (1,) * (len(reps) - t.shape.rank) + tuple(t.shape))
+    return tf.tile(t, reps)
+
+
+def repeat(x: Any, repeats: int, axis: int | None = None) -> tf.Tensor:
+    t = _t(x)
+    return tf.repeat(
+        tf.reshape(t, [-1]) if axis is None else t, repeats, axis=0 if axis is None else axis
+    )
+
+
+def broadcast_to(x: Any, shape: Any) -> tf.Tensor:
+    return tf.broadcast_to(_t(x), _shape(shape))
+
+
+def flip(x: Any, axis: Any = None) -> tf.Tensor:
+    t = _t(x)
+    dims = (
+        list(range(t.shape.rank))
+        if axis is None
+        else ([axis] if isinstance(axis, int) else list(axis))
+    )
+    return tf.reverse(t, dims)
+
+
+def gelu(x: Any, approximate: bool = True) -> tf.Tensor:
+    t = _t(x)
+    if approximate:
+        c = _c(math.sqrt(2.0 / math.pi), t)
+        return _c(0.5, t) * t * (_c(1.0, t) + tf.tanh(c * (t + _c(0.044715, t) * t * t * t)))
+    return _c(0.5, t) * t * (_c(1.0, t) + tf.math.erf(t / _c(math.sqrt(2.0), t)))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.2) -> tf.Tensor:
+    t = _t(x)
+    return tf.where(t >= _c(0, t), t, _c(negative_slope, t) * t)
+
+
+def softmax(x: Any, axis: int = -1) -> tf.Tensor:
+    return tf.nn.softmax(_t(x), axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> tf.Tensor:
+    return tf.nn.log_softmax(_t(x), axis=axis)
+
+
+def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: str | None = None) -> tf.Tensor:
+    return tf.one_hot(tf.cast(_t(x), tf.int64), num_classes, axis=axis, dtype=_dtype(dtype))
+
+
+def _pad_last(x: tf.Tensor, pads: list[tuple[int, int]], value: float = 0.0) -> tf.Tensor:
+    if not builtins.any(a or b for a, b in pads):
+        return x
+    return tf.pad(x, [(0, 0), *pads, (0, 0)], constant_values=_c(value, x))
+
+
+def conv(
+    inputs: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    data_format: Any = None,
+    dilation_rate: Any = 1,
+) -> tf.Tensor:
+    check_format(data_format, padding)
+    x, w = _t(inputs), _t(kernel)
+    nd = x.shape.rank - 2
+    st, dil = ntuple(strides, nd, "strides"), ntuple(dilation_rate, nd, "dilation_rate")
+    if padding == "same":
+        x = _pad_last(x, [same_pads(x.shape[1 + i], w.shape[i], st[i], dil[i]) for i in range(nd)])
+    return tf.nn.convolution(x, w, strides=st, padding="VALID", dilations=dil)
+
+
+def max_pool(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: Any = None,
+) -> tf.Tensor:
+    check_format(data_format, padding)
+    x = _t(inputs)
+    nd = x.shape.rank - 2
+    ks = ntuple(pool_size, nd, "pool_size")
+    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+    return tf.nn.pool(x, ks, "MAX", strides=st, padding=padding.upper())
+
+
+def average_pool(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: Any = None,
+) -> tf.Tensor:
+    check_format(data_format, padding)
+    x = _t(inputs)
+    nd = x.shape.rank - 2
+    ks = ntuple(pool_size, nd, "pool_size")
+    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+    return tf.nn.pool(x, ks, "AVG", strides=st, padding=padding.upper())
+
+
+def layer_normalization(
+    x: Any, gamma: Any = None, beta: Any = None, axis: Any = -1, epsilon: float = 1e-3
+) -> tf.Tensor:
+    t = _t(x)
+    m, v = tf.nn.moments(
+        t, axes=_axes(axis) if isinstance(axis, (list, tuple)) else [axis], keepdims=True
+    )
+    y = (t - m) * tf.math.rsqrt(v + _c(epsilon, t))
+    if gamma is not None:
+        y = y * _t(gamma)
+    if beta is not None:
+        y = y + _t(beta)
+    return y
+
+
+def normalize(x: Any, axis: int = -1, epsilon: float = 1e-7) -> tf.Tensor:
+    t = _t(x)
+    return t * tf.math.rsqrt(
+        tf.maximum(tf.reduce_sum(t * t, axis=axis, keepdims=True), _c(epsilon * epsilon, t))
+    )
+
+
+def dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    bias: Any = None,
+    mask: Any = None,
+    scale: Any = None,
+    is_causal: bool = False,
+) -> tf.Tensor:
+    q, k, v = _t(query), _t(key), _t(value)
+    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    logits = tf.einsum("btnh,bsnh->bnts", q, k) * _c(sc, q)
+    if bias is not None:
+        logits = logits + _t(bias)
+    m = None if mask is None else tf.cast(_t(mask), tf.bool)
+    if is_causal:
+        c = tf.constant(np.tril(np.ones((q.shape[1], k.shape[1]), dtype=bool)))
+        m = c if m is None else tf.logical_and(m, c)
+    if m is not None:
+        logits = tf.where(m, logits, _c(-0.7 * np.finfo(logits.dtype.as_numpy_dtype).max, logits))
+    return tf.einsum("bnts,bsnh->btnh", tf.nn.softmax(logits, axis=-1), v)

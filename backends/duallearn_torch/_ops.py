@@ -1,0 +1,552 @@
+"""``dl.ops`` on torch: each op is one native call (formulas and names: duallearn/ops)."""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from duallearn import config
+from duallearn.errors import ConfigError
+from duallearn.layers import Weight
+from duallearn.ops._dispatch import bound
+from duallearn.ops._numpy import check_format, ntuple, same_pads
+
+NAME = "torch"
+
+
+def _dtype(name: str | None) -> torch.dtype:
+    return getattr(torch, name or config.floatx())  # type: ignore[no-any-return]
+
+
+def _t(x: Any) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, Weight):
+        return bound(x)  # type: ignore[no-any-return]
+    if (
+        isinstance(x, (list, tuple))
+        and x
+        and builtins.any(isinstance(a, (torch.Tensor, Weight)) for a in x)
+    ):
+        return torch.stack([_t(a) for a in x])
+    return torch.as_tensor(np.asarray(x))
+
+
+def _pair(x1: Any, x2: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Python scalars take the other operand's dtype (weak typing, as keras.ops)."""
+    if isinstance(x1, (int, float, bool)) and not isinstance(x2, (int, float, bool)):
+        b = _t(x2)
+        return torch.as_tensor(
+            x1, dtype=b.dtype if b.is_floating_point() or isinstance(x1, int) else None
+        ), b
+    if isinstance(x2, (int, float, bool)) and not isinstance(x1, (int, float, bool)):
+        a = _t(x1)
+        return a, torch.as_tensor(
+            x2, dtype=a.dtype if a.is_floating_point() or isinstance(x2, int) else None
+        )
+    return _t(x1), _t(x2)
+
+
+def _axes(axis: Any) -> Any:
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def convert_to_tensor(x: Any, dtype: str | None = None) -> torch.Tensor:
+    t = _t(x)
+    return t.to(_dtype(dtype)) if dtype else t
+
+
+def convert_to_numpy(x: Any) -> np.ndarray:
+    return _t(x).detach().cpu().numpy().copy()
+
+
+def cast(x: Any, dtype: str) -> torch.Tensor:
+    return _t(x).to(_dtype(dtype))
+
+
+def shape(x: Any) -> tuple[int, ...]:
+    return tuple(_t(x).shape)
+
+
+def dtype(x: Any) -> str:
+    return str(_t(x).dtype).replace("torch.", "")
+
+
+def _shape(s: Any) -> tuple[int, ...]:
+    return (int(s),) if isinstance(s, (int, np.integer)) else tuple(int(a) for a in s)
+
+
+def zeros(shape: Any, dtype: str | None = None) -> torch.Tensor:
+    return torch.zeros(_shape(shape), dtype=_dtype(dtype))
+
+
+def ones(shape: Any, dtype: str | None = None) -> torch.Tensor:
+    return torch.ones(_shape(shape), dtype=_dtype(dtype))
+
+
+def full(shape: Any, fill_value: float, dtype: str | None = None) -> torch.Tensor:
+    return torch.full(_shape(shape), fill_value, dtype=_dtype(dtype))
+
+
+def zeros_like(x: Any, dtype: str | None = None) -> torch.Tensor:
+    return torch.zeros_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+
+
+def ones_like(x: Any, dtype: str | None = None) -> torch.Tensor:
+    return torch.ones_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str | None = None) -> torch.Tensor:
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None and builtins.all(isinstance(v, int) for v in (start, stop, step)):
+        dtype = "int64"
+    return torch.arange(start, stop, step, dtype=_dtype(dtype))
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: str | None = None) -> torch.Tensor:  # noqa: N803
+    M = N if M is None else M
+    if k == 0:
+        return torch.eye(N, M, dtype=_dtype(dtype))
+    return torch.ones(N, M, dtype=_dtype(dtype)).tril(k) - torch.ones(
+        N, M, dtype=_dtype(dtype)
+    ).tril(k - 1)
+
+
+def _u(f: Any) -> Any:
+    return lambda x: f(_t(x))
+
+
+abs = _u(torch.abs)  # noqa: A001
+negative = _u(torch.neg)
+exp = _u(torch.exp)
+log = _u(torch.log)
+log1p = _u(torch.log1p)
+expm1 = _u(torch.expm1)
+sqrt = _u(torch.sqrt)
+rsqrt = _u(torch.rsqrt)
+square = _u(torch.square)
+reciprocal = _u(torch.reciprocal)
+sin = _u(torch.sin)
+cos = _u(torch.cos)
+tanh = _u(torch.tanh)
+erf = _u(torch.erf)
+sign = _u(torch.sign)
+floor = _u(torch.floor)
+ceil = _u(torch.ceil)
+round = _u(torch.round)  # noqa: A001
+logical_not = _u(torch.logical_not)
+isnan = _u(torch.isnan)
+isfinite = _u(torch.isfinite)
+relu = _u(torch.relu)
+relu6 = _u(lambda x: torch.clamp(x, 0, 6))
+sigmoid = _u(torch.sigmoid)
+softplus = _u(lambda x: torch.logaddexp(x, torch.zeros((), dtype=x.dtype)))
+silu = _u(F.silu)
+
+
+def _b(f: Any) -> Any:
+    return lambda x1, x2: f(*_pair(x1, x2))
+
+
+add = _b(torch.add)
+subtract = _b(torch.subtract)
+multiply = _b(torch.multiply)
+divide = _b(torch.true_divide)
+power = _b(torch.pow)
+maximum = _b(torch.maximum)
+minimum = _b(torch.minimum)
+floor_divide = _b(torch.floor_divide)
+mod = _b(torch.remainder)
+equal = _b(torch.eq)
+not_equal = _b(torch.ne)
+less = _b(torch.lt)
+less_equal = _b(torch.le)
+greater = _b(torch.gt)
+greater_equal = _b(torch.ge)
+logical_and = _b(torch.logical_and)
+logical_or = _b(torch.logical_or)
+logical_xor = _b(torch.logical_xor)
+
+
+def where(condition: Any, x1: Any, x2: Any) -> torch.Tensor:
+    a, b = _pair(x1, x2)
+    return torch.where(_t(condition).bool(), a, b)
+
+
+def clip(x: Any, x_min: float, x_max: float) -> torch.Tensor:
+    return torch.clamp(_t(x), x_min, x_max)
+
+
+def _r(f: Any, empty_all: bool = True) -> Any:
+    def red(x: Any, axis: Any = None, keepdims: bool = False) -> torch.Tensor:
+        t = _t(x)
+        if axis is None:
+            out = f(t.reshape(-1), dim=0)
+            return out.reshape((1,) * t.dim()) if keepdims else out
+        return f(t, dim=_axes(axis), keepdim=keepdims)
+
+    return red
+
+
+sum = _r(torch.sum)  # noqa: A001
+mean = _r(torch.mean)
+max = _r(torch.amax)  # noqa: A001
+min = _r(torch.amin)  # noqa: A001
+var = _r(lambda t, dim, keepdim=False: torch.var(t, dim=dim, keepdim=keepdim, correction=0))
+std = _r(lambda t, dim, keepdim=False: torch.std(t, dim=dim, keepdim=keepdim, correction=0))
+logsumexp = _r(torch.logsumexp)
+
+
+def _multi_dim(f: Any) -> Any:
+    def inner(t: torch.Tensor, dim: Any, keepdim: bool = False) -> torch.Tensor:
+        dims = (
+            sorted(((d % t.dim()) for d in dim), reverse=True) if isinstance(dim, tuple) else [dim]
+        )
+        for d in dims:
+            t = f(t, dim=d, keepdim=keepdim)
+        return t
+
+    return inner
+
+
+prod = _r(_multi_dim(torch.prod))
+all = _r(_multi_dim(lambda t, dim, keepdim=False: torch.all(t.bool(), dim=dim, keepdim=keepdim)))  # noqa: A001
+any = _r(_multi_dim(lambda t, dim, keepdim=False: torch.any(t.bool(), dim=dim, keepdim=keepdim)))  # noqa: A001
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> torch.Tensor:
+    t = _t(x)
+    if axis is None:
+        out = torch.argmax(t.reshape(-1))
+        return out.reshape((1,) * t.dim()) if keepdims else out
+    return torch.argmax(t, dim=axis, keepdim=keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> torch.Tensor:
+    t = _t(x)
+    if axis is None:
+        out = torch.argmin(t.reshape(-1))
+        return out.reshape((1,) * t.dim()) if keepdims else out
+    return torch.argmin(t, dim=axis, keepdim=keepdims)
+
+
+def cumsum(x: Any, axis: int | None = None) -> torch.Tensor:
+    t = _t(x)
+    return torch.cumsum(t.reshape(-1) if axis is None else t, dim=0 if axis is None else axis)
+
+
+def sort(x: Any, axis: int = -1) -> torch.Tensor:
+    return torch.sort(_t(x), dim=axis, stable=True).values
+
+
+def argsort(x: Any, axis: int = -1) -> torch.Tensor:
+    return torch.sort(_t(x), dim=axis, stable=True).indices
+
+
+def top_k(x: Any, k: int, sorted: bool = True) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: A002
+    v, i = torch.topk(_t(x), k, dim=-1, largest=True, sorted=True)
+    return v, i
+
+
+def matmul(x1: Any, x2: Any) -> torch.Tensor:
+    return torch.matmul(*_pair(x1, x2))
+
+
+def einsum(subscripts: str, *operands: Any) -> torch.Tensor:
+    return torch.einsum(subscripts, *[_t(o) for o in operands])
+
+
+def tensordot(x1: Any, x2: Any, axes: Any = 2) -> torch.Tensor:
+    return torch.tensordot(
+        _t(x1),
+        _t(x2),
+        dims=axes
+        if isinstance(axes, int)
+        else [list(a) if isinstance(a, (list, tuple)) else [a] for a in axes],
+    )
+
+
+def reshape(x: Any, newshape: Any) -> torch.Tensor:
+    return torch.reshape(_t(x), _shape(newshape))
+
+
+def transpose(x: Any, axes: Any = None) -> torch.Tensor:
+    t = _t(x)
+    return t.permute(*(range(t.dim() - 1, -1, -1) if axes is None else axes))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> torch.Tensor:
+    return torch.swapaxes(_t(x), axis1, axis2)
+
+
+def expand_dims(x: Any, axis: int) -> torch.Tensor:
+    return torch.unsqueeze(_t(x), axis)
+
+
+def squeeze(x: Any, axis: int | None = None) -> torch.Tensor:
+    t = _t(x)
+    return torch.squeeze(t) if axis is None else torch.squeeze(t, axis)
+
+
+def concatenate(xs: Sequence[Any], axis: int = 0) -> torch.Tensor:
+    return torch.cat([_t(x) for x in xs], dim=axis)
+
+
+def stack(x: Sequence[Any], axis: int = 0) -> torch.Tensor:
+    return torch.stack([_t(a) for a in x], dim=axis)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[torch.Tensor]:
+    t = _t(x)
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = t.shape[axis]
+        if n % int(indices_or_sections):
+            raise ConfigError(
+                f"split: axis {axis} of size {n} does not divide into {indices_or_sections} "
+                "equal sections. Fix: pass cut points instead."
+            )
+        return list(torch.tensor_split(t, int(indices_or_sections), dim=axis))
+    return list(torch.tensor_split(t, [int(i) for i in indices_or_sections], dim=axis))
+
+
+def take(x: Any, indices: Any, axis: int | None = None) -> torch.Tensor:
+    t, i = _t(x), _t(indices).long()
+    if axis is None:
+        return t.reshape(-1)[i]
+    axis = axis % t.dim()
+    out = torch.index_select(t, axis, i.reshape(-1))
+    return out.reshape(*t.shape[:axis], *i.shape, *t.shape[axis + 1 :])
+
+
+def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> torch.Tensor:
+    t, i = _t(x), _t(indices).long()
+    if axis is None:
+        return t.reshape(-1)[i.reshape(-1)]
+    shape_ = list(
+        np.broadcast_shapes(
+            tuple(t.shape[: axis % t.dim()]) + (1,) + tuple(t.shape[axis % t.dim() + 1 :]),
+            tuple(i.shape[: axis % t.dim()]) + (1,) + tuple(i.shape[axis % t.dim() + 1 :]),
+        )
+    )
+    shape_i = list(shape_)
+    shape_i[axis % t.dim()] = i.shape[axis]
+    shape_t = list(shape_)
+    shape_t[axis % t.dim()] = t.shape[axis]
+    return torch.gather(t.expand(shape_t), axis, i.expand(shape_i))
+
+
+def pad(
+    x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None
+) -> torch.Tensor:
+    t = _t(x)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (t.dim(), 2))
+    if mode == "constant":
+        flat = [int(v) for pair in pw[::-1] for v in pair]
+        return F.pad(t, flat, value=float(constant_values or 0))
+    if mode not in ("reflect", "symmetric"):
+        raise ConfigError(f"pad: mode must be constant, reflect or symmetric. Received: {mode!r}.")
+    out = t
+    for ax in range(t.dim()):
+        before, after = (int(v) for v in pw[ax])
+        if not before and not after:
+            continue
+        n = out.shape[ax]
+        if mode == "reflect":
+            idx = (
+                list(range(before, 0, -1)) + list(range(n)) + list(range(n - 2, n - 2 - after, -1))
+            )
+        else:
+            idx = (
+                list(range(before - 1, -1, -1))
+                + list(range(n))
+                + list(range(n - 1, n - 1 - after, -1))
+            )
+        out = torch.index_select(out, ax, torch.tensor(idx, dtype=torch.long))
+    return out
+
+
+def tile(x: Any, repeats: Any) -> torch.Tensor:
+    t = _t(x)
+    reps = _shape(repeats)
+    if len(reps) < t.dim():
+        reps = (1,) * (t.dim() - len(reps)) + reps
+    return (
+        t.repeat(*reps)
+        if len(reps) == t.dim()
+        else t.reshape((1,) * (len(reps) - t.dim()) + tuple(t.shape)).repeat(*reps)
+    )
+
+
+def repeat(x: Any, repeats: int, axis: int | None = None) -> torch.Tensor:
+    t = _t(x)
+    return torch.repeat_interleave(
+        t.reshape(-1) if axis is None else t, repeats, dim=0 if axis is None else axis
+    )
+
+
+def broadcast_to(x: Any, shape: Any) -> torch.Tensor:
+    return torch.broadcast_to(_t(x), _shape(shape))
+
+
+def flip(x: Any, axis: Any = None) -> torch.Tensor:
+    t = _t(x)
+    dims = (
+        list(range(t.dim())) if axis is None else ([axis] if isinstance(axis, int) else list(axis))
+    )
+    return torch.flip(t, dims)
+
+
+def gelu(x: Any, approximate: bool = True) -> torch.Tensor:
+    return F.gelu(_t(x), approximate="tanh" if approximate else "none")
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.2) -> torch.Tensor:
+    return F.leaky_relu(_t(x), negative_slope)
+
+
+def softmax(x: Any, axis: int = -1) -> torch.Tensor:
+    return torch.softmax(_t(x), dim=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> torch.Tensor:
+    return torch.log_softmax(_t(x), dim=axis)
+
+
+def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: str | None = None) -> torch.Tensor:
+    ids = _t(x).long()
+    out = (ids.unsqueeze(-1) == torch.arange(num_classes)).to(_dtype(dtype))
+    return torch.movedim(out, -1, axis) if axis != -1 else out
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_MAXP = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVGP = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def _to_first(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
+
+
+def _to_last(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, *range(2, x.dim()), 1)
+
+
+def _pad_first(x: torch.Tensor, pads: list[tuple[int, int]], value: float = 0.0) -> torch.Tensor:
+    flat = [v for pair in reversed(pads) for v in pair]
+    return F.pad(x, flat, value=value) if builtins.any(flat) else x
+
+
+def conv(
+    inputs: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    data_format: Any = None,
+    dilation_rate: Any = 1,
+) -> torch.Tensor:
+    check_format(data_format, padding)
+    x, w = _t(inputs), _t(kernel)
+    nd = x.dim() - 2
+    st, dil = ntuple(strides, nd, "strides"), ntuple(dilation_rate, nd, "dilation_rate")
+    xf = _to_first(x)
+    if padding == "same":
+        xf = _pad_first(
+            xf, [same_pads(x.shape[1 + i], w.shape[i], st[i], dil[i]) for i in range(nd)]
+        )
+    wf = w.permute(nd + 1, nd, *range(nd))  # (*k, in, out) -> (out, in, *k)
+    return _to_last(_CONV[nd](xf, wf, None, st, 0, dil))
+
+
+def max_pool(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: Any = None,
+) -> torch.Tensor:
+    check_format(data_format, padding)
+    x = _t(inputs)
+    nd = x.dim() - 2
+    ks = ntuple(pool_size, nd, "pool_size")
+    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+    xf = _to_first(x)
+    if padding == "same":
+        xf = _pad_first(
+            xf, [same_pads(x.shape[1 + i], ks[i], st[i], 1) for i in range(nd)], -math.inf
+        )
+    return _to_last(_MAXP[nd](xf, ks, st))
+
+
+def average_pool(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: Any = None,
+) -> torch.Tensor:
+    check_format(data_format, padding)
+    x = _t(inputs)
+    nd = x.dim() - 2
+    ks = ntuple(pool_size, nd, "pool_size")
+    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+    xf = _to_first(x)
+    if padding != "same":
+        return _to_last(_AVGP[nd](xf, ks, st))
+    pads = [same_pads(x.shape[1 + i], ks[i], st[i], 1) for i in range(nd)]
+    total = _AVGP[nd](_pad_first(xf, pads), ks, st)
+    count = _AVGP[nd](_pad_first(torch.ones_like(xf[:1, :1]), pads), ks, st)
+    return _to_last(total / count)
+
+
+def layer_normalization(
+    x: Any, gamma: Any = None, beta: Any = None, axis: Any = -1, epsilon: float = 1e-3
+) -> torch.Tensor:
+    t = _t(x)
+    ax = _axes(axis)
+    m = torch.mean(t, dim=ax, keepdim=True)
+    v = torch.var(t, dim=ax, keepdim=True, correction=0)
+    y = (t - m) * torch.rsqrt(v + epsilon)
+    if gamma is not None:
+        y = y * _t(gamma)
+    if beta is not None:
+        y = y + _t(beta)
+    return y
+
+
+def normalize(x: Any, axis: int = -1, epsilon: float = 1e-7) -> torch.Tensor:
+    t = _t(x)
+    return t * torch.rsqrt(
+        torch.clamp(torch.sum(t * t, dim=axis, keepdim=True), min=epsilon * epsilon)
+    )
+
+
+def dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    bias: Any = None,
+    mask: Any = None,
+    scale: Any = None,
+    is_causal: bool = False,
+) -> torch.Tensor:
+    q, k, v = _t(query), _t(key), _t(value)
+    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    logits = torch.einsum("btnh,bsnh->bnts", q, k) * sc
+    if bias is not None:
+        logits = logits + _t(bias)
+    m = None if mask is None else _t(mask).bool()
+    if is_causal:
+        c = torch.ones(q.shape[1], k.shape[1], dtype=torch.bool).tril()
+        m = c if m is None else torch.logical_and(m, c)
+    if m is not None:
+        logits = torch.where(
+            m, logits, torch.full((), -0.7 * torch.finfo(logits.dtype).max, dtype=logits.dtype)
+        )
+    return torch.einsum("bnts,bsnh->btnh", torch.softmax(logits, dim=-1), v)

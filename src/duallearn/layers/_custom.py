@@ -1,0 +1,282 @@
+"""Layers that run user code: ``OpLayer`` (a ``dl.ops`` call on symbolic tensors),
+``Lambda``, and the native escape hatches ``TorchModule`` / ``TFModule``.
+
+Layers whose ``call`` is Python code run on either backend through the backend's ``__ops__``
+fallback: it binds each :class:`Weight` to its native variable and calls ``call`` with native
+tensors (docs/custom_layers.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import initializers as _init
+from ..errors import ConfigError, SerializationError
+from ._layer import REGISTRY, Layer
+
+
+def infer_shape(layer: Layer, input_shape: Any, dtypes: Sequence[str] | None = None) -> Any:
+    """Output shape of a layer whose ``call`` uses ``dl.ops`` (numpy probe)."""
+    from ..ops._symbolic import infer_output_shape
+
+    return infer_output_shape(lambda x: layer.call(x), input_shape, dtypes)  # type: ignore[attr-defined]
+
+
+def numpy_call(
+    layer: Layer, inputs: Any, weights: Sequence[np.ndarray] | None = None, **kwargs: Any
+) -> Any:
+    """Run ``layer.call`` with the numpy ops (the reference forward of a custom layer);
+    ``weights`` (in ``layer.weights`` order) replace the current values when given."""
+    from ..ops import numpy_mode
+
+    saved = [w.value for w in layer.weights]
+    try:
+        if weights is not None:
+            for w, v in zip(layer.weights, weights, strict=True):
+                w.value = np.asarray(v)
+        with numpy_mode():
+            return layer.call(inputs, **kwargs)  # type: ignore[attr-defined]
+    finally:
+        for w, v in zip(layer.weights, saved, strict=True):
+            w.value = v
+
+
+@REGISTRY.register()
+class OpLayer(Layer):
+    """One ``dl.ops`` call recorded on symbolic tensors (``dl.ops.add(x, y)`` in a functional
+    graph). Its config names the op and its constant arguments; only ``dl.ops`` functions
+    can be named, so loading one runs nothing else."""
+
+    _is_op = True
+
+    def __init__(
+        self,
+        op: str,
+        args: list[Any],
+        kwargs: dict[str, Any] | None = None,
+        input_dtypes: Sequence[str] | None = None,
+        **base: Any,
+    ) -> None:
+        from .. import ops
+
+        if op not in ops.NAMES:
+            raise SerializationError(f"Unknown dl.ops function {op!r} in an OpLayer config.")
+        base.setdefault("name", None)
+        if base["name"] is None:
+            from .. import _naming
+
+            base["name"] = _naming.unique_name(op)
+        super().__init__(**base)
+        self.op, self.args, self.kwargs = op, list(args), dict(kwargs or {})
+        self.input_dtypes = list(input_dtypes) if input_dtypes else None
+        self._fn = getattr(ops, op)
+
+    def call(self, inputs: list[Any]) -> Any:
+        from ..ops._symbolic import decode
+
+        args = [decode(a, inputs) for a in self.args]
+        kwargs = {k: decode(v, inputs) for k, v in self.kwargs.items()}
+        out = self._fn(*args, **kwargs)
+        return list(out) if isinstance(out, tuple) else out
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        from ..ops._symbolic import infer_output_shape
+
+        return infer_output_shape(self.call, input_shape, self.input_dtypes)
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return numpy_call(self, x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "op": self.op,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "input_dtypes": self.input_dtypes,
+        }
+
+
+@REGISTRY.register()
+class Lambda(Layer):
+    """Wraps ``function(inputs, **arguments)`` (written with ``dl.ops``) as a layer.
+
+    Differs from Keras: a Lambda is never rebuilt from a file's bytecode (Keras's Lambda
+    loading has a history of code-execution CVEs). Loading a model that contains one asks for
+    the function: ``dl.load_model(path, custom_objects={"<function name>": fn})``.
+    """
+
+    _needs_custom_objects = True
+    supports_masking = True
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        output_shape: Any = None,
+        mask: Any = None,
+        arguments: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ConfigError(f"Lambda needs a callable. Received: {function!r}.")
+        self.function = function
+        self._output_shape = output_shape
+        self.arguments = dict(arguments or {})
+
+    def call(self, inputs: Any, mask: Any = None, training: Any = None) -> Any:
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self._output_shape is not None:
+            shp = self._output_shape
+            return (input_shape[0] if not isinstance(input_shape, list) else None, *shp)
+        return infer_shape(self, input_shape)
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return numpy_call(self, x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "function": getattr(self.function, "__name__", "<lambda>"),
+            "output_shape": None if self._output_shape is None else list(self._output_shape),
+            "arguments": self.arguments,
+        }
+
+    @classmethod
+    def from_config(  # type: ignore[override]
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Lambda:
+        cfg = dict(config)
+        name = cfg.pop("function", None)
+        fn = (custom_objects or {}).get(name) if name else None
+        if fn is None:
+            raise SerializationError(
+                f"Layer {cfg.get('name')!r} is a Lambda of function {name!r}. duallearn never "
+                "loads code from a file. Fix: pass the function, e.g. "
+                f"dl.load_model(path, custom_objects={{{name!r}: {name}}})."
+            )
+        return cls(fn, **cfg)
+
+
+class _Given(_init.Initializer):
+    def __init__(self, value: np.ndarray) -> None:
+        super().__init__()
+        self.value = value
+
+    def draw(self, shape, rng):  # type: ignore[no-untyped-def]
+        return self.value
+
+    def __call__(self, shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
+        return np.asarray(self.value, dtype=dtype).reshape(shape)
+
+
+class _NativeModule(Layer):
+    """Base of the native escape hatches: weights are the module's own tensors."""
+
+    native_backend = ""
+    _needs_custom_objects = True
+
+    def __init__(self, module: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.module = module
+        for name, value, trainable in self._native_weights():
+            self.add_weight(
+                name, value.shape, _Given(value), trainable=trainable, dtype=str(value.dtype)
+            )
+
+    def _native_weights(self) -> list[tuple[str, np.ndarray, bool]]:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self._probe_shape(input_shape)
+
+    def _probe_shape(self, input_shape: Any) -> Any:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "module": type(self.module).__name__}
+
+    @classmethod
+    def from_config(  # type: ignore[override]
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Layer:
+        cfg = dict(config)
+        cfg.pop("module", None)
+        module = (custom_objects or {}).get(str(cfg.get("name")))
+        if module is None:
+            raise SerializationError(
+                f"Layer {cfg.get('name')!r} is a {cls.__name__} wrapping native code, which is "
+                "not portable and never rebuilt from a file. Fix: build the module again and "
+                f"pass it: dl.load_model(path, custom_objects={{{cfg.get('name')!r}: module}}) "
+                "(the weights are then loaded from the file)."
+            )
+        return cls(module, **cfg)
+
+
+@REGISTRY.register()
+class TorchModule(_NativeModule):
+    """A native ``torch.nn.Module`` as a layer: runs on the torch backend only (not
+    portable), trains its parameters (buffers are non-trainable weights), and saves them as
+    plain tensors. Input and output: one tensor each, channels as the module expects."""
+
+    native_backend = "torch"
+
+    def _native_weights(self) -> list[tuple[str, np.ndarray, bool]]:
+        if not hasattr(self.module, "named_parameters"):
+            raise ConfigError(
+                f"TorchModule wraps a torch.nn.Module. Received: {type(self.module).__name__}."
+            )
+        out = [
+            (n, p.detach().cpu().numpy().copy(), bool(p.requires_grad))
+            for n, p in self.module.named_parameters()
+        ]
+        out += [(n, b.detach().cpu().numpy().copy(), False) for n, b in self.module.named_buffers()]
+        return out
+
+    def _probe_shape(self, input_shape: Any) -> Any:
+        import torch
+
+        shapes = []
+        for batch in (2, 3):
+            x = torch.zeros(
+                tuple(batch if d is None else d for d in input_shape),
+                dtype=getattr(torch, self.dtype),
+            )
+            with torch.no_grad():
+                shapes.append(tuple(self.module(x).shape))
+        return tuple(None if a != b else a for a, b in zip(*shapes, strict=True))
+
+
+@REGISTRY.register()
+class TFModule(_NativeModule):
+    """A native ``tf.Module`` (or any callable over tf tensors) as a layer: runs on the
+    TensorFlow backend only (not portable); its ``trainable_variables`` train, its other
+    variables are non-trainable weights, all saved as plain tensors."""
+
+    native_backend = "tensorflow"
+
+    def _variables(self) -> tuple[list[Any], list[Any]]:
+        train = list(getattr(self.module, "trainable_variables", []))
+        ids = {id(v) for v in train}
+        rest = [v for v in getattr(self.module, "variables", []) if id(v) not in ids]
+        return train, rest
+
+    def _native_weights(self) -> list[tuple[str, np.ndarray, bool]]:
+        train, rest = self._variables()
+        return [(v.name.split(":")[0].replace("/", "_"), v.numpy().copy(), True) for v in train] + [
+            (v.name.split(":")[0].replace("/", "_"), v.numpy().copy(), False) for v in rest
+        ]
+
+    def _probe_shape(self, input_shape: Any) -> Any:
+        import tensorflow as tf
+
+        shapes = []
+        for batch in (2, 3):
+            x = tf.zeros(tuple(batch if d is None else d for d in input_shape), dtype=self.dtype)
+            shapes.append(tuple(self.module(x).shape))
+        return tuple(None if a != b else a for a, b in zip(*shapes, strict=True))

@@ -1,0 +1,83 @@
+"""How a ``dl.ops`` call finds its implementation, and how layer weights reach it.
+
+An op dispatches once: to the implementation bound in this context (the backend of the model
+whose runtime is calling a custom layer, or the numpy reference), else to the active backend
+(``dl.use_backend`` / ``dl.set_backend``). A call on symbolic tensors records an ``OpLayer``
+node in the functional graph instead of computing.
+
+While a runtime calls a custom layer, each of the layer's :class:`~duallearn.layers.Weight`
+objects is bound to the native variable that holds its value, so ``self.kernel`` used in
+``call`` is the native tensor (see :func:`native_call`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..errors import BackendError
+
+_impl: contextvars.ContextVar[Any] = contextvars.ContextVar("duallearn_ops_impl", default=None)
+_bindings: contextvars.ContextVar[Mapping[int, Any] | None] = contextvars.ContextVar(
+    "duallearn_ops_bindings", default=None
+)
+_backend_ops: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def native_call(impl: Any, bindings: Mapping[int, Any] | None = None) -> Iterator[None]:
+    """Run ops on ``impl`` (a backend's ops module) with weights bound to native tensors.
+
+    ``bindings`` maps ``id(weight)`` to the native variable holding it. Backends call this
+    around ``layer.call``; it is part of the plugin contract.
+    """
+    t1 = _impl.set(impl)
+    t2 = _bindings.set(bindings)
+    try:
+        yield
+    finally:
+        _bindings.reset(t2)
+        _impl.reset(t1)
+
+
+def bound(weight: Any) -> Any:
+    """The native tensor bound to ``weight`` in this call, or its numpy value outside one."""
+    b = _bindings.get()
+    if b is not None:
+        t = b.get(id(weight))
+        if t is not None:
+            return t
+    if _impl.get() is None or getattr(_impl.get(), "NAME", "") == "numpy":
+        return weight.value
+    raise BackendError(
+        f"Weight {weight.name!r} is not a weight of the layer being called, so it has no "
+        "native tensor here. Fix: create weights with self.add_weight in build() of the layer "
+        "whose call() uses them."
+    )
+
+
+def current() -> Any:
+    """The ops implementation for a call made now."""
+    impl = _impl.get()
+    if impl is not None:
+        return impl
+    from ..plugin import backend_name, get_backend
+
+    name = backend_name()
+    mod = _backend_ops.get(name)
+    if mod is None:
+        backend = get_backend(name)
+        mod = getattr(backend, "ops", None)
+        if mod is None:
+            raise BackendError(
+                f"Backend {name!r} does not implement dl.ops (its Backend has no `ops` "
+                "module). Fix: use the torch or tensorflow backend."
+            )
+        _backend_ops[name] = mod
+    return mod
+
+
+def in_native_call() -> bool:
+    return _impl.get() is not None
