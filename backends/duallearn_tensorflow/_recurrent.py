@@ -1,0 +1,288 @@
+"""SimpleRNN, LSTM, GRU and Bidirectional on TensorFlow.
+
+Weights stay in the canonical (Keras) layout. LSTM in float16/float32 with the default
+activations, no recurrent dropout and no Keras mask runs TensorFlow's fused ``BlockLSTMV2``
+op (gate order i|c|f|o: columns permuted on the fly, no peepholes, no cell clip); it has no
+float64 kernel, so float64 and every other case runs the cell as a ``tf.scan`` over time
+inside the traced function (the same formula as the numpy reference).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from . import _activations
+from ._layers import DTYPES, TFLayer, implements, native_layer
+
+
+def draw_masks(layer: Any, b: tf.Tensor, f: int, dtype: tf.DType) -> tf.Tensor:
+    """Fast-mode masks with the layout of ``Layer.draw_noise``: (B, gates, F + units)."""
+    g, u = layer.n_gates, layer.units
+    parts = []
+    if layer.dropout > 0:
+        shape = tf.stack([b, g if layer.recurrent_dropout > 0 else 1, f])
+        keep = tf.cast(tf.random.uniform(shape, dtype=dtype) >= layer.dropout, dtype)
+        m = keep * tf.constant(1.0 / (1.0 - layer.dropout), dtype=dtype)
+        parts.append(tf.broadcast_to(m, tf.stack([b, g, f])))
+    else:
+        parts.append(tf.ones(tf.stack([b, g, f]), dtype))
+    if layer.recurrent_dropout > 0:
+        keep = tf.random.uniform(tf.stack([b, g, u]), dtype=dtype) >= layer.recurrent_dropout
+        parts.append(
+            tf.cast(keep, dtype) * tf.constant(1.0 / (1.0 - layer.recurrent_dropout), dtype=dtype)
+        )
+    else:
+        parts.append(tf.ones(tf.stack([b, g, u]), dtype))
+    return tf.concat(parts, axis=-1)
+
+
+class TFRNN(TFLayer):
+    """Shared driver: masks, direction, fused op or scanned cell, outputs."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.act = _activations.get(layer.activation)
+        self.ract = _activations.get(getattr(layer, "recurrent_activation", "sigmoid"))
+        self.units = layer.units
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return self.spec.compute_mask(x, mask)
+
+    def _gates(self) -> tuple[list[tf.Tensor], list[tf.Tensor], Any]:
+        u, g = self.units, self.spec.n_gates
+        k, r = self.dl_vars[0], self.dl_vars[1]
+        ks = [k[:, i * u : (i + 1) * u] for i in range(g)]
+        rs = [r[:, i * u : (i + 1) * u] for i in range(g)]
+        return ks, rs, (self.dl_vars[2] if self.spec.use_bias else None)
+
+    def _piece(self, bias: tf.Tensor, g: int) -> tf.Tensor:
+        u = self.units
+        return bias[..., g * u : (g + 1) * u]
+
+    def fusable(self, dtype: tf.DType) -> bool:
+        return False
+
+    def fused(self, x: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        raise NotImplementedError
+
+    def step(self, x_in: list[Any], h_in: list[Any], states: list[Any]) -> list[tf.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        spec = self.spec
+        f = int(x.shape[-1])
+        g = spec.n_gates
+        masks: Any = None
+        if training and (spec.dropout > 0 or spec.recurrent_dropout > 0):
+            masks = (
+                tf.cast(noise, x.dtype)
+                if noise is not None
+                else draw_masks(spec, tf.shape(x)[0], f, x.dtype)
+            )
+        if spec.go_backwards:
+            x = tf.reverse(x, axis=[1])
+            mask = None if mask is None else tf.reverse(mask, axis=[1])
+        rec = masks is not None and spec.recurrent_dropout > 0
+        if mask is None and not rec and self.fusable(x.dtype):
+            x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
+            out, states = self.fused(x_in)
+        else:
+            dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
+            rm = [None if not rec else masks[:, k, f:] for k in range(g)]
+            out, states = self._loop(x, dm, rm, mask)
+        y = out if spec.return_sequences else out[:, -1]
+        return [y, *states] if spec.return_state else y
+
+    def _loop(
+        self, x: tf.Tensor, dm: list[Any], rm: list[Any], mask: Any
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        spec = self.spec
+        n = spec.n_states
+        zeros = tf.zeros(tf.stack([tf.shape(x)[0], self.units]), x.dtype)
+        xt = tf.transpose(x, [1, 0, 2])
+
+        def cell(states: list[tf.Tensor], x_t: tf.Tensor) -> list[tf.Tensor]:
+            x_in = [x_t if m is None else x_t * m for m in dm]
+            h_in = [states[0] if m is None else states[0] * m for m in rm]
+            return self.step(x_in, h_in, states)
+
+        if mask is None:
+
+            def plain(carry: Any, x_t: tf.Tensor) -> Any:
+                new = cell(list(carry[:n]), x_t)
+                return (*new, new[0])
+
+            fn: Any = plain
+            elems: Any = xt
+        else:
+
+            def masked(carry: Any, e: Any) -> Any:
+                x_t, m_t = e
+                old = list(carry[:n])
+                m = m_t[:, None]
+                new = [tf.where(m, a, o) for a, o in zip(cell(old, x_t), old, strict=True)]
+                out = tf.where(m, new[0], zeros) if spec.zero_output_for_mask else new[0]
+                return (*new, out)
+
+            fn = masked
+            elems = (xt, tf.transpose(tf.cast(mask, tf.bool)))
+        res = tf.scan(fn, elems, initializer=(zeros,) * (n + 1))
+        return tf.transpose(res[-1], [1, 0, 2]), [r[-1] for r in res[:n]]
+
+
+@implements("SimpleRNN")
+class TFSimpleRNN(TFRNN):
+    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
+        ks, rs, bias = self._gates()
+        a = tf.matmul(x_in[0], ks[0]) + tf.matmul(h_in[0], rs[0])
+        if bias is not None:
+            a = a + bias
+        return [self.act(a)]
+
+
+_BLOCK_PERM = (0, 1, 2, 3)  # BlockLSTMV2 uses Keras's i|f|c|o (V1 used i|c|f|o)
+
+
+@tf.custom_gradient  # type: ignore[untyped-decorator]
+def _block_lstm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> Any:
+    """Fused LSTM over time-major ``x`` from zero states: returns (h, cs) for every step.
+
+    TensorFlow registers the V1 gradient (gate order i|c|f|o) for ``BlockLSTMV2`` (i|f|c|o),
+    which gives wrong gradients; this wrapper uses ``BlockLSTMGradV2``."""
+    u = w.shape[-1] // 4
+    zeros = tf.zeros(tf.stack([tf.shape(x)[1], u]), x.dtype)
+    peep = tf.zeros((u,), x.dtype)
+    seq_len = tf.cast(tf.shape(x)[0], tf.int64)
+    common = dict(
+        seq_len_max=seq_len, x=x, cs_prev=zeros, h_prev=zeros, w=w, wci=peep, wcf=peep, wco=peep
+    )
+    res = tf.raw_ops.BlockLSTMV2(b=b, cell_clip=0.0, use_peephole=False, **common)
+
+    def grad(dh: Any, dcs: Any) -> Any:
+        g = tf.raw_ops.BlockLSTMGradV2(
+            b=b,
+            i=res.i,
+            cs=res.cs,
+            f=res.f,
+            o=res.o,
+            ci=res.ci,
+            co=res.co,
+            h=res.h,
+            cs_grad=tf.zeros_like(res.cs) if dcs is None else dcs,
+            h_grad=tf.zeros_like(res.h) if dh is None else dh,
+            use_peephole=False,
+            **common,
+        )
+        return g.x_grad, g.w_grad, g.b_grad
+
+    return (res.h, res.cs), grad
+
+
+@implements("LSTM")
+class TFLSTM(TFRNN):
+    def fusable(self, dtype: tf.DType) -> bool:
+        s = self.spec
+        return (
+            dtype in (tf.float32, tf.float16)
+            and s.activation == "tanh"
+            and s.recurrent_activation == "sigmoid"
+        )
+
+    def fused(self, x: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        u = self.units
+        k, r = self.dl_vars[0], self.dl_vars[1]
+
+        def perm(a: tf.Tensor) -> tf.Tensor:
+            return tf.concat([a[..., p * u : (p + 1) * u] for p in _BLOCK_PERM], axis=-1)
+
+        w = tf.concat([perm(k), perm(r)], axis=0)
+        b = perm(self.dl_vars[2]) if self.spec.use_bias else tf.zeros((4 * u,), x.dtype)
+        h, cs = _block_lstm(tf.transpose(x, [1, 0, 2]), w, b)
+        return tf.transpose(h, [1, 0, 2]), [h[-1], cs[-1]]
+
+    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
+        ks, rs, bias = self._gates()
+        z = [tf.matmul(x_in[g], ks[g]) + tf.matmul(h_in[g], rs[g]) for g in range(4)]
+        if bias is not None:
+            z = [z[g] + self._piece(bias, g) for g in range(4)]
+        i, f, cc, o = self.ract(z[0]), self.ract(z[1]), self.act(z[2]), self.ract(z[3])
+        c = f * states[1] + i * cc
+        return [o * self.act(c), c]
+
+
+@implements("GRU")
+class TFGRU(TFRNN):
+    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
+        ks, rs, bias = self._gates()
+        ra = self.spec.reset_after
+        xz, xr, xh = (tf.matmul(x_in[g], ks[g]) for g in range(3))
+        if bias is not None:
+            bi = bias[0] if ra else bias
+            xz, xr, xh = xz + self._piece(bi, 0), xr + self._piece(bi, 1), xh + self._piece(bi, 2)
+        rz, rr = tf.matmul(h_in[0], rs[0]), tf.matmul(h_in[1], rs[1])
+        if bias is not None and ra:
+            rz, rr = rz + self._piece(bias[1], 0), rr + self._piece(bias[1], 1)
+        z, r = self.ract(xz + rz), self.ract(xr + rr)
+        if ra:
+            rh = tf.matmul(h_in[2], rs[2])
+            if bias is not None:
+                rh = rh + self._piece(bias[1], 2)
+            hh = self.act(xh + r * rh)
+        else:
+            hh = self.act(xh + tf.matmul(r * h_in[2], rs[2]))
+        one = tf.constant(1.0, dtype=z.dtype)
+        return [z * states[0] + (one - z) * hh]
+
+
+@implements("Bidirectional")
+class TFBidirectional(TFLayer):
+    """Two native RNNs (forward, backward) and Keras's merge."""
+
+    def __init__(self, layer: Any) -> None:
+        tf.Module.__init__(self, name=None)
+        self.spec = layer
+        self.dtype = DTYPES[layer.dtype]
+        self.fwd = native_layer(layer.forward_layer)
+        self.bwd = native_layer(layer.backward_layer)
+        self.dl_vars = list(self.fwd.dl_vars) + list(self.bwd.dl_vars)
+        self._n = len(self.fwd.dl_vars)
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        return value
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return self.spec.compute_mask(x, mask)
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        spec = self.spec
+        nf = None if noise is None else noise[:, 0]
+        nb = None if noise is None else noise[:, 1]
+        kw = {} if mask is None else {"mask": mask}
+        yf = self.fwd.forward(x, training, nf, **kw)
+        yb = self.bwd.forward(x, training, nb, **kw)
+        sf: list[Any] = []
+        sb: list[Any] = []
+        if spec.return_state:
+            yf, sf, yb, sb = yf[0], list(yf[1:]), yb[0], list(yb[1:])
+        if spec.return_sequences:
+            yb = tf.reverse(yb, axis=[1])
+        mode = spec.merge_mode
+        if mode == "concat":
+            outs = [tf.concat([yf, yb], axis=-1)]
+        elif mode == "sum":
+            outs = [yf + yb]
+        elif mode == "mul":
+            outs = [yf * yb]
+        elif mode == "ave":
+            outs = [(yf + yb) * tf.constant(0.5, dtype=yf.dtype)]
+        else:
+            outs = [yf, yb]
+        if spec.return_state or mode is None:
+            return outs + sf + sb
+        return outs[0]

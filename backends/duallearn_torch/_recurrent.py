@@ -1,0 +1,312 @@
+"""SimpleRNN, LSTM, GRU and Bidirectional on torch.
+
+Native layout (``to_native``): ``weight_ih = kernel.T``, ``weight_hh = recurrent_kernel.T``
+(GRU blocks permuted Keras z|r|h → torch r|z|n), ``bias`` kept (GRU ``reset_after``: rows
+permuted the same way, ``bias[0] → b_ih``, ``bias[1] → b_hh``). LSTM/SimpleRNN have one
+Keras bias: torch's ``b_hh`` is a zero buffer that never trains.
+
+The fused kernels (``torch._VF.lstm/gru/rnn_tanh/rnn_relu``, what ``nn.LSTM`` etc. call) run
+whenever they compute the Keras formula: default activations, no recurrent dropout in
+training, no Keras mask, GRU ``reset_after=True``. Input dropout (one mask per sequence) is
+applied to ``x`` before the fused call. Everything else runs a cell loop in the same layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import _activations
+from ._layers import DTYPES, TorchLayer, implements, native_layer
+
+_GRU_PERM = (1, 0, 2)  # Keras gate g lives in torch block _GRU_PERM[g] (r|z|n)
+
+
+def _perm_cols(a: np.ndarray, perm: tuple[int, ...], n: int) -> np.ndarray:
+    u = a.shape[-1] // n
+    return np.concatenate([a[..., p * u : (p + 1) * u] for p in perm], axis=-1)
+
+
+def draw_masks(layer: Any, b: int, f: int, like: torch.Tensor) -> torch.Tensor:
+    """Fast-mode masks with the layout of ``Layer.draw_noise``: (B, gates, F + units)."""
+    g, u = layer.n_gates, layer.units
+    out = torch.ones((b, g, f + u), dtype=like.dtype, device=like.device)
+    if layer.dropout > 0:
+        shape = (b, g, f) if layer.recurrent_dropout > 0 else (b, 1, f)
+        keep = torch.rand(shape, dtype=like.dtype, device=like.device) >= layer.dropout
+        out[:, :, :f] = keep.to(like.dtype) / (1.0 - layer.dropout)
+    if layer.recurrent_dropout > 0:
+        keep = torch.rand((b, g, u), dtype=like.dtype, device=like.device)
+        out[:, :, f:] = (keep >= layer.recurrent_dropout).to(like.dtype) / (
+            1.0 - layer.recurrent_dropout
+        )
+    return out
+
+
+class TorchRNN(TorchLayer):
+    """Shared driver: masks, direction, fused call or cell loop, outputs."""
+
+    perm: tuple[int, ...] = (0,)
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.act = _activations.get(layer.activation)
+        self.ract = _activations.get(getattr(layer, "recurrent_activation", "sigmoid"))
+        self.units = layer.units
+
+    # ---- layout --------------------------------------------------------------------------
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        n = len(self.perm)
+        if index < 2:
+            return np.ascontiguousarray(_perm_cols(value, self.perm, n).T)
+        return np.ascontiguousarray(_perm_cols(value, self.perm, n))
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        n = len(self.perm)
+        inv = tuple(int(i) for i in np.argsort(self.perm))
+        if index < 2:
+            return np.ascontiguousarray(_perm_cols(value.T, inv, n))
+        return np.ascontiguousarray(_perm_cols(value, inv, n))
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return self.spec.compute_mask(x, mask)
+
+    # ---- gate views in Keras order (for the cell loop) ----------------------------------
+    def _gates(self) -> tuple[list[torch.Tensor], list[torch.Tensor], Any]:
+        u = self.units
+        w_ih, w_hh = self.dl_vars[0], self.dl_vars[1]
+        ks = [w_ih[p * u : (p + 1) * u].t() for p in self.perm]
+        rs = [w_hh[p * u : (p + 1) * u].t() for p in self.perm]
+        bias = self.dl_vars[2] if self.spec.use_bias else None
+        return ks, rs, bias
+
+    def _zero_bias(self) -> torch.Tensor:
+        b: torch.Tensor = self.get_buffer("b_hh")
+        return b
+
+    def _bias_piece(self, bias: torch.Tensor, g: int) -> torch.Tensor:
+        u = self.units
+        p = self.perm[g]
+        return bias[..., p * u : (p + 1) * u]
+
+    # ---- forward -------------------------------------------------------------------------
+    def fusable(self) -> bool:
+        raise NotImplementedError
+
+    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError
+
+    def step(self, x_in: list[torch.Tensor], h_in: list[torch.Tensor], states: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        spec = self.spec
+        b, t, f = x.shape
+        g = spec.n_gates
+        masks: Any = None
+        if training and (spec.dropout > 0 or spec.recurrent_dropout > 0):
+            masks = noise.to(x.dtype) if noise is not None else draw_masks(spec, b, f, x)
+        if spec.go_backwards:
+            x = x.flip(1)
+            mask = None if mask is None else mask.flip(1)
+        rec = masks is not None and spec.recurrent_dropout > 0
+        if mask is None and not rec and self.fusable():
+            x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
+            out, states = self.fused(x_in)
+        else:
+            dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
+            rm = [None if not rec else masks[:, k, f:] for k in range(g)]
+            out, states = self._loop(x, dm, rm, mask)
+        y = out if spec.return_sequences else out[:, -1]
+        return [y, *states] if spec.return_state else y
+
+    def _loop(
+        self, x: torch.Tensor, dm: list[Any], rm: list[Any], mask: Any
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        spec = self.spec
+        b, t, _ = x.shape
+        zeros = x.new_zeros((b, self.units))
+        states = [zeros] * spec.n_states
+        outs = []
+        m_all = None if mask is None else mask.to(torch.bool)
+        for ti in range(t):
+            xt = x[:, ti]
+            x_in = [xt if m is None else xt * m for m in dm]
+            h_in = [states[0] if m is None else states[0] * m for m in rm]
+            new = self.step(x_in, h_in, states)
+            if m_all is not None:
+                m = m_all[:, ti : ti + 1]
+                new = [torch.where(m, n, s) for n, s in zip(new, states, strict=True)]
+                out = torch.where(m, new[0], zeros) if spec.zero_output_for_mask else new[0]
+            else:
+                out = new[0]
+            outs.append(out)
+            states = new
+        return torch.stack(outs, dim=1), states
+
+
+@implements("SimpleRNN")
+class TorchSimpleRNN(TorchRNN):
+    """``nn.RNN``'s fused tanh/relu kernel (b_hh = 0), else a cell loop."""
+
+    perm = (0,)
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.register_buffer("b_hh", torch.zeros(layer.units, dtype=DTYPES[layer.dtype]))
+
+    def fusable(self) -> bool:
+        return self.spec.activation in ("tanh", "relu")
+
+    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h0 = x.new_zeros((1, x.shape[0], self.units))
+        params = [self.dl_vars[0], self.dl_vars[1]]
+        if self.spec.use_bias:
+            params += [self.dl_vars[2], self._zero_bias()]
+        fn = torch._VF.rnn_tanh if self.spec.activation == "tanh" else torch._VF.rnn_relu
+        out, h = fn(x, h0, params, self.spec.use_bias, 1, 0.0, self.training, False, True)
+        return out, [h[0]]
+
+    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
+        ks, rs, bias = self._gates()
+        a = x_in[0] @ ks[0] + h_in[0] @ rs[0]
+        if bias is not None:
+            a = a + bias
+        return [self.act(a)]
+
+
+@implements("LSTM")
+class TorchLSTM(TorchRNN):
+    """``nn.LSTM``'s fused kernel (same gate order i|f|g|o, b_hh = 0), else a cell loop."""
+
+    perm = (0, 1, 2, 3)
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__(layer)
+        self.register_buffer("b_hh", torch.zeros(4 * layer.units, dtype=DTYPES[layer.dtype]))
+
+    def fusable(self) -> bool:
+        return self.spec.activation == "tanh" and self.spec.recurrent_activation == "sigmoid"
+
+    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h0 = x.new_zeros((1, x.shape[0], self.units))
+        params = [self.dl_vars[0], self.dl_vars[1]]
+        if self.spec.use_bias:
+            params += [self.dl_vars[2], self._zero_bias()]
+        out, h, c = torch._VF.lstm(
+            x, (h0, h0), params, self.spec.use_bias, 1, 0.0, self.training, False, True
+        )
+        return out, [h[0], c[0]]
+
+    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
+        ks, rs, bias = self._gates()
+        z = [x_in[g] @ ks[g] + h_in[g] @ rs[g] for g in range(4)]
+        if bias is not None:
+            z = [z[g] + self._bias_piece(bias, g) for g in range(4)]
+        i, f, cc, o = self.ract(z[0]), self.ract(z[1]), self.act(z[2]), self.ract(z[3])
+        c = f * states[1] + i * cc
+        return [o * self.act(c), c]
+
+
+@implements("GRU")
+class TorchGRU(TorchRNN):
+    """``nn.GRU``'s fused kernel for ``reset_after=True`` (blocks permuted to r|z|n,
+    ``bias[0] → b_ih``, ``bias[1] → b_hh``); ``reset_after=False`` runs a cell loop."""
+
+    perm = _GRU_PERM
+
+    def fusable(self) -> bool:
+        s = self.spec
+        return s.reset_after and s.activation == "tanh" and s.recurrent_activation == "sigmoid"
+
+    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h0 = x.new_zeros((1, x.shape[0], self.units))
+        params = [self.dl_vars[0], self.dl_vars[1]]
+        if self.spec.use_bias:
+            params += [self.dl_vars[2][0], self.dl_vars[2][1]]
+        out, h = torch._VF.gru(
+            x, h0, params, self.spec.use_bias, 1, 0.0, self.training, False, True
+        )
+        return out, [h[0]]
+
+    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
+        ks, rs, bias = self._gates()
+        ra = self.spec.reset_after
+        xz, xr, xh = (x_in[g] @ ks[g] for g in range(3))
+        if bias is not None:
+            bi = bias[0] if ra else bias
+            xz, xr, xh = (
+                xz + self._bias_piece(bi, 0),
+                xr + self._bias_piece(bi, 1),
+                xh + self._bias_piece(bi, 2),
+            )
+        rz, rr = h_in[0] @ rs[0], h_in[1] @ rs[1]
+        if bias is not None and ra:
+            rz, rr = rz + self._bias_piece(bias[1], 0), rr + self._bias_piece(bias[1], 1)
+        z, r = self.ract(xz + rz), self.ract(xr + rr)
+        if ra:
+            rh = h_in[2] @ rs[2]
+            if bias is not None:
+                rh = rh + self._bias_piece(bias[1], 2)
+            hh = self.act(xh + r * rh)
+        else:
+            hh = self.act(xh + (r * h_in[2]) @ rs[2])
+        return [z * states[0] + (1 - z) * hh]
+
+
+@implements("Bidirectional")
+class TorchBidirectional(TorchLayer):
+    """Two native RNNs (forward, backward) and Keras's merge."""
+
+    def __init__(self, layer: Any) -> None:
+        nn.Module.__init__(self)
+        self.spec = layer
+        self.dtype = DTYPES[layer.dtype]
+        self.fwd = native_layer(layer.forward_layer)
+        self.bwd = native_layer(layer.backward_layer)
+        self.dl_vars = list(self.fwd.dl_vars) + list(self.bwd.dl_vars)
+        self._n = len(self.fwd.dl_vars)
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        if index < self._n:
+            return self.fwd.to_native(index, value)
+        return self.bwd.to_native(index - self._n, value)
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        if index < self._n:
+            return self.fwd.to_canonical(index, value)
+        return self.bwd.to_canonical(index - self._n, value)
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        return self.spec.compute_mask(x, mask)
+
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        spec = self.spec
+        nf = None if noise is None else noise[:, 0]
+        nb = None if noise is None else noise[:, 1]
+        kw = {} if mask is None else {"mask": mask}
+        yf = self.fwd(x, training, nf, **kw)
+        yb = self.bwd(x, training, nb, **kw)
+        sf: list[Any] = []
+        sb: list[Any] = []
+        if spec.return_state:
+            yf, sf, yb, sb = yf[0], list(yf[1:]), yb[0], list(yb[1:])
+        if spec.return_sequences:
+            yb = yb.flip(1)
+        mode = spec.merge_mode
+        if mode == "concat":
+            outs = [torch.cat([yf, yb], dim=-1)]
+        elif mode == "sum":
+            outs = [yf + yb]
+        elif mode == "mul":
+            outs = [yf * yb]
+        elif mode == "ave":
+            outs = [(yf + yb) / 2]
+        else:
+            outs = [yf, yb]
+        if spec.return_state or mode is None:
+            return outs + sf + sb
+        return outs[0]

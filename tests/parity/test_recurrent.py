@@ -1,0 +1,381 @@
+"""SimpleRNN, LSTM, GRU and Bidirectional: forward, input and weight gradients (BPTT) against
+the numpy reference and across backends, Keras masks, deterministic dropout masks, and real
+Keras 3 through set_weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import duallearn as dl
+from duallearn.errors import ConfigError, ShapeError
+from duallearn.testing import assert_close, check_layer, set_keras_weights_and_compare
+
+from ..conftest import BACKENDS
+
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
+L = dl.layers
+KINDS = ["SimpleRNN", "LSTM", "GRU", "GRU_before"]
+
+
+def make_rnn(kind: str, units: int, **kw):
+    if kind == "GRU_before":
+        return L.GRU(units, reset_after=False, **kw)
+    return getattr(L, kind)(units, **kw)
+
+
+def _noise(make, shape, seed):
+    layer = make()
+    layer._ensure_built((None, *shape[1:]))
+    ns = layer.noise_shape_for(shape)
+    return None if ns is None else layer.draw_noise(np.random.default_rng(seed), ns)
+
+
+@settings(max_examples=14)
+@given(
+    kind=st.sampled_from(KINDS),
+    batch=st.integers(1, 3),
+    steps=st.integers(1, 5),
+    features=st.integers(1, 4),
+    units=st.integers(1, 5),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    go_backwards=st.booleans(),
+    use_bias=st.booleans(),
+    activation=st.sampled_from(["tanh", "tanh", "relu", "sigmoid"]),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_rnn_forward_and_bptt(
+    kind, batch, steps, features, units, return_sequences, return_state, go_backwards,
+    use_bias, activation, seed, dtype,
+):  # fmt: skip
+    x = np.random.default_rng(seed).standard_normal((batch, steps, features))
+
+    def make():
+        return make_rnn(
+            kind,
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            bias_initializer="random_normal",
+        )
+
+    check_layer(make, x, dtype=dtype, kind="forward", seed=seed)
+
+
+@settings(max_examples=10)
+@given(
+    kind=st.sampled_from(KINDS),
+    dropout=st.sampled_from([0.0, 0.3]),
+    recurrent_dropout=st.sampled_from([0.0, 0.4]),
+    return_sequences=st.booleans(),
+    go_backwards=st.booleans(),
+    training=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_rnn_deterministic_dropout_masks(
+    kind, dropout, recurrent_dropout, return_sequences, go_backwards, training, seed
+):
+    """Keras's per-sequence dropout masks (per gate with recurrent dropout), drawn by the
+    front-end and applied identically by every backend; identity in inference."""
+    x = np.random.default_rng(seed).standard_normal((3, 4, 3))
+
+    def make():
+        return make_rnn(
+            kind,
+            3,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=return_sequences,
+            go_backwards=go_backwards,
+        )
+
+    noise = _noise(make, x.shape, seed)
+    check_layer(
+        make, x, training=training, noise=None if noise is None else {0: noise}, kind="forward"
+    )
+
+
+def test_dropout_noise_layout():
+    lstm = L.LSTM(3, dropout=0.5)
+    lstm._ensure_built((None, 4, 2))
+    n = lstm.draw_noise(np.random.default_rng(0), lstm.noise_shape_for((64, 4, 2)))
+    assert n.shape == (64, 4, 5)
+    assert set(np.unique(n[..., :2])) == {0.0, 2.0}
+    assert np.all(n[:, 0, :2] == n[:, 3, :2])  # one input mask shared by the gates
+    assert np.all(n[..., 2:] == 1.0)
+    gru = L.GRU(3, dropout=0.5, recurrent_dropout=0.25)
+    gru._ensure_built((None, 4, 2))
+    n = gru.draw_noise(np.random.default_rng(0), gru.noise_shape_for((64, 4, 2)))
+    assert n.shape == (64, 3, 5)
+    assert not np.all(n[:, 0, :2] == n[:, 1, :2])  # per-gate masks (Keras implementation 1)
+    assert set(np.unique(n[..., 2:])) == {0.0, 1 / 0.75}
+    assert L.SimpleRNN(2).noise_shape_for((4, 3, 2)) is None
+
+
+def test_fast_mode_dropout_runs_natively(backend):
+    x = np.ones((256, 3, 4), np.float32)
+    model = dl.Sequential([L.Input((3, 4)), L.LSTM(2, dropout=0.5, recurrent_dropout=0.5)])
+    rt = model._get_runtime()
+    a = rt.forward([x], training=True)[0]
+    b = rt.forward([x], training=False)[0]
+    assert a.shape == b.shape == (256, 2)
+    assert np.std(a[:, 0]) > 1e-3  # masks differ across the batch
+    assert np.std(b[:, 0]) < 1e-6
+
+
+@settings(max_examples=10)
+@given(
+    kind=st.sampled_from(KINDS),
+    merge_mode=st.sampled_from(["concat", "sum", "mul", "ave", None]),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_bidirectional(kind, merge_mode, return_sequences, return_state, seed, dtype):
+    x = np.random.default_rng(seed).standard_normal((2, 3, 3))
+
+    def make():
+        inner = make_rnn(kind, 3, return_sequences=return_sequences, return_state=return_state)
+        return L.Bidirectional(inner, merge_mode=merge_mode)
+
+    check_layer(make, x, dtype=dtype, kind="forward", seed=seed)
+
+
+def test_bidirectional_dropout_masks():
+    x = np.random.default_rng(3).standard_normal((3, 4, 2))
+
+    def make():
+        return L.Bidirectional(L.GRU(3, dropout=0.3, recurrent_dropout=0.3, return_sequences=True))
+
+    noise = _noise(make, x.shape, 5)
+    assert noise.shape == (3, 2, 3, 5)
+    check_layer(make, x, training=True, noise={0: noise}, kind="forward")
+
+
+# ---- Keras masks ----------------------------------------------------------------------------
+
+
+def _native_with_mask(backend, make, x, mask, cot, training=False, noise=None):
+    """Run the native layer of ``make()`` with an explicit Keras mask; return outputs and the
+    VJP (dx, dw canonical) for cotangents ``cot``."""
+    from duallearn.testing import build_single
+
+    dl.set_random_seed(0)
+    model = build_single(make, [x], backend)
+    rt = model._get_runtime()
+    mod = next(m for m in rt.net.layers_ if getattr(m, "dl_vars", None))
+    if backend == "torch":
+        import torch
+
+        xt = torch.tensor(x, requires_grad=True)
+        kw = {"mask": torch.tensor(mask)}
+        nt = None if noise is None else torch.tensor(noise)
+        out = mod.forward(xt, training, nt, **kw)
+        outs = out if isinstance(out, list) else [out]
+        s = sum((o * torch.tensor(c)).sum() for o, c in zip(outs, cot, strict=True))
+        grads = torch.autograd.grad(s, [xt, *mod.dl_vars])
+        dw = [mod.to_canonical(i, g.numpy()) for i, g in enumerate(grads[1:])]
+        return [o.detach().numpy() for o in outs], grads[0].numpy(), dw, rt.get_weights()
+    import tensorflow as tf
+
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = mod.forward(xt, training, None if noise is None else tf.constant(noise),
+                          mask=tf.constant(mask))  # fmt: skip
+        outs = out if isinstance(out, list) else [out]
+        s = tf.add_n([tf.reduce_sum(o * tf.constant(c)) for o, c in zip(outs, cot, strict=True)])
+    grads = tape.gradient(s, [xt, *mod.dl_vars])
+    dw = [mod.to_canonical(i, g.numpy()) for i, g in enumerate(grads[1:])]
+    return [o.numpy() for o in outs], grads[0].numpy(), dw, rt.get_weights()
+
+
+@settings(max_examples=10)
+@given(
+    kind=st.sampled_from(KINDS + ["Bi"]),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    go_backwards=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_masked_steps_carry_state(kind, return_sequences, return_state, go_backwards, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 5, 2))
+    mask = rng.random((3, 5)) > 0.4
+    mask[0] = [True, False, True, False, False]  # masked steps in the middle and at the end
+
+    def make():
+        if kind == "Bi":
+            return L.Bidirectional(L.LSTM(3, return_sequences=return_sequences))
+        return make_rnn(
+            kind,
+            3,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+        )
+
+    from duallearn.testing import build_single
+
+    dl.config.set_floatx("float64")
+    for backend in BACKENDS:
+        dl.set_random_seed(0)
+        model = build_single(make, [x], backend)
+        spec = model.layers[-1]
+        weights = [np.asarray(w, np.float64) for w in model.get_weights()]
+        ref = spec.reference(weights, x, False, None, mask=mask)
+        refs = ref if isinstance(ref, list) else [ref]
+        cot = [rng.standard_normal(r.shape) for r in refs]
+        rdx, rdw = spec.reference_backward(
+            weights, x, ref, cot if isinstance(ref, list) else cot[0], False, None, mask=mask
+        )
+        outs, dx, dw, _ = _native_with_mask(backend, make, x, mask, cot)
+        for o, r in zip(outs, refs, strict=True):
+            assert_close(f"{backend} masked output", o, r, "float64", "forward")
+        assert_close(f"{backend} masked dx", dx, rdx, "float64", "gradient")
+        for g, r in zip(dw, rdw, strict=True):
+            assert_close(f"{backend} masked dw", g, r, "float64", "gradient")
+    if kind != "Bi" and not return_sequences and not go_backwards:
+        # masked steps are skipped: the result equals running the kept steps (0 and 2) only
+        short = spec.reference(weights, x[:1, [0, 2]], False, None)
+        full = spec.reference(weights, x[:1], False, None, mask=mask[:1])
+        np.testing.assert_allclose(
+            full[0] if return_state else full, short[0] if return_state else short
+        )
+
+
+# ---- real Keras 3 -----------------------------------------------------------------------------
+
+keras = pytest.importorskip("keras")
+
+
+def _keras_layer(kind, units, **kw):
+    if kind == "GRU_before":
+        return keras.layers.GRU(units, reset_after=False, **kw)
+    return getattr(keras.layers, kind)(units, **kw)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"return_sequences": True, "go_backwards": True}, {"return_state": True}],
+    ids=["last", "seq-backwards", "state"],
+)
+def test_matches_keras(backend, kind, kw):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    kl = _keras_layer(kind, 5, bias_initializer="random_normal", **kw)
+    kin = keras.Input((6, 3))
+    kout = kl(kin)
+    km = keras.Model(kin, list(kout) if isinstance(kout, (list, tuple)) else kout)
+    din = L.Input((6, 3))
+    dout = make_rnn(kind, 5, **kw)(din)
+    dm = dl.Model(din, dout)
+    set_keras_weights_and_compare(dm, km, x)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_bidirectional_matches_keras(backend, merge_mode):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    kin = keras.Input((5, 2))
+    kout = keras.layers.Bidirectional(
+        keras.layers.LSTM(4, return_sequences=True, bias_initializer="random_normal"),
+        merge_mode=merge_mode,
+    )(kin)
+    km = keras.Model(kin, list(kout) if isinstance(kout, (list, tuple)) else kout)
+    din = L.Input((5, 2))
+    dm = dl.Model(
+        din, L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=merge_mode)(din)
+    )
+    set_keras_weights_and_compare(dm, km, x)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "GRU_before", "SimpleRNN", "Bi"])
+def test_masks_match_keras(kind):
+    """Keras masks: the numpy reference (which both backends match above) equals Keras."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)
+    kin, kmask = keras.Input((5, 2)), keras.Input((5,), dtype="bool")
+    if kind == "Bi":
+        kl = keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True))
+        ours = L.Bidirectional(L.GRU(3, return_sequences=True))
+    else:
+        kl = _keras_layer(kind, 3, return_sequences=True, bias_initializer="random_normal")
+        ours = make_rnn(kind, 3, return_sequences=True)
+    km = keras.Model([kin, kmask], kl(kin, mask=kmask))
+    theirs = km.predict([x, mask], verbose=0)
+    ours._ensure_built((None, 5, 2))
+    w = [np.asarray(a, np.float64) for a in km.get_weights()]
+    ref = ours.reference(w, x.astype(np.float64), False, None, mask=mask)
+    assert_close("reference vs Keras with mask", ref, theirs, "float32", "forward")
+
+
+# ---- configuration and errors -----------------------------------------------------------------
+
+
+def test_weight_shapes_and_defaults_follow_keras():
+    lstm = L.LSTM(4)
+    lstm._ensure_built((None, 3, 2))
+    assert [w.shape for w in lstm.weights] == [(2, 16), (4, 16), (16,)]
+    np.testing.assert_array_equal(
+        lstm.weights[2].value, np.r_[np.zeros(4), np.ones(4), np.zeros(8)]
+    )
+    gru = L.GRU(4)
+    gru._ensure_built((None, 3, 2))
+    assert [w.shape for w in gru.weights] == [(2, 12), (4, 12), (2, 12)]
+    gru2 = L.GRU(4, reset_after=False)
+    gru2._ensure_built((None, 3, 2))
+    assert gru2.weights[2].shape == (12,)
+    bi = L.Bidirectional(L.SimpleRNN(2, return_sequences=True, return_state=True), merge_mode=None)
+    bi._ensure_built((None, 3, 5))
+    assert len(bi.get_weights()) == 6
+    assert bi.compute_output_shape((None, 3, 5)) == [(None, 3, 2)] * 2 + [(None, 2)] * 2
+    assert L.LSTM(3, return_state=True).compute_output_shape((None, 7, 2)) == [
+        (None, 3),
+        (None, 3),
+        (None, 3),
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_config_round_trip(kind):
+    layer = make_rnn(kind, 3, dropout=0.1, return_sequences=True, go_backwards=True)
+    cfg = layer.get_config()
+    again = type(layer).from_config(cfg)
+    assert again.get_config() == cfg
+    bi = L.Bidirectional(layer, merge_mode="sum")
+    assert L.Bidirectional.from_config(bi.get_config()).get_config() == bi.get_config()
+
+
+def test_bad_input_rank_names_layer():
+    inp = L.Input((8,))
+    with pytest.raises(ShapeError, match=r"'my_lstm' \(LSTM\) expects input of shape.*\(None, 8\)"):
+        L.LSTM(3, name="my_lstm")(inp)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: L.LSTM(0), "units must be a positive integer"),
+        (lambda: L.GRU(3, dropout=1.5), r"dropout must be a number in \[0, 1\)"),
+        (lambda: L.SimpleRNN(3, recurrent_dropout=-0.1), "recurrent_dropout must be"),
+        (lambda: L.LSTM(3, activation="nope"), "nope"),
+        (lambda: L.LSTM(3, stateful=True), "stateful=True is not supported"),
+        (lambda: L.Bidirectional(L.Dense(3)), "wraps a SimpleRNN, LSTM or GRU"),
+        (lambda: L.Bidirectional(L.LSTM(3), merge_mode="max"), "merge_mode must be one of"),
+    ],
+)
+def test_bad_configs(make, message):
+    with pytest.raises(dl.errors.DuallearnError, match=message):
+        make()
+    assert issubclass(ConfigError, dl.errors.DuallearnError)
