@@ -3,6 +3,7 @@ Mirrors duallearn_torch/_losses.py; constants in the prediction's dtype."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -65,12 +66,119 @@ def _scce(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
     return v
 
 
+def _mape(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    d = tf.abs((y - p) / tf.maximum(tf.abs(y), _c(EPSILON, p)))
+    return _c(100.0, p) * tf.reduce_mean(d, axis=-1)
+
+
+def _msle(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    one = _c(1.0, p)
+    a = tf.math.log(tf.maximum(p, _c(EPSILON, p)) + one)
+    b = tf.math.log(tf.maximum(y, _c(EPSILON, p)) + one)
+    return tf.reduce_mean(tf.square(a - b), axis=-1)
+
+
+def _huber(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    d = _c(o["delta"], p)
+    half = _c(0.5, p)
+    e = p - y
+    a = tf.abs(e)
+    return tf.reduce_mean(tf.where(a <= d, half * tf.square(e), d * a - half * d * d), axis=-1)
+
+
+def _log_cosh(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    x = p - y
+    return tf.reduce_mean(x + tf.nn.softplus(x * _c(-2.0, p)) - _c(math.log(2.0), p), axis=-1)
+
+
+def _normalize(x: tf.Tensor) -> tf.Tensor:
+    inv = tf.math.rsqrt(tf.reduce_sum(tf.square(x), axis=-1, keepdims=True))
+    return x * tf.minimum(inv, _c(1.0 / EPSILON, x))
+
+
+def _cosine(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    return -tf.reduce_sum(_normalize(y) * _normalize(p), axis=-1)
+
+
+def _hinge_labels(y: tf.Tensor) -> tf.Tensor:
+    binary = tf.reduce_all(tf.logical_or(tf.equal(y, _c(0.0, y)), tf.equal(y, _c(1.0, y))))
+    return tf.where(binary, _c(2.0, y) * y - _c(1.0, y), y)
+
+
+def _hinge(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    return tf.reduce_mean(tf.maximum(_c(1.0, p) - _hinge_labels(y) * p, _c(0.0, p)), axis=-1)
+
+
+def _squared_hinge(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    m = tf.maximum(_c(1.0, p) - _hinge_labels(y) * p, _c(0.0, p))
+    return tf.reduce_mean(tf.square(m), axis=-1)
+
+
+def _categorical_hinge(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    pos = tf.reduce_sum(y * p, axis=-1)
+    neg = tf.reduce_max((_c(1.0, p) - y) * p, axis=-1)
+    return tf.maximum(neg - pos + _c(1.0, p), _c(0.0, p))
+
+
+def _binary_focal(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    one = _c(1.0, p)
+    s = o.get("label_smoothing", 0.0)
+    if s:
+        y = y * _c(1.0 - s, p) + _c(0.5 * s, p)
+    if o.get("from_logits"):
+        p = tf.sigmoid(p)
+    q = tf.clip_by_value(p, _c(EPSILON, p), _c(1.0 - EPSILON, p))
+    bce = -(y * tf.math.log(q) + (one - y) * tf.math.log(one - q))
+    pt = y * p + (one - y) * (one - p)
+    v = tf.pow(one - pt, _c(o["gamma"], p)) * bce
+    if o["apply_class_balancing"]:
+        a = _c(o["alpha"], p)
+        v = (y * a + (one - y) * (one - a)) * v
+    return tf.reduce_mean(v, axis=-1)
+
+
+def _categorical_focal(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    s = o.get("label_smoothing", 0.0)
+    if s:
+        y = y * _c(1.0 - s, p) + _c(s / p.shape[-1], p)
+    if o.get("from_logits"):
+        p = tf.nn.softmax(p, axis=-1)
+    q = tf.clip_by_value(
+        p / tf.reduce_sum(p, axis=-1, keepdims=True), _c(EPSILON, p), _c(1.0 - EPSILON, p)
+    )
+    cce = -y * tf.math.log(q)
+    w = tf.pow(_c(1.0, p) - q, _c(o["gamma"], p)) * _c(o["alpha"], p)
+    return tf.reduce_sum(w * cce, axis=-1)
+
+
+def _kld(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    y = tf.clip_by_value(y, _c(EPSILON, p), _c(1.0, p))
+    p = tf.clip_by_value(p, _c(EPSILON, p), _c(1.0, p))
+    return tf.reduce_sum(y * tf.math.log(y / p), axis=-1)
+
+
+def _poisson(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    return tf.reduce_mean(p - y * tf.math.log(p + _c(EPSILON, p)), axis=-1)
+
+
 VALUES: dict[str, Callable[[tf.Tensor, tf.Tensor, dict[str, Any]], tf.Tensor]] = {
     "mean_squared_error": _mse,
     "mean_absolute_error": _mae,
+    "mean_absolute_percentage_error": _mape,
+    "mean_squared_logarithmic_error": _msle,
+    "huber": _huber,
+    "log_cosh": _log_cosh,
+    "cosine_similarity": _cosine,
+    "hinge": _hinge,
+    "squared_hinge": _squared_hinge,
+    "categorical_hinge": _categorical_hinge,
     "binary_crossentropy": _bce,
     "categorical_crossentropy": _cce,
     "sparse_categorical_crossentropy": _scce,
+    "binary_focal_crossentropy": _binary_focal,
+    "categorical_focal_crossentropy": _categorical_focal,
+    "kl_divergence": _kld,
+    "poisson": _poisson,
 }
 SPARSE_TARGETS = {"sparse_categorical_crossentropy"}
 
@@ -106,6 +214,15 @@ class LossFn:
         self.reduction = spec.reduction if spec.reduction != "none" else "sum_over_batch_size"
 
     def __call__(self, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
-        if self.spec.fn not in SPARSE_TARGETS and y.dtype != p.dtype:
-            y = tf.cast(y, p.dtype)
-        return reduce(self.values(y, p, self.options), sw, self.reduction)
+        return reduce(self.per_sample(y, p), sw, self.reduction)
+
+    def per_sample(self, y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        """Per-sample values (Keras squeezes/expands a trailing axis of size 1 first)."""
+        if self.spec.fn not in SPARSE_TARGETS:
+            if y.dtype != p.dtype:
+                y = tf.cast(y, p.dtype)
+            if y.shape.rank == p.shape.rank - 1:
+                y = y[..., None]
+            elif y.shape.rank == p.shape.rank + 1:
+                y = tf.squeeze(y, -1)
+        return self.values(y, p, self.options)

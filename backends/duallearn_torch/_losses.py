@@ -5,6 +5,7 @@ Formulas in duallearn/losses; probabilities are clipped as Keras does (not torch
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -63,12 +64,112 @@ def _scce(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
     return v
 
 
+def _mape(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    d = torch.abs((y - p) / torch.clamp(torch.abs(y), min=EPSILON))
+    return 100.0 * d.mean(dim=-1)
+
+
+def _msle(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    a = torch.log(torch.clamp(p, min=EPSILON) + 1.0)
+    b = torch.log(torch.clamp(y, min=EPSILON) + 1.0)
+    return torch.square(a - b).mean(dim=-1)
+
+
+def _huber(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    d = o["delta"]
+    e = p - y
+    a = torch.abs(e)
+    return torch.where(a <= d, 0.5 * torch.square(e), d * a - 0.5 * d * d).mean(dim=-1)
+
+
+def _log_cosh(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    x = p - y
+    return (x + F.softplus(x * -2.0) - math.log(2.0)).mean(dim=-1)
+
+
+def _normalize(x: torch.Tensor) -> torch.Tensor:
+    inv = torch.rsqrt(torch.sum(torch.square(x), dim=-1, keepdim=True))
+    return x * torch.clamp(inv, max=1.0 / EPSILON)
+
+
+def _cosine(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    return -torch.sum(_normalize(y) * _normalize(p), dim=-1)
+
+
+def _hinge_labels(y: torch.Tensor) -> torch.Tensor:
+    binary = torch.all((y == 0) | (y == 1))
+    return torch.where(binary, 2.0 * y - 1.0, y)
+
+
+def _hinge(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    return torch.clamp(1.0 - _hinge_labels(y) * p, min=0.0).mean(dim=-1)
+
+
+def _squared_hinge(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    return torch.square(torch.clamp(1.0 - _hinge_labels(y) * p, min=0.0)).mean(dim=-1)
+
+
+def _categorical_hinge(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    pos = torch.sum(y * p, dim=-1)
+    neg = torch.amax((1.0 - y) * p, dim=-1)
+    return torch.clamp(neg - pos + 1.0, min=0.0)
+
+
+def _binary_focal(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    s = o.get("label_smoothing", 0.0)
+    if s:
+        y = y * (1.0 - s) + 0.5 * s
+    if o.get("from_logits"):
+        p = torch.sigmoid(p)
+    q = torch.clamp(p, EPSILON, 1.0 - EPSILON)
+    bce = -(y * torch.log(q) + (1.0 - y) * torch.log(1.0 - q))
+    pt = y * p + (1.0 - y) * (1.0 - p)
+    v = torch.pow(1.0 - pt, o["gamma"]) * bce
+    if o["apply_class_balancing"]:
+        a = o["alpha"]
+        v = (y * a + (1.0 - y) * (1.0 - a)) * v
+    return v.mean(dim=-1)
+
+
+def _categorical_focal(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    s = o.get("label_smoothing", 0.0)
+    if s:
+        y = y * (1.0 - s) + s / y.shape[-1]
+    if o.get("from_logits"):
+        p = torch.softmax(p, dim=-1)
+    q = torch.clamp(p / p.sum(dim=-1, keepdim=True), EPSILON, 1.0 - EPSILON)
+    cce = -y * torch.log(q)
+    return torch.sum(torch.pow(1.0 - q, o["gamma"]) * o["alpha"] * cce, dim=-1)
+
+
+def _kld(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    y = torch.clamp(y, EPSILON, 1.0)
+    p = torch.clamp(p, EPSILON, 1.0)
+    return torch.sum(y * torch.log(y / p), dim=-1)
+
+
+def _poisson(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    return (p - y * torch.log(p + EPSILON)).mean(dim=-1)
+
+
 VALUES: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
     "mean_squared_error": _mse,
     "mean_absolute_error": _mae,
+    "mean_absolute_percentage_error": _mape,
+    "mean_squared_logarithmic_error": _msle,
+    "huber": _huber,
+    "log_cosh": _log_cosh,
+    "cosine_similarity": _cosine,
+    "hinge": _hinge,
+    "squared_hinge": _squared_hinge,
+    "categorical_hinge": _categorical_hinge,
     "binary_crossentropy": _bce,
     "categorical_crossentropy": _cce,
     "sparse_categorical_crossentropy": _scce,
+    "binary_focal_crossentropy": _binary_focal,
+    "categorical_focal_crossentropy": _categorical_focal,
+    "kl_divergence": _kld,
+    "poisson": _poisson,
 }
 SPARSE_TARGETS = {"sparse_categorical_crossentropy"}
 
@@ -111,6 +212,15 @@ class LossFn:
         self.reduction = spec.reduction if spec.reduction != "none" else "sum_over_batch_size"
 
     def __call__(self, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
-        if self.spec.fn not in SPARSE_TARGETS and y.dtype != p.dtype:
-            y = y.to(p.dtype)
-        return reduce(self.values(y, p, self.options), sw, self.reduction)
+        return reduce(self.per_sample(y, p), sw, self.reduction)
+
+    def per_sample(self, y: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Per-sample values (Keras squeezes/expands a trailing axis of size 1 first)."""
+        if self.spec.fn not in SPARSE_TARGETS:
+            if y.dtype != p.dtype:
+                y = y.to(p.dtype)
+            if y.dim() == p.dim() - 1:
+                y = y.unsqueeze(-1)
+            elif y.dim() == p.dim() + 1:
+                y = y.squeeze(-1)
+        return self.values(y, p, self.options)

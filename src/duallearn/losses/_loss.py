@@ -62,14 +62,35 @@ class Loss:
         raise NotImplementedError
 
     def prepare(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Check and cast targets to what the formula expects (numpy side)."""
+        """Check and cast targets to what the formula expects (numpy side). As Keras, a
+        trailing axis of size 1 on either side is squeezed/expanded to match."""
         y_true = np.asarray(y_true)
-        if y_true.shape != y_pred.shape:
-            raise ShapeError(
-                f"{type(self).__name__}: y_true and y_pred must have the same shape. "
-                f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}."
-            )
+        self.check_targets(y_true, y_pred.shape)
+        if y_true.ndim == y_pred.ndim - 1:
+            y_true = y_true[..., None]
+        elif y_true.ndim == y_pred.ndim + 1:
+            y_true = y_true[..., 0]
         return y_true.astype(y_pred.dtype)
+
+    def check_targets(self, y_true: np.ndarray, y_pred_shape: tuple[int | None, ...]) -> None:
+        """Raise a clear error when targets cannot go with predictions of this shape
+        (called by the numpy reference and once per ``fit``/``evaluate`` by the model)."""
+        ys, ps = tuple(np.shape(y_true)), tuple(y_pred_shape)
+        if len(ys) == len(ps) - 1 and ps[-1] == 1:
+            ps = ps[:-1]
+        elif len(ys) == len(ps) + 1 and ys[-1] == 1:
+            ys = ys[:-1]
+        if len(ys) != len(ps) or any(
+            p is not None and y != p and y != 1 for y, p in zip(ys[1:], ps[1:], strict=True)
+        ):
+            raise ShapeError(
+                f"{type(self).__name__}: y_true and y_pred must have the same shape (up to a "
+                "trailing axis of size 1, or broadcasting a size-1 axis). Received: "
+                f"y_true.shape={np.shape(y_true)}, "
+                f"y_pred.shape={tuple(y_pred_shape)}. Fix: one-hot or reshape the targets, or "
+                "pick the loss that matches them (e.g. sparse_categorical_crossentropy for "
+                "integer labels)."
+            )
 
     def reference(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
