@@ -104,9 +104,10 @@ def split_validation(
 
 # ---- data sources ---------------------------------------------------------------------------
 def to_numpy(tree: Any) -> Any:
-    """numpy leaves from torch tensors, TF tensors or array-likes (no framework import)."""
+    """numpy leaves from torch tensors, TF tensors or array-likes (no framework import).
+    Read-only arrays (``tf.data``'s numpy iterator) are copied: torch needs writable memory."""
     if isinstance(tree, np.ndarray):
-        return tree
+        return tree if tree.flags.writeable else tree.copy()
     if isinstance(tree, dict):
         return {k: to_numpy(v) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
@@ -114,8 +115,8 @@ def to_numpy(tree: Any) -> Any:
     if hasattr(tree, "detach") and hasattr(tree, "cpu"):  # torch.Tensor
         return tree.detach().cpu().numpy()
     if hasattr(tree, "numpy") and callable(tree.numpy):  # tf.Tensor, EagerTensor
-        return np.asarray(tree.numpy())
-    return np.asarray(tree)
+        return to_numpy(np.asarray(tree.numpy()))
+    return to_numpy(np.asarray(tree))
 
 
 def unpack_batch(data: Any) -> tuple[Any, Any, Any]:
