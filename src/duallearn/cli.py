@@ -1,0 +1,258 @@
+"""The ``duallearn`` command line (docs/cli.md).
+
+``duallearn info | inspect MODEL | parity MODEL [--data FILE.npz] | export MODEL --format F
+--output PATH``. A user mistake (missing file, hostile or corrupt file, unknown format, missing
+framework) prints one ``duallearn: error: ...`` line on stderr and exits with status 2; a
+parity or export check above its tolerance exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, no usage dump
+        sys.stderr.write(f"duallearn: error: {message} (see: duallearn --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _import_frameworks_in_order() -> None:
+    """torch must be imported before tensorflow in one process on this platform."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
+
+
+# ---- info ------------------------------------------------------------------------------------
+def cmd_info(args: argparse.Namespace) -> int:
+    import duallearn as dl
+    from duallearn.plugin import get_backend, registered_backends, selection
+
+    print(f"duallearn {dl.__version__}")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
+    installed = dl.available_backends()
+    print("backends:")
+    _import_frameworks_in_order()
+    for name in registered_backends():
+        if name not in installed:
+            print(f"  {name}: not installed (framework missing)")
+            continue
+        try:
+            backend = get_backend(name)
+            versions = ", ".join(f"{k} {v}" for k, v in backend.versions().items())
+            devices = ", ".join(backend.devices())
+            print(f"  {name}: {versions}; devices: {devices}")
+        except Exception as exc:  # a broken install is reported, not raised
+            print(f"  {name}: cannot be loaded: {type(exc).__name__}: {exc}")
+    extras = []
+    for mod in ("onnx", "onnxruntime", "onnxscript", "safetensors"):
+        import importlib.util
+
+        extras.append(f"{mod} {'yes' if importlib.util.find_spec(mod) else 'no'}")
+    print(f"export tools: {', '.join(extras)}")
+    name, reason = selection()
+    print(f"active backend: {name} ({reason})")
+    return EXIT_OK
+
+
+# ---- inspect ---------------------------------------------------------------------------------
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from duallearn.saving import inspect_model_file
+
+    info = inspect_model_file(args.model)
+    meta = info["metadata"]
+    print(f"file: {args.model}")
+    print(f"format version: {info['format_version']}")
+    print(f"model: {info['name']} ({info['model_class']})")
+    if meta:
+        print(
+            f"written by: duallearn {meta.get('duallearn_version')} on backend "
+            f"{meta.get('backend')} {meta.get('framework_versions') or ''}".rstrip()
+        )
+        print(f"dtype: {meta.get('dtype')}")
+    print(f"compiled: {info['compiled']}, optimizer state: {info['optimizer_state']}")
+    rows = [(str(l["name"]), str(l["class_name"]), str(l["params"])) for l in info["layers"]]
+    _table(["layer", "class", "params"], rows)
+    print(f"total params: {info['total_params']}")
+    bad = [n for n, ok in info["digests"].items() if not ok]
+    for name, ok in sorted(info["digests"].items()):
+        print(f"digest {name}: {'OK' if ok else 'MISMATCH'}")
+    if bad:
+        print(f"digests: FAILED ({', '.join(bad)}): the file is corrupt or was modified")
+        return EXIT_CHECK_FAILED
+    print("digests: OK")
+    return EXIT_OK
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in
+              enumerate(header)]  # fmt: skip
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+# ---- parity ----------------------------------------------------------------------------------
+def _load_inputs(path: str, model: Any) -> list[np.ndarray]:
+    from duallearn.errors import ConfigError
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise ConfigError(f"No such data file: {path}.") from None
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"{path} is not a readable .npz file: {exc}.") from None
+    names = list(model.input_names)
+    if all(n in arrays for n in names):
+        return [arrays[n] for n in names]
+    for key in ("x", "inputs"):
+        if key in arrays and len(names) == 1:
+            return [arrays[key]]
+    if len(arrays) == len(names):
+        return [arrays[k] for k in sorted(arrays)]
+    raise ConfigError(
+        f"{path} holds arrays {sorted(arrays)}; the model takes inputs {names}. Fix: store "
+        f"the inputs under those names (or as 'x' for a one-input model)."
+    )
+
+
+def parity_table(path: str, inputs: list[np.ndarray] | None) -> tuple[list[Any], bool, str]:
+    """Load ``path`` on every installed backend, run every layer's output, compare each
+    backend with the first: rows ``(layer, class, backend, max abs, max rel, ok)``."""
+    import duallearn as dl
+    from duallearn.errors import BackendError
+    from duallearn.models import Model
+    from duallearn.testing._tolerances import max_errors, tolerance
+
+    _import_frameworks_in_order()
+    backends = dl.available_backends()
+    if not backends:
+        raise BackendError("No backend is installed. Fix: pip install 'duallearn[torch]'.")
+    outputs: dict[str, list[np.ndarray]] = {}
+    labels: list[tuple[str, str]] = []
+    dtype = "float32"
+    for name in backends:
+        model = dl.load_model(path, compile=False, backend=name)
+        dtype = model._dtype()
+        if inputs is None:
+            from duallearn.export import probe_inputs
+
+            inputs = probe_inputs(model)
+        graph = model.graph
+        taps = [t for node in graph.nodes for t in node.outputs]
+        labels = [
+            (node.layer.name, type(node.layer).__name__)
+            for node in graph.nodes
+            for _ in node.outputs
+        ]
+        probe = Model(graph.inputs if len(graph.inputs) > 1 else graph.inputs[0], taps,
+                      name="parity_probe", backend=name)  # fmt: skip
+        res = probe.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+        outputs[name] = [np.asarray(r) for r in (res if isinstance(res, list) else [res])]
+    tol = tolerance("forward", dtype if dtype in ("float32", "float64") else "float32")
+    ref_name = backends[0]
+    rows = []
+    ok_all = True
+    for other in backends[1:]:
+        for (lname, cls), a, ref in zip(labels, outputs[other], outputs[ref_name], strict=True):
+            err, rel = max_errors(a, ref)
+            ok = rel <= tol.rtol + tol.atol_s
+            ok_all &= ok
+            rows.append((lname, cls, f"{other} vs {ref_name}", err, rel, ok))
+    note = f"tolerance: max rel error <= {tol.rtol + tol.atol_s:g} ({dtype}, 'forward')"
+    return rows, ok_all, note
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    import duallearn as dl
+
+    inputs = None
+    if args.data is not None:
+        model = dl.load_model(args.model, compile=False)
+        inputs = _load_inputs(args.data, model)
+    rows, ok, note = parity_table(args.model, inputs)
+    if not rows:
+        print("only one backend is installed: nothing to compare")
+        return EXIT_OK
+    _table(
+        ["layer", "class", "backends", "max abs", "max rel", "ok"],
+        [(r[0], r[1], r[2], f"{r[3]:.3e}", f"{r[4]:.3e}", "yes" if r[5] else "NO") for r in rows],
+    )
+    print(note)
+    print("parity: OK" if ok else "parity: FAILED")
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
+
+
+# ---- export ----------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    import duallearn as dl
+    from duallearn.export import ExportError, export_model
+
+    _import_frameworks_in_order()
+    model = dl.load_model(args.model, compile=False)
+    inputs = _load_inputs(args.data, model) if args.data else None
+    try:
+        result = export_model(model, args.output, format=args.format, inputs=inputs)
+    except ExportError as exc:
+        if exc.result is None:
+            raise
+        print(exc.result.summary())
+        sys.stderr.write(f"duallearn: error: {exc}\n")
+        return EXIT_CHECK_FAILED
+    print(result.summary())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from duallearn.export import FORMATS
+
+    parser = _Parser(prog="duallearn", description="duallearn model files: info, inspect, "
+                     "cross-backend parity, verified export.")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("info", help="installed backends, versions, devices, active backend")
+    p.set_defaults(fn=cmd_info)
+    p = sub.add_parser("inspect", help="format version, layers, parameters, digests of a file")
+    p.add_argument("model", help="a .dlm file")
+    p.set_defaults(fn=cmd_inspect)
+    p = sub.add_parser("parity", help="per-layer differences between installed backends")
+    p.add_argument("model", help="a .dlm file")
+    p.add_argument("--data", help=".npz with the inputs (by input name, or 'x')")
+    p.set_defaults(fn=cmd_parity)
+    p = sub.add_parser("export", help="export and verify against the loaded model")
+    p.add_argument("model", help="a .dlm file")
+    p.add_argument("--format", required=True, choices=sorted(FORMATS))
+    p.add_argument("--output", required=True, help="artifact path (a folder for saved_model)")
+    p.add_argument("--data", help=".npz with probe inputs (default: seeded random)")
+    p.set_defaults(fn=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from duallearn.errors import DuallearnError
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except DuallearnError as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"duallearn: error: {message}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("duallearn: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
