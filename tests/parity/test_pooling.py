@@ -209,3 +209,22 @@ def test_matches_keras(make, shape, backend):
     dm = dl.Sequential([L.Input(shape), make(L)])
     x = np.random.default_rng(0).standard_normal((3, *shape)).astype("float32")
     assert set_keras_weights_and_compare(dm, km, x) < 1e-6
+
+
+def test_masked_global_average_matches_keras(backend):
+    """The mask from ``Embedding(mask_zero=True)`` reaches GlobalAveragePooling1D (as Keras)."""
+    keras = pytest.importorskip("keras")
+    from duallearn.testing import set_keras_weights_and_compare
+
+    x = np.array([[3, 4, 0, 0, 0], [1, 2, 3, 4, 5], [7, 0, 0, 0, 0]], dtype="int32")
+    km = keras.Sequential([
+        keras.Input((5,), dtype="int32"),
+        keras.layers.Embedding(10, 4, mask_zero=True),
+        keras.layers.GlobalAveragePooling1D(),
+    ])  # fmt: skip
+    dm = dl.Sequential([
+        L.Input((5,), dtype="int32"),
+        L.Embedding(10, 4, mask_zero=True),
+        L.GlobalAveragePooling1D(),
+    ])  # fmt: skip
+    assert set_keras_weights_and_compare(dm, km, x) < 1e-6
