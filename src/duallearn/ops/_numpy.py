@@ -93,7 +93,11 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype: str | None = None) -> n
 
 
 def _unary(f: Any) -> Any:
-    return lambda x: f(_a(x))
+    def op(x: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, as the backends
+            return f(_a(x))
+
+    return op
 
 
 abs = _unary(np.abs)  # noqa: A001

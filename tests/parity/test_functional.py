@@ -1,0 +1,145 @@
+"""Functional graphs (residual, two-input two-output, nested) against the same Keras 3 model
+through set_weights, and across backends through training; merge layers vs numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import duallearn as dl
+from duallearn.testing import assert_close, check_layer
+
+from ..conftest import BACKENDS, both
+
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
+MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"]
+
+
+@settings(max_examples=4)
+@given(
+    name=st.sampled_from(MERGES),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float64", "float32"]),
+    broadcast=st.booleans(),
+)
+def test_merge_layers(name, seed, dtype, broadcast):
+    rng = np.random.default_rng(seed)
+    a = rng.permutation(15).reshape(3, 5) * 0.3 - 2
+    b = rng.standard_normal((3, 1 if broadcast and name not in ("Concatenate", "Dot") else 5))
+    if name == "Dot":
+        make = lambda: dl.layers.Dot(axes=1, normalize=bool(seed % 2))  # noqa: E731
+    else:
+        make = getattr(dl.layers, name)
+    check_layer(make, [a, b], dtype=dtype, seed=seed)
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _graphs(lib, Input, Model):  # noqa: N803
+    """The three graphs of the issue, built with the same code on keras or duallearn."""
+    L = lib.layers
+    # residual
+    x = Input((6,))
+    h = L.Dense(6, activation="relu", name="r1")(x)
+    h = L.Dense(6, name="r2")(h)
+    res = Model(x, L.Dense(3, name="r_out")(L.Add()([x, h])), name="residual")
+    # two inputs, two outputs
+    a, b = Input((5,), name="a"), Input((4,), name="b")
+    ha = L.Dense(4, activation="tanh", name="ha")(a)
+    hb = L.Dense(4, name="hb")(b)
+    m = L.Concatenate(name="cat")([ha, hb, L.Multiply()([ha, hb])])
+    two = Model([a, b], [L.Dense(2, name="o1")(m), L.Dense(1, name="o2")(L.Subtract()([ha, hb]))])
+    # nested
+    z = Input((6,))
+    inner = Model(z, L.Dense(4, activation="tanh", name="inner_d")(z), name="inner")
+    w = Input((6,))
+    nested = Model(w, L.Dense(2, name="top")(L.Average()([inner(w), L.Dense(4, name="side")(w)])))
+    return res, two, nested
+
+
+def _dl_graphs(backend):
+    with dl.use_backend(backend):
+        return _graphs(dl, dl.Input, dl.Model)
+
+
+def test_layers_order_and_weights_match_keras_3():
+    keras = _keras()
+    ours = _dl_graphs(BACKENDS[0])
+    theirs = _graphs(keras, keras.Input, keras.Model)
+    rng = np.random.default_rng(0)
+    for o, t in zip(ours, theirs):
+        assert [type(l).__name__.replace("Functional", "Model") for l in t.layers] == [
+            type(l).__name__ for l in o.layers
+        ]
+        assert [w.shape for w in o.get_weights()] == [tuple(w.shape) for w in t.get_weights()]
+        xs = [rng.standard_normal((4, *i.shape[1:])).astype("float32") for i in o.inputs]
+        for be in BACKENDS:
+            with dl.use_backend(be):
+                mine = _dl_graphs(be)[ours.index(o)]
+            mine.set_weights(t.get_weights())
+            a = mine.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+            b = t.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+            for p, q in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+                assert_close(f"{o.name} {be} vs keras", p, q, "float32", "forward")
+
+
+@both()
+def test_graphs_train_identically_on_both_backends():
+    rng = np.random.default_rng(1)
+    dl.config.set_floatx("float64")
+    runs = {}
+    for be in BACKENDS:
+        dl.set_random_seed(3)
+        res, two, nested = _dl_graphs(be)
+        out = []
+        for m in (res, two, nested):
+            xs = [np.random.default_rng(5).standard_normal((16, *i.shape[1:])) for i in m.inputs]
+            ys = [np.random.default_rng(6).standard_normal((16, *o.shape[1:])) for o in m.outputs]
+            multi = len(ys) > 1
+            m.compile(
+                dl.optimizers.Adam(0.01),
+                loss=["mse", "mae"] if multi else "mse",
+                loss_weights=[1.0, 0.5] if multi else None,
+                metrics=None if multi else ["mae"],
+            )
+            m.fit(
+                xs if len(xs) > 1 else xs[0],
+                ys if len(ys) > 1 else ys[0],
+                batch_size=4,
+                epochs=2,
+                verbose=0,
+            )
+            out.append(m.get_weights())
+        runs[be] = out
+    for wa, wb in zip(runs[BACKENDS[0]], runs[BACKENDS[1]]):
+        for a, b in zip(wa, wb):
+            assert_close("weights after 8 steps", b, a, "float64", "params_10")
+    del rng
+
+
+def test_dict_io_intermediate_outputs_summary_and_save(tmp_path):
+    a, b = dl.Input((3,), name="a"), dl.Input((2,), name="b")
+    h = dl.layers.Dense(4, name="x")(dl.layers.Concatenate()([a, b]))
+    m = dl.Model(
+        {"a": a, "b": b},
+        {"y": dl.layers.Dense(1, name="y")(h), "z": dl.layers.Dense(2, name="z")(h)},
+    )
+    x = {"a": np.ones((8, 3), "float32"), "b": np.ones((8, 2), "float32")}
+    m.compile("sgd", loss={"y": "mse", "z": "mse"}, loss_weights={"y": 1.0, "z": 0.1})
+    m.fit(x, {"y": np.zeros((8, 1)), "z": np.zeros((8, 2))}, epochs=1, verbose=0)
+    sub = dl.Model(m.inputs, m.get_layer("x").output)
+    assert sub.predict(x, verbose=0).shape == (8, 4)
+    lines = []
+    m.summary(print_fn=lines.append)
+    assert "(None, 4)" in lines[0] and "Total params: 39" in lines[0]
+    m.save(tmp_path / "m.dlm")
+    again = dl.load_model(tmp_path / "m.dlm")
+    got, ref = again.predict(x, verbose=0), m.predict(x, verbose=0)
+    np.testing.assert_allclose(got["z"], ref["z"], rtol=1e-6)
+    assert m.native is not None

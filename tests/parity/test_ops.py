@@ -1,0 +1,514 @@
+"""Every ``dl.ops`` op: forward vs the numpy reference and across backends, gradients across
+backends and vs a float64 central difference of the numpy reference (one table row per op)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import duallearn as dl
+from duallearn import ops
+from duallearn.testing import assert_close, max_errors
+
+from ..conftest import BACKENDS
+
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
+ERRORS: dict[str, float] = {}
+
+
+def x(rng, s):  # values off the kinks of relu/abs/sign/round/floor
+    a = rng.uniform(-2, 2, s)
+    a[np.abs(a) < 0.05] = 0.3
+    return a + (np.abs(a - np.round(a)) < 0.05) * 0.1
+
+
+def pos(rng, s):
+    return rng.uniform(0.5, 2.0, s)
+
+
+def distinct(rng, s):
+    n = int(np.prod(s))
+    return (rng.permutation(n).reshape(s) - n / 2) * 0.37
+
+
+def idx(n):
+    return lambda rng, s: rng.integers(0, n, s).astype(np.int64)
+
+
+U = [x]
+B = [x, x]
+# name, fn(ops, *inputs), input makers, shape rule, differentiable, tolerance kind
+ROWS = [
+    ("abs", lambda o, a: o.abs(a), U, None, True, "activation"),
+    ("negative", lambda o, a: o.negative(a), U, None, True, "activation"),
+    ("exp", lambda o, a: o.exp(a), U, None, True, "activation"),
+    ("log", lambda o, a: o.log(a), [pos], None, True, "activation"),
+    ("log1p", lambda o, a: o.log1p(a), [pos], None, True, "activation"),
+    ("expm1", lambda o, a: o.expm1(a), U, None, True, "activation"),
+    ("sqrt", lambda o, a: o.sqrt(a), [pos], None, True, "activation"),
+    ("rsqrt", lambda o, a: o.rsqrt(a), [pos], None, True, "activation"),
+    ("square", lambda o, a: o.square(a), U, None, True, "activation"),
+    ("reciprocal", lambda o, a: o.reciprocal(a), [pos], None, True, "activation"),
+    ("sin", lambda o, a: o.sin(a), U, None, True, "activation"),
+    ("cos", lambda o, a: o.cos(a), U, None, True, "activation"),
+    ("tanh", lambda o, a: o.tanh(a), U, None, True, "activation"),
+    ("erf", lambda o, a: o.erf(a), U, None, True, "activation"),
+    ("sign", lambda o, a: o.sign(a), U, None, False, "activation"),
+    ("floor", lambda o, a: o.floor(a), U, None, False, "activation"),
+    ("ceil", lambda o, a: o.ceil(a), U, None, False, "activation"),
+    ("round", lambda o, a: o.round(a), U, None, False, "activation"),
+    ("relu", lambda o, a: o.relu(a), U, None, True, "activation"),
+    ("relu6", lambda o, a: o.relu6(a * 4), U, None, True, "activation"),
+    ("sigmoid", lambda o, a: o.sigmoid(a), U, None, True, "activation"),
+    ("softplus", lambda o, a: o.softplus(a), U, None, True, "activation"),
+    ("silu", lambda o, a: o.silu(a), U, None, True, "activation"),
+    ("gelu_tanh", lambda o, a: o.gelu(a), U, None, True, "gelu"),
+    ("gelu_erf", lambda o, a: o.gelu(a, approximate=False), U, None, True, "gelu"),
+    ("leaky_relu", lambda o, a: o.leaky_relu(a), U, None, True, "activation"),
+    ("softmax", lambda o, a: o.softmax(a, axis=-1), U, None, True, "activation"),
+    ("log_softmax", lambda o, a: o.log_softmax(a, axis=0), U, None, True, "activation"),
+    ("add", lambda o, a, b: o.add(a, b), B, None, True, "activation"),
+    ("add_broadcast", lambda o, a, b: o.add(a, b[..., :1]), B, None, True, "activation"),
+    ("add_scalar", lambda o, a: o.add(a, 1.5), U, None, True, "activation"),
+    ("subtract", lambda o, a, b: o.subtract(a, b), B, None, True, "activation"),
+    ("multiply", lambda o, a, b: o.multiply(a, b), B, None, True, "activation"),
+    ("divide", lambda o, a, b: o.divide(a, b), [x, pos], None, True, "activation"),
+    ("power", lambda o, a, b: o.power(a, b), [pos, x], None, True, "layer"),
+    ("maximum", lambda o, a, b: o.maximum(a, b), [distinct, x], None, True, "activation"),
+    ("minimum", lambda o, a, b: o.minimum(a, b), [distinct, x], None, True, "activation"),
+    ("floor_divide", lambda o, a, b: o.floor_divide(a, b), [x, pos], None, False, "activation"),
+    ("mod", lambda o, a, b: o.mod(a, b), [x, pos], None, False, "layer"),
+    ("equal", lambda o, a: o.equal(o.round(a), 1.0), U, None, False, "activation"),
+    ("not_equal", lambda o, a: o.not_equal(o.round(a), 1.0), U, None, False, "activation"),
+    ("less", lambda o, a, b: o.less(a, b), B, None, False, "activation"),
+    ("less_equal", lambda o, a, b: o.less_equal(a, b), B, None, False, "activation"),
+    ("greater", lambda o, a, b: o.greater(a, b), B, None, False, "activation"),
+    ("greater_equal", lambda o, a, b: o.greater_equal(a, b), B, None, False, "activation"),
+    (
+        "logical_and",
+        lambda o, a, b: o.logical_and(o.greater(a, 0), o.greater(b, 0)),
+        B,
+        None,
+        False,
+        "activation",
+    ),
+    (
+        "logical_or",
+        lambda o, a, b: o.logical_or(o.greater(a, 0), o.greater(b, 0)),
+        B,
+        None,
+        False,
+        "activation",
+    ),
+    (
+        "logical_xor",
+        lambda o, a, b: o.logical_xor(o.greater(a, 0), o.greater(b, 0)),
+        B,
+        None,
+        False,
+        "activation",
+    ),
+    ("logical_not", lambda o, a: o.logical_not(o.greater(a, 0)), U, None, False, "activation"),
+    ("isnan", lambda o, a: o.isnan(o.log(a)), U, None, False, "activation"),
+    ("isfinite", lambda o, a: o.isfinite(o.log(a)), U, None, False, "activation"),
+    ("where", lambda o, a, b: o.where(o.greater(a, 0), a, b), B, None, True, "activation"),
+    ("clip", lambda o, a: o.clip(a, -0.5, 0.7), U, None, True, "activation"),
+    ("sum", lambda o, a: o.sum(a, axis=-1), U, None, True, "layer"),
+    ("sum_all", lambda o, a: o.sum(a), U, None, True, "layer"),
+    ("mean", lambda o, a: o.mean(a, axis=0, keepdims=True), U, None, True, "layer"),
+    ("max", lambda o, a: o.max(a, axis=-1), [distinct], None, True, "layer"),
+    ("min", lambda o, a: o.min(a), [distinct], None, True, "layer"),
+    ("prod", lambda o, a: o.prod(a, axis=-1), U, None, True, "layer"),
+    ("var", lambda o, a: o.var(a, axis=-1), U, None, True, "layer"),
+    # std at zero variance: torch's gradient is 0, TF's NaN (docs/ops.md); drawn off it here
+    ("std", lambda o, a: o.std(o.concatenate([a, -a], axis=0), axis=0), [pos], None, True, "layer"),
+    ("logsumexp", lambda o, a: o.logsumexp(a, axis=-1), U, None, True, "layer"),
+    ("all", lambda o, a: o.all(o.greater(a, -1.5), axis=-1), U, None, False, "activation"),
+    ("any", lambda o, a: o.any(o.greater(a, 1.5)), U, None, False, "activation"),
+    ("argmax", lambda o, a: o.argmax(a, axis=-1), [distinct], None, False, "activation"),
+    ("argmin", lambda o, a: o.argmin(a), [distinct], None, False, "activation"),
+    ("cumsum", lambda o, a: o.cumsum(a, axis=-1), U, None, True, "layer"),
+    ("sort", lambda o, a: o.sort(a, axis=-1), [distinct], None, True, "activation"),
+    ("argsort", lambda o, a: o.argsort(a, axis=0), [distinct], None, False, "activation"),
+    ("top_k", lambda o, a: o.top_k(a, 1)[0], [distinct], None, True, "activation"),
+    ("top_k_idx", lambda o, a: o.top_k(a, 1)[1], [distinct], None, False, "activation"),
+    (
+        "matmul",
+        lambda o, a, b: o.matmul(
+            o.reshape(a, (-1, o.shape(a)[-1])), o.transpose(o.reshape(b, (-1, o.shape(b)[-1])))
+        ),
+        B,
+        None,
+        True,
+        "layer",
+    ),
+    (
+        "matmul_batched",
+        lambda o, a, b: o.matmul(o.expand_dims(a, -1), o.expand_dims(b, -2)),
+        B,
+        None,
+        True,
+        "layer",
+    ),
+    ("einsum", lambda o, a, b: o.einsum("...i,...i->...", a, b), B, None, True, "layer"),
+    (
+        "tensordot",
+        lambda o, a, b: (
+            o.tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1])) if hasattr(a, "ndim") else None
+        ),
+        B,
+        None,
+        True,
+        "layer",
+    ),
+    ("reshape", lambda o, a: o.reshape(a, (-1,)), U, None, True, "activation"),
+    ("transpose", lambda o, a: o.transpose(a), U, None, True, "activation"),
+    ("expand_dims", lambda o, a: o.expand_dims(a, 1), U, None, True, "activation"),
+    ("squeeze", lambda o, a: o.squeeze(o.expand_dims(a, 0), 0), U, None, True, "activation"),
+    ("concatenate", lambda o, a, b: o.concatenate([a, b], axis=-1), B, None, True, "activation"),
+    ("stack", lambda o, a, b: o.stack([a, b], axis=1), B, None, True, "activation"),
+    (
+        "split",
+        lambda o, a: o.split(o.concatenate([a, a], axis=0), 2, axis=0)[1],
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    (
+        "split_cuts",
+        lambda o, a: o.split(o.concatenate([a, a], axis=0), [1], axis=0)[1],
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    ("take", lambda o, a, i: o.take(a, i, axis=0), [x, idx(1)], None, True, "activation"),
+    ("take_flat", lambda o, a, i: o.take(a, i), [x, idx(1)], None, True, "activation"),
+    (
+        "take_along_axis",
+        lambda o, a, i: o.take_along_axis(a, i, axis=0),
+        [x, idx(1)],
+        None,
+        True,
+        "activation",
+    ),
+    (
+        "pad",
+        lambda o, a: (
+            o.pad(
+                a,
+                [(1, 0)] * 1 + [(0, 2)] * 0 if False else [(1, 2)] * 1 + [(0, 0)] * 0,
+                constant_values=0.5,
+            )
+            if False
+            else o.pad(a, 1)
+        ),
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    (
+        "pad_reflect",
+        lambda o, a: (
+            o.pad(o.concatenate([a, a, a], axis=0), [(1, 1)] + [(0, 0)] * 0, mode="reflect")
+            if False
+            else o.pad(o.concatenate([a, a, a], axis=0), 1, mode="symmetric")
+        ),
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    ("tile", lambda o, a: o.tile(a, (2,)), U, None, True, "activation"),
+    ("repeat", lambda o, a: o.repeat(a, 2, axis=0), U, None, True, "activation"),
+    ("broadcast_to", lambda o, a: o.broadcast_to(a, (2, *o.shape(a))), U, None, True, "activation"),
+    ("flip", lambda o, a: o.flip(a, axis=0), U, None, True, "activation"),
+    ("cast", lambda o, a: o.cast(o.multiply(a, 3.0), "int32"), U, None, False, "activation"),
+    ("one_hot", lambda o, i: o.one_hot(i, 3), [idx(3)], None, False, "activation"),
+    ("zeros", lambda o, a: o.add(a, o.zeros(o.shape(a), o.dtype(a))), U, None, True, "activation"),
+    ("ones_like", lambda o, a: o.multiply(a, o.ones_like(a)), U, None, True, "activation"),
+    (
+        "full",
+        lambda o, a: o.multiply(a, o.full(o.shape(a), 2.5, o.dtype(a))),
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    (
+        "arange",
+        lambda o, a: o.add(a, o.cast(o.arange(o.shape(a)[-1]), o.dtype(a))),
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    (
+        "eye",
+        lambda o, a: o.matmul(a, o.eye(o.shape(a)[-1], k=0, dtype=o.dtype(a))),
+        U,
+        None,
+        True,
+        "layer",
+    ),
+    (
+        "normalize",
+        lambda o, a: o.normalize(o.concatenate([a, a + 1.0], axis=-1), axis=-1),
+        U,
+        None,
+        True,
+        "layer",
+    ),
+    ("layer_norm", lambda o, a, b: o.layer_normalization(a, b[0], b[-1]), B, None, True, "layer"),
+]
+
+SPATIAL = [
+    ("conv1d_same_s2", lambda o, a, w: o.conv(a, w, strides=2, padding="same"), (4, 2, 3), True),
+    ("conv2d_valid_d2", lambda o, a, w: o.conv(a, w, dilation_rate=2), (2, 2, 2, 3), True),
+    (
+        "conv2d_same_even_k",
+        lambda o, a, w: o.conv(a, w, strides=2, padding="same"),
+        (2, 2, 2, 3),
+        True,
+    ),
+    ("max_pool_same", lambda o, a, w: o.max_pool(a, 2, strides=2, padding="same"), None, True),
+    (
+        "average_pool_same",
+        lambda o, a, w: o.average_pool(a, 3, strides=2, padding="same"),
+        None,
+        True,
+    ),
+]
+
+
+def _arrays(makers, seed, shape):
+    rng = np.random.default_rng(seed)
+    return [m(rng, shape) for m in makers]
+
+
+def _run(fn, arrays, backend, dtype, cot_seed, grad=True):
+    """Forward and the VJP of sum(out · cot) on one backend (numpy: forward only)."""
+    cast = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+    if backend == "numpy":
+        with ops.numpy_mode():
+            return np.asarray(fn(ops, *cast)), None
+    import torch
+
+    with dl.use_backend(backend):
+        if backend == "torch":
+            ts = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in cast]
+            out = fn(ops, *ts)
+            res = out.detach().numpy()
+            if not (grad and out.dtype.is_floating_point and out.requires_grad):
+                return res, None
+            cot = torch.tensor(
+                np.random.default_rng(cot_seed).standard_normal(res.shape).astype(dtype)
+            )
+            diff = [t for t in ts if t.requires_grad]
+            grads = torch.autograd.grad((out * cot).sum(), diff, allow_unused=True)
+            return res, [np.zeros(t.shape) if g is None else g.numpy() for t, g in zip(diff, grads)]
+        import tensorflow as tf
+
+        ts = [tf.constant(a) for a in cast]
+        with tf.GradientTape() as tape:
+            for t in ts:
+                if t.dtype.is_floating:
+                    tape.watch(t)
+            out = fn(ops, *ts)
+            res = np.asarray(out)
+            if not (grad and out.dtype.is_floating):
+                return res, None
+            cot = tf.constant(
+                np.random.default_rng(cot_seed).standard_normal(res.shape).astype(dtype)
+            )
+            s = tf.reduce_sum(out * cot)
+        diff = [t for t in ts if t.dtype.is_floating]
+        grads = tape.gradient(s, diff)
+        return res, [
+            np.zeros(t.shape) if g is None else tf.convert_to_tensor(g).numpy()
+            for t, g in zip(diff, grads)
+        ]
+
+
+def _fd(fn, arrays, grads, cot_seed):
+    """Directional derivative of sum(f(x)·cot) along a random direction, float64 numpy."""
+    rng = np.random.default_rng(cot_seed + 7)
+    fl = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    dirs = {i: rng.standard_normal(arrays[i].shape) for i in fl}
+    with ops.numpy_mode():
+        out = np.asarray(fn(ops, *arrays))
+    cot = np.random.default_rng(cot_seed).standard_normal(out.shape)
+    h = 1e-6
+
+    def f(t):
+        moved = [a + t * dirs[i] if i in dirs else a for i, a in enumerate(arrays)]
+        with ops.numpy_mode():
+            return float(np.sum(np.asarray(fn(ops, *moved)) * cot))
+
+    numeric = (f(h) - f(-h)) / (2 * h)
+    analytic = sum(float(np.sum(g * dirs[i])) for g, i in zip(grads, fl))
+    return numeric, analytic
+
+
+def _check(name, fn, arrays, grad, kind, dtype, seed):
+    ref, _ = _run(fn, arrays, "numpy", "float64", seed)
+    results = {}
+    for be in BACKENDS:
+        out, g = _run(fn, arrays, be, dtype, seed, grad)
+        if ref.dtype.kind in "fc":
+            assert_close(f"{name} {be} vs numpy", out, ref, dtype, kind)
+            ERRORS[f"{name}/{be}/{dtype}/fwd"] = max(
+                ERRORS.get(f"{name}/{be}/{dtype}/fwd", 0), max_errors(out, ref)[1]
+            )
+        else:
+            np.testing.assert_array_equal(out, ref, err_msg=f"{name} {be} vs numpy")
+        results[be] = g
+    if grad and len(BACKENDS) > 1:
+        ga, gb = results[BACKENDS[0]], results[BACKENDS[1]]
+        assert ga is not None and gb is not None, f"{name}: no gradient"
+        for a, b in zip(ga, gb):
+            assert_close(f"{name} d(input) {BACKENDS[1]} vs {BACKENDS[0]}", b, a, dtype, "gradient")
+            ERRORS[f"{name}/grad/{dtype}"] = max(
+                ERRORS.get(f"{name}/grad/{dtype}", 0), max_errors(b, a)[1]
+            )
+    if grad and dtype == "float64":
+        for be in BACKENDS:
+            numeric, analytic = _fd(
+                fn,
+                [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays],
+                results[be],
+                seed,
+            )
+            assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)), (
+                f"{name} {be}: gradient {analytic} vs central difference {numeric}"
+            )
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r[0] for r in ROWS])
+@settings(max_examples=3)
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_op(row, shape, seed, dtype):
+    name, fn, makers, _, grad, kind = row
+    if name in ("layer_norm", "einsum", "matmul", "tensordot") and len(shape) < 1:
+        return
+    if name == "tensordot":
+        fn = lambda o, a, b: o.tensordot(a, b, axes=([len(shape) - 1], [len(shape) - 1]))  # noqa: E731
+    if name == "layer_norm":
+
+        def fn(o, a, b):
+            z = o.concatenate([a, a * a, b], axis=-1)
+            return o.layer_normalization(
+                z,
+                o.reshape(
+                    o.take(o.reshape(b, (-1,)), o.arange(3 * shape[-1]) * 0), (3 * shape[-1],)
+                ),
+                0.5,
+            )
+
+    _check(name, fn, _arrays(makers, seed, shape), grad, kind, dtype, seed)
+
+
+@pytest.mark.parametrize("row", SPATIAL, ids=[r[0] for r in SPATIAL])
+@settings(max_examples=3)
+@given(
+    size=st.integers(3, 7),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_spatial_op(row, size, seed, dtype):
+    name, fn, kshape, grad = row
+    rng = np.random.default_rng(seed)
+    nd = 1 if "1d" in name else 2
+    a = distinct(rng, (2, *([size] * nd), 2))
+    w = rng.standard_normal(kshape if kshape else (1,))
+    _check(name, fn, [a, w], grad, "layer", dtype, seed)
+
+
+@settings(max_examples=3)
+@given(
+    seed=st.integers(0, 2**16), causal=st.booleans(), dtype=st.sampled_from(["float64", "float32"])
+)
+def test_dot_product_attention(seed, causal, dtype):
+    rng = np.random.default_rng(seed)
+    q, k, v = (rng.standard_normal((2, 3, 2, 4)) for _ in range(3))
+
+    def fn(o, q, k, v):
+        return o.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+    _check("dot_product_attention", fn, [q, k, v], True, "layer", dtype, seed)
+
+
+def test_random_is_identical_on_every_backend():
+    with ops.numpy_mode():
+        ref = dl.random.normal((3, 4), seed=7)
+        u = dl.random.uniform((5,), seed=3)
+    for be in BACKENDS:
+        with dl.use_backend(be):
+            np.testing.assert_array_equal(
+                ops.convert_to_numpy(dl.random.normal((3, 4), seed=7)), ref
+            )
+            np.testing.assert_array_equal(ops.convert_to_numpy(dl.random.uniform((5,), seed=3)), u)
+            d = ops.convert_to_numpy(dl.random.dropout(np.ones((4, 4), "float32"), 0.5, seed=1))
+            assert set(np.unique(d)) <= {0.0, 2.0}
+
+
+def test_every_op_is_in_the_table():
+    covered = {r[0].split("_")[0] for r in ROWS} | {r[0] for r in ROWS}
+    covered |= {
+        "conv",
+        "max_pool",
+        "average_pool",
+        "dot_product_attention",
+        "scaled_dot_product_attention",
+    }
+    covered |= {
+        "convert_to_tensor",
+        "convert_to_numpy",
+        "shape",
+        "dtype",
+        "dot",
+        "swapaxes",
+        "zeros_like",
+        "ones",
+        "layer_normalization",
+        "log_softmax",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+        "logical_not",
+        "floor_divide",
+        "take_along_axis",
+        "top_k",
+        "expand_dims",
+        "broadcast_to",
+        "one_hot",
+        "leaky_relu",
+        "not_equal",
+        "less_equal",
+        "greater_equal",
+        "relu6",
+        "ones_like",
+        "gelu",
+        "sum",
+        "log1p",
+        "expm1",
+    }
+    missing = sorted(set(ops.NAMES) - covered)
+    assert not missing, f"ops without a parity row: {missing}"
+
+
+def test_symbolic_ops_build_a_graph():
+    a = dl.Input((3,))
+    y = ops.relu(a) * 2.0 + ops.sum(a, axis=-1, keepdims=True)
+    m = dl.Model(a, y)
+    assert m.outputs[0].shape == (None, 3)
+    x = np.array([[1.0, -2.0, 3.0]], "float32")
+    np.testing.assert_allclose(m.predict(x, verbose=0), [[4.0, 2.0, 8.0]])
