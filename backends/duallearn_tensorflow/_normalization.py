@@ -41,12 +41,22 @@ class TFBatchNormalization(_Named):
         mm, mv = self._get("moving_mean"), self._get("moving_variance")
         assert mm is not None and mv is not None
         if spec.uses_batch_statistics(training):
-            mean, var = tf.nn.moments(x, axes=self.red, keepdims=True)
+            if mask is not None:  # Keras's masked moments
+                w = tf.broadcast_to(tf.cast(tf.expand_dims(mask, -1), x.dtype), tf.shape(x))
+                count = tf.reduce_sum(w, axis=self.red, keepdims=True)
+                denom = count + tf.constant(spec.MASK_EPSILON, x.dtype)
+                mean = tf.reduce_sum(w * x, axis=self.red, keepdims=True) / denom
+                d = x - mean
+                var = tf.reduce_sum(w * d * d, axis=self.red, keepdims=True) / denom
+                n = tf.reshape(count, [-1])
+            else:
+                mean, var = tf.nn.moments(x, axes=self.red, keepdims=True)
+                n = tf.cast(tf.size(x) // tf.shape(x)[self.axis], x.dtype)
             bm = tf.stop_gradient(tf.reshape(mean, [-1]))
             bv = tf.stop_gradient(tf.reshape(var, [-1]))
             if spec.unbiased_moving_variance:
-                n = tf.cast(tf.size(x) // tf.shape(x)[self.axis], x.dtype)
-                bv = bv * n / tf.maximum(n - tf.constant(1.0, x.dtype), tf.constant(1.0, x.dtype))
+                one = tf.constant(1.0, x.dtype)
+                bv = bv * n / tf.maximum(n - one, one)
             m = tf.constant(spec.momentum, x.dtype)
             one_m = tf.constant(1.0 - spec.momentum, x.dtype)
             mm.assign(mm * m + bm * one_m)

@@ -52,6 +52,8 @@ class TorchBatchNormalization(_Named):
     ) -> torch.Tensor:
         spec = self.spec
         xc = _channels_to_dim1(x, self.axis)
+        if spec.uses_batch_statistics(training) and mask is not None:
+            return self._masked(x, mask)
         if spec.uses_batch_statistics(training):
             y = F.batch_norm(xc, None, None, self.gamma, self.beta, training=True, eps=spec.epsilon)
             with torch.no_grad():
@@ -60,9 +62,7 @@ class TorchBatchNormalization(_Named):
                 if spec.unbiased_moving_variance:
                     n = x.numel() // x.shape[self.axis]
                     var = var * (n / max(n - 1, 1))
-                m = spec.momentum
-                self.moving_mean.mul_(m).add_(mean, alpha=1.0 - m)
-                self.moving_variance.mul_(m).add_(var, alpha=1.0 - m)
+                self._update(mean, var)
         else:
             y = F.batch_norm(
                 xc,
@@ -74,6 +74,36 @@ class TorchBatchNormalization(_Named):
                 eps=spec.epsilon,
             )
         return _channels_back(y, self.axis)
+
+    @torch.no_grad()
+    def _update(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        m = self.spec.momentum
+        self.moving_mean.mul_(m).add_(mean, alpha=1.0 - m)
+        self.moving_variance.mul_(m).add_(var, alpha=1.0 - m)
+
+    def _masked(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Keras's masked moments (weights ``mask[..., None]``, +1e-7 in the divisor)."""
+        spec = self.spec
+        dims = [i for i in range(x.dim()) if i != self.axis]
+        w = mask.unsqueeze(-1).to(x.dtype).expand_as(x)
+        count = w.sum(dim=dims, keepdim=True)
+        denom = count + spec.MASK_EPSILON
+        mean = (w * x).sum(dim=dims, keepdim=True) / denom
+        d = x - mean
+        var = (w * d * d).sum(dim=dims, keepdim=True) / denom
+        y = d * torch.rsqrt(var + spec.epsilon)
+        shape = [1] * x.dim()
+        shape[self.axis] = x.shape[self.axis]
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(shape)
+        if self.beta is not None:
+            y = y + self.beta.reshape(shape)
+        v = var.detach().reshape(-1)
+        if spec.unbiased_moving_variance:
+            n = count.detach().reshape(-1)
+            v = v * n / torch.clamp(n - 1, min=1)
+        self._update(mean.detach().reshape(-1), v)
+        return y
 
 
 @implements("LayerNormalization")

@@ -320,3 +320,82 @@ def test_batchnorm_moving_statistics_match_keras_fit(keras):
         model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
         for i, (a, k) in enumerate(zip(model.get_weights(), km.get_weights(), strict=True)):
             assert max_errors(a, k)[1] < 1e-5, (b, i)
+
+
+# ---- masked batch moments (Keras: a mask from Embedding(mask_zero=True)) ------------------
+
+
+def _masked_bn_model(backend, unbiased=False, flatten=False):
+    dl.set_random_seed(5)
+    return dl.Sequential(
+        [
+            L.Input((6,), dtype="int32"),
+            L.Embedding(7, 3, mask_zero=True, embeddings_initializer="random_normal"),
+            L.BatchNormalization(
+                momentum=0.8,
+                unbiased_moving_variance=unbiased,
+                gamma_initializer="random_normal",
+                beta_initializer="random_normal",
+            ),
+            *([L.Flatten()] if flatten else []),
+        ],
+        backend=backend,
+    )
+
+
+@both()
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_batchnorm_masked_moments_match_numpy_and_across_backends(unbiased):
+    config.set_floatx("float64")
+    ids = np.array([[1, 2, 0, 0, 3, 4], [5, 0, 6, 6, 0, 1], [2, 3, 4, 0, 0, 0]], "int32")
+    mask = ids != 0
+    results = {}
+    for b in ("torch", "tensorflow"):
+        model = _masked_bn_model(b, unbiased)
+        w = model.get_weights()
+        runtime = model._get_runtime()
+        out = runtime.forward([ids], training=True)[0]
+        emb, bn = model.layers
+        x = w[0][ids]
+        ref = bn.reference_masked(w[1:], x, mask, training=True)
+        assert_close(f"{b} masked BN forward vs numpy", out, ref, "float64", "forward")
+        moving = model.get_weights()[3:]
+        ref_moving = bn.reference_moving_update(w[1:], x, mask)
+        for name, a, r in zip(("moving_mean", "moving_variance"), moving, ref_moving, strict=True):
+            assert_close(f"{b} masked {name} vs numpy", a, r, "float64", "forward")
+        # unmasked moments would differ: the mask really weights the statistics
+        assert max_errors(moving[0], bn.reference_moving_update(w[1:], x)[0])[1] > 1e-3
+        cot = np.random.default_rng(0).standard_normal(out.shape)
+        results[b] = runtime.input_gradients([ids], [cot], training=True)[1]
+    for i, (a, c) in enumerate(zip(results["torch"], results["tensorflow"], strict=True)):
+        assert_close(f"masked BN d(weight {i}) tensorflow vs torch", c, a, "float64", "gradient")
+
+
+@both()
+@pytest.mark.filterwarnings("ignore:.*does not support masking")
+def test_batchnorm_masked_fit_matches_keras(keras):
+    """Embedding(mask_zero) -> BatchNormalization trained 3 SGD steps: every weight (table,
+    gamma, beta, moving statistics) matches Keras on both backends. Flatten drops the mask
+    before the loss (Keras would otherwise weight the loss by it)."""
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 7, (12, 6)).astype("int32")
+    ids[:, 4:] = 0
+    y = rng.standard_normal((12, 18)).astype("float32")
+    km = keras.Sequential(
+        [
+            keras.Input((6,), dtype="int32"),
+            keras.layers.Embedding(7, 3, mask_zero=True),
+            keras.layers.BatchNormalization(momentum=0.8),
+            keras.layers.Flatten(),
+        ]
+    )
+    km.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    start = km.get_weights()
+    km.fit(ids, y, batch_size=4, shuffle=False, verbose=0)
+    for b in ("torch", "tensorflow"):
+        model = _masked_bn_model(b, flatten=True)
+        model.set_weights(start)
+        model.compile(optimizer=dl.optimizers.SGD(0.1), loss="mse")
+        model.fit(ids, y, batch_size=4, shuffle=False, verbose=0)
+        for i, (a, k) in enumerate(zip(model.get_weights(), km.get_weights(), strict=True)):
+            assert max_errors(a, k)[1] < 1e-5, (b, i, max_errors(a, k))

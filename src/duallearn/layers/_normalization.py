@@ -100,8 +100,13 @@ class BatchNormalization(_Affine, Layer):
     1e-5), and the moving variance is the biased batch variance; pass
     ``unbiased_moving_variance=True`` for PyTorch's ``running_var`` (normalization in training
     still uses the biased variance, as both frameworks do). As Keras, a non-trainable layer
-    always uses its moving statistics (PyTorch only looks at ``module.training``). Masks are
-    passed through; masked moments (Keras's ``mask=`` in training) are not implemented.
+    always uses its moving statistics (PyTorch only looks at ``module.training``).
+
+    Masks (Keras): a mask of rank ``input rank - 1`` (e.g. from ``Embedding(mask_zero=True)``)
+    weights the batch moments in training, ``w = mask[..., None]``,
+    ``μ = Σ w·x / (Σ w + 1e-7)``, ``σ² = Σ w·(x − μ)² / (Σ w + 1e-7)`` (the moving statistics
+    too), and is passed on unchanged. The numpy oracle covers the masked forward
+    (``reference_masked``); masked gradients are checked across backends.
     """
 
     supports_masking = True
@@ -206,20 +211,56 @@ class BatchNormalization(_Affine, Layer):
                 grads.append(dy.sum(axis=axes))
         return dx, grads
 
+    MASK_EPSILON = 1e-7  # Keras's backend.epsilon() in the masked moments
+
+    def masked_moments(
+        self, x: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Keras's masked batch moments (keepdims) and the per-channel weight sums."""
+        axes = self.reduction_axes(x.ndim)
+        w = np.broadcast_to(np.asarray(mask, bool)[..., None], x.shape).astype(x.dtype)
+        count = w.sum(axis=axes, keepdims=True)
+        mean = (w * x).sum(axis=axes, keepdims=True) / (count + self.MASK_EPSILON)
+        var = (w * (x - mean) ** 2).sum(axis=axes, keepdims=True) / (count + self.MASK_EPSILON)
+        return mean, var, count
+
+    def reference_masked(
+        self, weights: Sequence[np.ndarray], x: np.ndarray, mask: np.ndarray, training: bool
+    ) -> np.ndarray:
+        """Numpy forward with a Keras mask (rank ``x.ndim - 1``)."""
+        if not self.uses_batch_statistics(training):
+            return self.reference(weights, x, training)  # type: ignore[no-any-return]
+        w = self._named(weights)
+        mean, var, _ = self.masked_moments(x, mask)
+        y = (x - mean) / np.sqrt(var + self.epsilon)
+        bs = self._bshape(x)
+        if self.scale:
+            y = y * w["gamma"].reshape(bs)
+        if self.center:
+            y = y + w["beta"].reshape(bs)
+        return y
+
     def reference_moving_update(
-        self, weights: Sequence[np.ndarray], x: np.ndarray
+        self, weights: Sequence[np.ndarray], x: np.ndarray, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """New ``(moving_mean, moving_variance)`` after one training call on ``x`` (numpy).
-        Unchanged when the layer is not trainable (Keras)."""
+        """New ``(moving_mean, moving_variance)`` after one training call on ``x`` (numpy),
+        optionally with a Keras mask. Unchanged when the layer is not trainable (Keras)."""
         w = self._named(weights)
         if not self.trainable:
             return w["moving_mean"].copy(), w["moving_variance"].copy()
         axes = self.reduction_axes(x.ndim)
-        mean = x.mean(axis=axes)
-        var = ((x - mean.reshape(self._bshape(x))) ** 2).mean(axis=axes)
-        if self.unbiased_moving_variance:
-            n = x.size // x.shape[self.channel_axis]
-            var = var * n / max(n - 1, 1)
+        if mask is not None:
+            mean_k, var_k, count = self.masked_moments(x, mask)
+            mean, var = mean_k.reshape(-1), var_k.reshape(-1)
+            if self.unbiased_moving_variance:
+                n = count.reshape(-1)
+                var = var * n / np.maximum(n - 1, 1)
+        else:
+            mean = x.mean(axis=axes)
+            var = ((x - mean.reshape(self._bshape(x))) ** 2).mean(axis=axes)
+            if self.unbiased_moving_variance:
+                n = x.size // x.shape[self.channel_axis]
+                var = var * n / max(n - 1, 1)
         m = self.momentum
         return (
             m * w["moving_mean"] + (1 - m) * mean,
