@@ -39,8 +39,10 @@ class Model(TrainingMixin, Layer):
         **kwargs: Any,
     ) -> None:
         pending = kwargs.pop("build_input_shape", None)  # subclassed models (saved configs)
+        saved_names = kwargs.pop("layer_names", None)
         super().__init__(name=name, **kwargs)
         self._pending_build_shape = pending
+        self._saved_layer_names = saved_names
         self.backend_name = backend or backend_name()
         self._graph: Graph | None = None
         self._runtime: Runtime | None = None
@@ -269,7 +271,9 @@ class Model(TrainingMixin, Layer):
                     if m is not None
                 ]
             )
-        self._train_spec = TrainSpec(self.optimizer, losses, lw, metrics)
+        self._train_spec = TrainSpec(
+            self.optimizer, losses, lw, metrics, jit_compile=args.get("jit_compile", "auto")
+        )
         _losses.check_targets(losses, targets, [o.shape for o in self.outputs])
         if self._runtime is not None:
             self._runtime.compile(self._train_spec)
@@ -346,6 +350,10 @@ class Model(TrainingMixin, Layer):
         self._set_graph(ins if many else ins[0], list(outs) if isinstance(outs, tuple) else outs)
         assert self._graph is not None
         reorder_like_attributes(self._graph, self)
+        names = getattr(self, "_saved_layer_names", None)
+        if names and len(names) == len(self._graph.layers):  # loaded: the saved layer names
+            for layer, n in zip(self._graph.layers, names, strict=True):
+                layer.name = n
         self._pending_build_shape = [list(s) for s in shapes] if many else list(shapes[0])
 
     def compute_output_shape(self, input_shape: Any) -> Any:
@@ -357,6 +365,7 @@ class Model(TrainingMixin, Layer):
             cfg = Layer.get_config(self)
             if self._pending_build_shape is not None:
                 cfg["build_input_shape"] = self._pending_build_shape
+                cfg["layer_names"] = [layer.name for layer in self.graph.layers]
             return cfg
         from ..saving._config import functional_config
 
