@@ -37,6 +37,18 @@ class Metric:
     def state_size(self) -> int:
         return 2
 
+    def needs_shapes(self) -> bool:
+        """Whether ``state_size`` depends on the output width (set by ``build_shapes``)."""
+        return False
+
+    def build_shapes(
+        self,
+        y_true_shape: tuple[int | None, ...] | None,
+        y_pred_shape: tuple[int | None, ...] | None,
+    ) -> None:
+        """Called with the target/output shapes before the state is sized (model compile,
+        or the first numpy ``update_state``)."""
+
     def reset_state(self) -> None:
         self._state = np.zeros(self.state_size())
 
@@ -52,7 +64,11 @@ class Metric:
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         sw = None if sample_weight is None else np.asarray(sample_weight)
-        self._state = self._state + self.reference_delta(np.asarray(y_true), np.asarray(y_pred), sw)
+        yt, yp = np.asarray(y_true), np.asarray(y_pred)
+        if self.needs_shapes() and not getattr(self, "_built_shapes", False):
+            self.build_shapes(yt.shape, yp.shape)
+            self.reset_state()
+        self._state = self._state + self.reference_delta(yt, yp, sw)
 
     def result(self) -> Any:
         return self.result_from_state(self._state)
