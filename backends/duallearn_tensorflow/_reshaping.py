@@ -53,7 +53,15 @@ class TFCropping(TFLayer):
 
 @implements("UpSampling1D", "UpSampling2D")
 class TFUpSampling(TFLayer):
+    """Nearest: ``tf.repeat``. Bilinear: the interpolation matrices applied with ``einsum``
+    in the input dtype (``tf.image.resize`` returns float32 for float64 input)."""
+
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        if getattr(self.spec, "interpolation", "nearest") == "bilinear":
+            mh, mw = (tf.constant(m, x.dtype) for m in self.spec.matrices(x.shape))
+            if self.spec.data_format == "channels_last":
+                return tf.einsum("hH,wW,bHWc->bhwc", mh, mw, x)
+            return tf.einsum("hH,wW,bcHW->bchw", mh, mw, x)
         for a, s in zip(self.spec.spatial_axes, self.spec.sizes, strict=True):
             if s != 1:
                 x = tf.repeat(x, s, axis=a)

@@ -59,9 +59,16 @@ class TorchCropping(TorchLayer):
 
 @implements("UpSampling1D", "UpSampling2D")
 class TorchUpSampling(TorchLayer):
-    """Nearest: ``repeat_interleave`` per spatial axis (exact copy of each value)."""
+    """Nearest: ``repeat_interleave`` per spatial axis (exact copy of each value). Bilinear:
+    ``F.interpolate(align_corners=False)`` on the NCHW view (half-pixel centers, as Keras)."""
 
     def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        if getattr(self.spec, "interpolation", "nearest") == "bilinear":
+            last = self.spec.data_format == "channels_last"
+            xc = x.permute(0, 3, 1, 2) if last else x
+            size = (xc.shape[2] * self.spec.sizes[0], xc.shape[3] * self.spec.sizes[1])
+            y = F.interpolate(xc, size=size, mode="bilinear", align_corners=False)
+            return y.permute(0, 2, 3, 1) if last else y
         for a, s in zip(self.spec.spatial_axes, self.spec.sizes, strict=True):
             if s != 1:
                 x = torch.repeat_interleave(x, s, dim=a)

@@ -427,14 +427,36 @@ class UpSampling1D(_UpSampling):
         return {**super().get_config(), "size": self.sizes[0]}
 
 
+def bilinear_matrix(n_in: int, factor: int) -> np.ndarray:
+    """(n_in·factor, n_in) matrix of 1-D linear interpolation with half-pixel centers
+    (``tf.image.resize(..., "bilinear")`` / ``F.interpolate(align_corners=False)``):
+    source coordinate ``max((i + 0.5)/factor − 0.5, 0)``, edges clamped."""
+    n_out = n_in * factor
+    a = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        src = max((i + 0.5) / factor - 0.5, 0.0)
+        i0 = min(int(np.floor(src)), n_in - 1)
+        i1 = min(i0 + 1, n_in - 1)
+        frac = src - i0 if i0 < n_in - 1 else 0.0
+        a[i, i0] += 1.0 - frac
+        a[i, i1] += frac
+    return a
+
+
 @REGISTRY.register()
 class UpSampling2D(_UpSampling):
-    """Nearest-neighbour upsampling by integer factors ``size=(sh, sw)``:
-    ``y[:, i, j] = x[:, i // sh, j // sw]``. Equals PyTorch's ``nn.Upsample(mode="nearest")``
-    with an integer scale factor, on channels-last data. ``interpolation="bilinear"`` is not
-    implemented (ConfigError)."""
+    """Upsampling of height and width by integer factors ``size=(sh, sw)``.
+
+    ``interpolation="nearest"`` (default): ``y[:, i, j] = x[:, i // sh, j // sw]``; equals
+    PyTorch's ``nn.Upsample(mode="nearest")`` with an integer scale factor.
+    ``interpolation="bilinear"``: separable linear interpolation with half-pixel centers,
+    ``y = A_h · x · A_wᵀ`` per channel (:func:`bilinear_matrix`), as Keras
+    (``ops.image.resize``) and PyTorch's ``F.interpolate(mode="bilinear",
+    align_corners=False)``; PyTorch's ``align_corners=True`` differs.
+    """
 
     ndim = 2
+    INTERPOLATIONS = ("nearest", "bilinear")
 
     def __init__(
         self,
@@ -446,12 +468,37 @@ class UpSampling2D(_UpSampling):
         super().__init__(**kwargs)
         self.sizes = _pair("UpSampling2D", "size", size, allow_zero=False)
         self._init_format(data_format)
-        if interpolation != "nearest":
+        if interpolation not in self.INTERPOLATIONS:
             raise ConfigError(
                 f"UpSampling2D: interpolation={interpolation!r} is not supported; duallearn "
-                "implements 'nearest' only. Fix: use interpolation='nearest'."
+                f"implements {self.INTERPOLATIONS}. Fix: use interpolation='nearest' or "
+                "'bilinear'."
             )
         self.interpolation = interpolation
+
+    def matrices(self, shape: Sequence[int]) -> list[np.ndarray]:
+        """The bilinear interpolation matrices of the two spatial axes for ``shape``."""
+        return [
+            bilinear_matrix(int(shape[a]), s)
+            for a, s in zip(self.spatial_axes, self.sizes, strict=True)
+        ]
+
+    @staticmethod
+    def _apply(x: np.ndarray, mats: Sequence[np.ndarray], axes: Sequence[int]) -> np.ndarray:
+        for a, m in zip(axes, mats, strict=True):
+            x = np.moveaxis(np.tensordot(m, x, axes=([1], [a])), 0, a)
+        return x
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        if self.interpolation == "nearest":
+            return super().reference(weights, x, training, noise)
+        return self._apply(x, self.matrices(x.shape), self.spatial_axes)
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        if self.interpolation == "nearest":
+            return super().reference_backward(weights, x, y, dy, training, noise)
+        mats = [m.T for m in self.matrices(x.shape)]
+        return self._apply(dy, mats, self.spatial_axes), []
 
     def get_config(self) -> dict[str, Any]:
         return {
