@@ -17,6 +17,7 @@ from . import initializers as initializers
 from . import layers as layers
 from . import losses as losses
 from . import metrics as metrics
+from . import mixed_precision as mixed_precision
 from . import ops as ops
 from . import optimizers as optimizers
 from . import random as random
@@ -50,6 +51,7 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "mixed_precision",
     "ops",
     "optimizers",
     "random",

@@ -133,3 +133,18 @@ def tf32_enabled(backend: str) -> bool:
             sys.modules["tensorflow"].config.experimental.tensor_float_32_execution_enabled()
         )
     return False
+
+
+# ---- dtype policy (keras.config names) -------------------------------------------------------
+def set_dtype_policy(policy: object) -> None:
+    """Same as ``dl.mixed_precision.set_global_policy`` (Keras 3's ``keras.config`` name)."""
+    from .mixed_precision import set_global_policy
+
+    set_global_policy(policy)  # type: ignore[arg-type]
+
+
+def dtype_policy() -> object:
+    """The global dtype policy (``dl.mixed_precision.global_policy()``)."""
+    from .mixed_precision import global_policy
+
+    return global_policy()

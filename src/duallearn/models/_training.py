@@ -154,6 +154,8 @@ class TrainingMixin:
     _resume_epoch: int | None = None
     _epochs_done: int = 0
     _pending_optimizer_state: Any = None
+    _dtype_policy_name: str | None = None
+    _policy_applied_to: Any = None
 
     # ---- data ----------------------------------------------------------------------------
     def _build_from(self: Model, arrays: list[np.ndarray]) -> None:
@@ -301,6 +303,33 @@ class TrainingMixin:
             if state.get(key) is not None:
                 setattr(self, attr, int(state[key]))
 
+    def _ready_runtime(self: Model) -> Any:
+        """The runtime, with the dtype policy, mode flags and restored optimizer state applied
+        (once per runtime)."""
+        runtime = self._get_runtime()
+        if getattr(self, "_policy_applied_to", None) is not runtime:
+            self._policy_applied_to = runtime
+            policy = self.dtype_policy
+            if policy.is_mixed and hasattr(runtime, "set_precision"):
+                runtime.set_precision(policy.compute_dtype, policy.loss_scaling)
+            config.apply_backend_flags(self.backend_name)
+        self._apply_pending_optimizer_state()
+        return runtime
+
+    @property
+    def dtype_policy(self: Model) -> Any:
+        """The model's dtype policy: the global one when its runtime was first built (a mixed
+        policy applies only to models whose variables are in its variable dtype)."""
+        from ..mixed_precision import Policy, global_policy
+
+        name = getattr(self, "_dtype_policy_name", None)
+        if name is None:
+            policy = global_policy()
+            if self._graph is not None and policy.variable_dtype != self._dtype():
+                policy = Policy(self._dtype())
+            self._dtype_policy_name = name = policy.name
+        return Policy(name)
+
     def _apply_pending_optimizer_state(self: Model) -> None:
         """Load optimizer slots restored from a checkpoint once the runtime exists."""
         state, self._pending_optimizer_state = self._pending_optimizer_state, None
@@ -398,9 +427,7 @@ class TrainingMixin:
                     ):
                         if runtime is None:
                             self._ensure_train_spec(by)
-                            runtime = self._get_runtime()
-                            config.apply_backend_flags(self.backend_name)
-                            self._apply_pending_optimizer_state()
+                            runtime = self._ready_runtime()
                             runtime.results(reset=True)
                         assert self.optimizer is not None
                         cbs.on_train_batch_begin(b, {})
@@ -476,7 +503,7 @@ class TrainingMixin:
         epoch: int = 0,
         progress: Progress | None = None,
     ) -> dict[str, float]:
-        runtime: Any = self._runtime
+        runtime: Any = self._ready_runtime() if self._runtime is not None else None
         if runtime is not None:
             runtime.results(reset=True)
         it = feed.epoch(epoch)
@@ -487,7 +514,7 @@ class TrainingMixin:
             ):
                 if runtime is None:
                     self._ensure_train_spec(by)
-                    runtime = self._get_runtime()
+                    runtime = self._ready_runtime()
                     runtime.results(reset=True)
                 if cbs is not None:
                     cbs.on_test_batch_begin(b, {})
@@ -565,7 +592,7 @@ class TrainingMixin:
                 it, steps or feed.steps, 0, "prediction", steps is not None, feed.kind
             ):
                 if runtime is None:
-                    runtime = self._get_runtime()
+                    runtime = self._ready_runtime()
                 cbs.on_predict_batch_begin(b, {})
                 out = runtime.predict(bx)
                 chunks.append(out)
