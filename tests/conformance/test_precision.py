@@ -102,3 +102,22 @@ def test_deterministic_mode_turns_tf32_off(backend):
         import torch
 
         assert torch.backends.cudnn.allow_tf32 is False
+
+
+def test_device_selection_on_this_machine(backend, monkeypatch):
+    x, y = data(16)
+    m = _model("float32")
+    m.fit(x, y, epochs=1, verbose=0)
+    gpus = config.gpu_count(backend)
+    assert m.device == ("cuda:0" if gpus else "cpu") or m.device == "cpu"
+    if gpus:
+        pytest.skip("the error below needs a machine without GPUs")
+    monkeypatch.setenv(config.DEVICE_ENV, "cuda:1")
+    m = _model("float32")
+    with pytest.raises(dl.errors.ConfigError, match="'cuda:1' was requested but this machine"):
+        m.fit(x, y, epochs=1, verbose=0)
+    monkeypatch.setenv(config.DEVICE_ENV, "cuda")
+    m = _model("float32")
+    m.set_device("cpu")  # the model's request beats the variable
+    m.fit(x, y, epochs=1, verbose=0)
+    assert m.device == "cpu"

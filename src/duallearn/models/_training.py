@@ -156,6 +156,8 @@ class TrainingMixin:
     _pending_optimizer_state: Any = None
     _dtype_policy_name: str | None = None
     _policy_applied_to: Any = None
+    _device_request: str | None = None
+    _device: str | None = None
 
     # ---- data ----------------------------------------------------------------------------
     def _build_from(self: Model, arrays: list[np.ndarray]) -> None:
@@ -313,8 +315,30 @@ class TrainingMixin:
             if policy.is_mixed and hasattr(runtime, "set_precision"):
                 runtime.set_precision(policy.compute_dtype, policy.loss_scaling)
             config.apply_backend_flags(self.backend_name)
+            self._device = config.resolve_device(
+                self._device_request, config.gpu_count(self.backend_name)
+            )
+            to_device = getattr(runtime, "to_device", None)
+            if to_device is not None:
+                to_device(self._device)
+            else:
+                self._device = "cpu"  # this runtime places everything on the CPU
         self._apply_pending_optimizer_state()
         return runtime
+
+    @property
+    def device(self: Model) -> str:
+        """Where the model runs: ``"cpu"`` or ``"cuda:N"``, resolved when its runtime is built
+        from ``model.set_device(...)``, ``dl.config.set_device``, ``DUALLEARN_DEVICE``, else the
+        first GPU when one is present (``dl.config.resolve_device``)."""
+        return self._device or self._device_request or "auto"
+
+    def set_device(self: Model, device: str | None) -> None:
+        """Request a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``) for this model;
+        takes effect when its runtime is built (before the first fit/evaluate/predict)."""
+        if device is not None:
+            config._parse_device(device)
+        self._device_request = device
 
     @property
     def dtype_policy(self: Model) -> Any:
