@@ -379,3 +379,50 @@ def test_bad_configs(make, message):
     with pytest.raises(dl.errors.DuallearnError, match=message):
         make()
     assert issubclass(ConfigError, dl.errors.DuallearnError)
+
+
+# ---- in models: deterministic training and masks from Embedding --------------------------------
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="needs both backends")
+def test_deterministic_training_with_rnn_dropout_is_identical_across_backends():
+    dl.config.set_floatx("float64")
+    dl.config.set_deterministic(True)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 5, 3)), rng.integers(0, 3, 16)
+    weights = {}
+    for backend in BACKENDS:
+        dl.set_random_seed(0)
+        model = dl.Sequential(
+            [
+                L.Input((5, 3)),
+                L.Bidirectional(
+                    L.LSTM(4, dropout=0.3, recurrent_dropout=0.2, return_sequences=True)
+                ),
+                L.GRU(3, dropout=0.2),
+                L.Dense(3),
+            ],
+            backend=backend,
+        )
+        model.compile(optimizer="adam", loss=dl.losses.SparseCategoricalCrossentropy(True))
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        weights[backend] = model.get_weights()
+    first, *others = BACKENDS
+    for other in others:
+        for a, b in zip(weights[first], weights[other], strict=True):
+            assert_close(f"{other} vs {first} weights", b, a, "float64", "params_10")
+
+
+def test_embedding_mask_reaches_rnn_like_keras(backend):
+    rng = np.random.default_rng(1)
+    ids = rng.integers(1, 9, (4, 6))
+    ids[0, 3:] = 0
+    ids[2, 1:] = 0
+    kin = keras.Input((6,), dtype="int32")
+    kx = keras.layers.Embedding(9, 3, mask_zero=True)(kin)
+    kx = keras.layers.GRU(4, return_sequences=True, bias_initializer="random_normal")(kx)
+    km = keras.Model(kin, keras.layers.LSTM(2)(kx))
+    din = L.Input((6,), dtype="int32")
+    dx = L.Embedding(9, 3, mask_zero=True)(din)
+    dm = dl.Model(din, L.LSTM(2)(L.GRU(4, return_sequences=True)(dx)))
+    set_keras_weights_and_compare(dm, km, ids)
