@@ -1,0 +1,446 @@
+"""Optimizers: 200-step float64 trajectories vs the numpy reference and across backends,
+10-step float32 trajectories, with schedules, clipping, weight decay, EMA and gradient
+accumulation; external oracles (keras.optimizers.X, torch.optim.X); state save/restore across
+backends; schedules vs keras; bad hyperparameters.
+
+The backend optimizers are driven directly with given gradients (``TorchOptimizer`` /
+``TFOptimizer`` built on plain tensors/variables, identity conversions).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import duallearn as dl
+from duallearn.errors import ConfigError
+from duallearn.testing import assert_close
+
+from ..conftest import BACKENDS
+
+O = dl.optimizers
+S = dl.optimizers.schedules
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
+NAMES = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion"]
+WEIGHT_NAMES = ["kernel", "bias", "gamma"]
+
+
+def draw_hyper(name: str, formula: str, r: np.random.Generator) -> dict:
+    def u(a, b):
+        return float(r.uniform(a, b))
+
+    lr = 10 ** u(-3, -1.3)
+    betas = {"beta_1": u(0.5, 0.95), "beta_2": u(0.9, 0.9999), "epsilon": 10 ** u(-8, -4)}
+    kw: dict = {
+        "SGD": {
+            "learning_rate": lr,
+            "momentum": 0.0 if r.uniform() < 0.25 else u(0.1, 0.95),
+            "nesterov": bool(r.integers(2)),
+            **({"dampening": u(0, 0.5)} if formula == "torch" else {}),
+        },
+        "Adam": {"learning_rate": lr, **betas, "amsgrad": bool(r.integers(2))},
+        "AdamW": {"learning_rate": lr, **betas, "weight_decay": u(0.001, 0.1)},
+        "Adamax": {"learning_rate": lr, **betas},
+        "Nadam": {"learning_rate": lr, **betas},
+        "RMSprop": {
+            "learning_rate": lr,
+            "rho": u(0.5, 0.99),
+            "momentum": 0.0 if r.uniform() < 0.5 else u(0.1, 0.9),
+            "epsilon": 10 ** u(-7, -4),
+            "centered": bool(r.integers(2)),
+        },
+        "Adagrad": {
+            "learning_rate": lr,
+            "initial_accumulator_value": u(0.0, 0.5),
+            "epsilon": 10 ** u(-7, -4),
+        },
+        "Adadelta": {"learning_rate": u(0.1, 1.0), "rho": u(0.5, 0.99), "epsilon": 10 ** u(-7, -4)},
+        "Lion": {"learning_rate": lr * 0.1, "beta_1": u(0.5, 0.95), "beta_2": u(0.9, 0.999)},
+    }[name]
+    return kw
+
+
+def draw_features(r: np.random.Generator, on: bool | None = None) -> dict:
+    """Schedule, clipping, weight decay (with an exclusion), EMA, accumulation."""
+    pick = (lambda p: on) if on is not None else (lambda p: bool(r.uniform() < p))
+    f: dict = {}
+    if pick(0.5):
+        f["weight_decay"] = float(r.uniform(0.01, 0.2))
+        f["exclude_from_weight_decay"] = ["bias"]
+    clip = int(r.integers(0, 4)) if on is None else int(r.integers(1, 4))
+    if clip == 1:
+        f["clipnorm"] = float(r.uniform(0.2, 2.0))
+    elif clip == 2:
+        f["global_clipnorm"] = float(r.uniform(0.2, 2.0))
+    elif clip == 3:
+        f["clipvalue"] = float(r.uniform(0.1, 1.0))
+    if pick(0.5):
+        f["use_ema"] = True
+        f["ema_momentum"] = float(r.uniform(0.5, 0.99))
+        f["ema_overwrite_frequency"] = int(r.integers(3, 20)) if r.uniform() < 0.5 else None
+    if pick(0.3):
+        f["gradient_accumulation_steps"] = int(r.integers(2, 4))
+    return f
+
+
+def make(name, formula, hyper, features, schedule):
+    kw = {**hyper, **features}
+    if name == "AdamW" and "weight_decay" in features:
+        kw["weight_decay"] = features["weight_decay"]
+    if schedule:
+        lr0 = kw["learning_rate"]
+        kw["learning_rate"] = S.CosineDecay(
+            lr0, 120, alpha=0.1, warmup_target=2 * lr0, warmup_steps=7
+        )
+    return getattr(O, name)(formula=formula, **kw)
+
+
+def reference(spec, w0, grads, names):
+    ws = [np.array(w, np.float64) for w in w0]
+    slots = [{s: spec.init_slot(s, w) for s in spec.slot_names()} for w in ws]
+    for it, gs in enumerate(grads):
+        lr = spec.current_learning_rate(it)
+        ws, slots = spec.reference_apply(
+            ws, [g.astype(np.float64) for g in gs], slots, it, lr, names
+        )
+    return ws, slots
+
+
+def run_torch(spec, w0, grads, names, dtype, state=None):
+    import torch
+    from duallearn_torch._optimizers import TorchOptimizer
+
+    ps = [torch.tensor(np.asarray(w, dtype)) for w in w0]
+    opt = TorchOptimizer(spec, ps, names=names)
+    start = 0
+    if state is not None:
+        opt.load(state)
+        start = int(state["iterations"])
+    for it, gs in enumerate(grads, start=start):
+        opt.apply([torch.tensor(g.astype(dtype)) for g in gs], spec.current_learning_rate(it))
+    return [p.numpy() for p in ps], opt.state()
+
+
+def run_tf(spec, w0, grads, names, dtype, state=None):
+    import tensorflow as tf
+    from duallearn_tensorflow._optimizers import TFOptimizer
+
+    vs = [tf.Variable(np.asarray(w, dtype)) for w in w0]
+    opt = TFOptimizer(spec, vs, names=names)
+    start = 0
+    if state is not None:
+        opt.load(state)
+        start = int(state["iterations"])
+    fn = tf.function(lambda g, lr: opt.apply(list(g), lr), autograph=False)
+    for it, gs in enumerate(grads, start=start):
+        fn(
+            tuple(tf.constant(g.astype(dtype)) for g in gs),
+            tf.constant(spec.current_learning_rate(it), tf.float64),
+        )
+    return [v.numpy() for v in vs], opt.state()
+
+
+RUN = {"torch": run_torch, "tensorflow": run_tf}
+
+
+def problem(seed: int, steps: int):
+    r = np.random.default_rng(seed)
+    shapes = [(3, 5), (5,), (1, 3, 2)][: int(r.integers(1, 4))]
+    w0 = [r.standard_normal(s) for s in shapes]
+    scale = 10 ** r.uniform(-2, 0.5)
+    grads = [[r.standard_normal(s) * scale for s in shapes] for _ in range(steps)]
+    return r, w0, grads, WEIGHT_NAMES[: len(shapes)]
+
+
+def check_trajectory(name, formula, seed, dtype, steps, features_on=None, schedule=None):
+    r, w0, grads, names = problem(seed, steps)
+    hyper = draw_hyper(name, formula, r)
+    feats = draw_features(r, features_on)
+    sched = bool(r.integers(2)) if schedule is None else schedule
+    spec = make(name, formula, hyper, feats, sched)
+    kind = "params_100" if steps >= 100 else "params_10"
+    ref_w, ref_s = reference(spec, w0, grads, names)
+    got = {}
+    for b in BACKENDS:
+        ws, st_ = RUN[b](spec, w0, grads, names, dtype)
+        label = f"{name}/{formula} {b} {dtype} {feats} sched={sched}"
+        for i, (a, e) in enumerate(zip(ws, ref_w, strict=True)):
+            assert_close(f"{label} weight {i}", a, e, dtype, kind)
+        if dtype == "float64":
+            for i, s in enumerate(ref_s):
+                for k, v in s.items():
+                    assert_close(f"{label} slot {k}/{i}", st_[f"{k}/{i}"], v, dtype, kind)
+        got[b] = ws
+    if len(got) == 2:
+        for a, e in zip(got["torch"], got["tensorflow"], strict=True):
+            assert_close(f"{name}/{formula} torch vs tf", a, e, dtype, kind)
+
+
+@pytest.mark.parametrize("formula", ["keras", "torch"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_optimizer_float64_200_steps_all_features(name, formula):
+    """Schedule + clipping + weight decay + EMA + accumulation on: 1e-9 relative."""
+    check_trajectory(name, formula, seed=NAMES.index(name) * 7 + len(formula), dtype="float64",
+                     steps=200, features_on=True, schedule=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("formula", ["keras", "torch"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_optimizer_float32_10_steps(name, formula):
+    check_trajectory(name, formula, seed=100 + NAMES.index(name), dtype="float32", steps=10,
+                     features_on=True, schedule=True)  # fmt: skip
+
+
+@settings(max_examples=8)
+@given(
+    name=st.sampled_from(NAMES),
+    formula=st.sampled_from(["keras", "torch"]),
+    seed=st.integers(0, 2**16),
+)
+def test_drawn_optimizer_float64_200_steps(name, formula, seed):
+    """Drawn hyperparameters, shapes, gradients and feature subsets."""
+    check_trajectory(name, formula, seed, "float64", 200)
+
+
+@pytest.mark.parametrize("name", ["Nadam", "RMSprop", "SGD"])
+def test_state_restores_on_the_other_backend(name):
+    """100 steps on one backend, state() → load() on the other, 100 more: equals 200 steps
+    of the reference (canonical keys: iterations, '<slot>/<i>')."""
+    if len(BACKENDS) < 2:
+        pytest.skip("needs both backends")
+    r, w0, grads, names = problem(41, 200)
+    spec = make(name, "keras", draw_hyper(name, "keras", r),
+                {"use_ema": True, "gradient_accumulation_steps": 2, "clipnorm": 1.0}, True)  # fmt: skip
+    ref_w, _ = reference(spec, w0, grads, names)
+    for first, second in [("torch", "tensorflow"), ("tensorflow", "torch")]:
+        ws, state = RUN[first](spec, w0, grads[:100], names, "float64")
+        assert set(state) == {"iterations"} | {
+            f"{s}/{i}" for s in spec.slot_names() for i in range(len(w0))
+        }
+        ws2, _ = RUN[second](spec, ws, grads[100:], names, "float64", state=state)
+        for a, e in zip(ws2, ref_w, strict=True):
+            assert_close(f"{name} {first}->{second}", a, e, "float64", "params_100")
+
+
+# ---- external oracles ------------------------------------------------------------------------
+
+# float32-exact hyperparameters: Keras casts Python floats through float32 (PARITY.md §7)
+KB = {"beta_1": 0.875, "beta_2": 0.9990234375, "epsilon": 2.0**-24}
+KERAS_CASES = {
+    "SGD": ({"momentum": 0.875, "nesterov": True}, {}),
+    "Adam": ({**KB, "amsgrad": True}, {}),
+    "AdamW": ({**KB, "weight_decay": 0.25}, {}),
+    "Adamax": (KB, {}),
+    "Nadam": (KB, {}),
+    "RMSprop": ({"rho": 0.875, "momentum": 0.5, "centered": True, "epsilon": 2.0**-24}, {}),
+    "Adagrad": ({"initial_accumulator_value": 0.125, "epsilon": 2.0**-24}, {}),
+    "Adadelta": ({"rho": 0.9375, "epsilon": 2.0**-24}, {}),
+    "Lion": ({"beta_1": 0.875, "beta_2": 0.984375}, {}),
+    "Adam+features": (
+        KB,
+        {
+            "weight_decay": 0.25,
+            "global_clipnorm": 0.5,
+            "use_ema": True,
+            "ema_momentum": 0.875,
+            "ema_overwrite_frequency": 5,
+            "gradient_accumulation_steps": 3,
+        },
+    ),  # fmt: skip
+    "SGD+clipnorm": ({"momentum": 0.5}, {"clipnorm": 0.125, "weight_decay": 0.5}),
+    "RMSprop+clipvalue": ({}, {"clipvalue": 0.0625, "use_ema": True, "ema_momentum": 0.75}),
+}
+# Recorded: Keras's Nadam builds 0.96 through float32 (decay = ops.cast(0.96, dtype)).
+KERAS_BOUND = {"Nadam": 1e-8}
+
+
+def run_keras(kopt, w0, grads):
+    import keras
+
+    vs = [keras.Variable(np.array(w), dtype="float64") for w in w0]
+    for gs in grads:
+        kopt.apply([keras.ops.convert_to_tensor(g) for g in gs], vs)
+    return [np.asarray(v.numpy()) for v in vs]
+
+
+def rel_err(a, b):
+    return max(float(np.max(np.abs(x - y)) / np.max(np.abs(y))) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("case", sorted(KERAS_CASES))
+def test_keras_oracle(case):
+    keras = pytest.importorskip("keras")
+    name = case.split("+")[0]
+    hyper, feats = KERAS_CASES[case]
+    lr = 2.0**-7 if name != "Adadelta" else 1.0
+    r = np.random.default_rng(3)
+    w0 = [r.standard_normal((3, 4)), r.standard_normal((4,))]
+    grads = [[r.standard_normal(w.shape) * 0.1 for w in w0] for _ in range(200)]
+    ours, _ = reference(getattr(O, name)(learning_rate=lr, **hyper, **feats), w0, grads, None)
+    theirs = run_keras(
+        getattr(keras.optimizers, name)(learning_rate=lr, **hyper, **feats), w0, grads
+    )
+    assert rel_err(ours, theirs) <= KERAS_BOUND.get(name, 1e-12), case
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_oracle_defaults(name):
+    """Keras defaults (0.9, 0.999, 1e-7... are rounded through float32 inside Keras even for
+    float64 variables): recorded bound 1e-5 relative after 200 steps."""
+    keras = pytest.importorskip("keras")
+    r = np.random.default_rng(4)
+    w0 = [r.standard_normal((3, 4)), r.standard_normal((4,))]
+    grads = [[r.standard_normal(w.shape) * 0.1 for w in w0] for _ in range(200)]
+    ours, _ = reference(getattr(O, name)(), w0, grads, None)
+    theirs = run_keras(getattr(keras.optimizers, name)(), w0, grads)
+    assert rel_err(ours, theirs) <= 1e-5, name
+
+
+TORCH_CASES = {
+    "SGD": ("SGD", {"learning_rate": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1},
+            {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}, None),
+    "SGD-dampening-clip": ("SGD", {"learning_rate": 0.01, "momentum": 0.9, "dampening": 0.3,
+                                   "global_clipnorm": 0.3},
+                           {"lr": 0.01, "momentum": 0.9, "dampening": 0.3}, 0.3),
+    "Adam": ("Adam", {"learning_rate": 1e-3, "epsilon": 1e-8, "amsgrad": True, "weight_decay": 0.1},
+             {"lr": 1e-3, "amsgrad": True, "weight_decay": 0.1}, None),
+    "AdamW": ("AdamW", {"learning_rate": 1e-3, "weight_decay": 0.01, "epsilon": 1e-8},
+              {"lr": 1e-3}, None),
+    "Adamax": ("Adamax", {"learning_rate": 2e-3, "epsilon": 1e-8, "weight_decay": 0.1},
+               {"lr": 2e-3, "weight_decay": 0.1}, None),
+    "NAdam": ("Nadam", {"learning_rate": 2e-3, "epsilon": 1e-8, "weight_decay": 0.1},
+              {"lr": 2e-3, "weight_decay": 0.1}, None),
+    "RMSprop": ("RMSprop", {"learning_rate": 1e-2, "rho": 0.99, "epsilon": 1e-8, "momentum": 0.5,
+                            "centered": True},
+                {"lr": 1e-2, "momentum": 0.5, "centered": True}, None),
+    "Adagrad": ("Adagrad", {"learning_rate": 1e-2, "initial_accumulator_value": 0.0,
+                            "epsilon": 1e-10},
+                {"lr": 1e-2}, None),
+    "Adadelta": ("Adadelta", {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-6,
+                              "weight_decay": 0.1},
+                 {"lr": 1.0, "weight_decay": 0.1}, None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(TORCH_CASES))
+def test_torch_oracle(case):
+    """formula="torch" (with torch's defaults passed explicitly) == torch.optim.X."""
+    torch = pytest.importorskip("torch")
+    ours_name, kw, tkw, clip = TORCH_CASES[case]
+    tname = case.split("-")[0]
+    r = np.random.default_rng(5)
+    w0 = [r.standard_normal((3, 4)), r.standard_normal((4,))]
+    grads = [[r.standard_normal(w.shape) * 0.1 for w in w0] for _ in range(200)]
+    ours, _ = reference(getattr(O, ours_name)(formula="torch", **kw), w0, grads, None)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # torch keeps NAdam's mu_product in this dtype
+    try:
+        ps = [torch.tensor(w.copy(), requires_grad=True) for w in w0]
+        opt = getattr(torch.optim, tname)(ps, **tkw)
+        for gs in grads:
+            for p, g in zip(ps, gs, strict=True):
+                p.grad = torch.tensor(g)
+            if clip:
+                torch.nn.utils.clip_grad_norm_(ps, clip)
+            opt.step()
+    finally:
+        torch.set_default_dtype(old)
+    assert rel_err(ours, [p.detach().numpy() for p in ps]) <= 1e-12, case
+
+
+# ---- schedules, EMA in fit, bad input --------------------------------------------------------
+
+SCHEDULES = [
+    ("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 7, "decay_rate": 0.5}),
+    ("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 7, "decay_rate": 0.5,
+                          "staircase": True}),
+    ("PiecewiseConstantDecay", {"boundaries": [5, 20], "values": [0.1, 0.05, 0.01]}),
+    ("PolynomialDecay", {"initial_learning_rate": 0.1, "decay_steps": 30, "power": 2.0}),
+    ("PolynomialDecay", {"initial_learning_rate": 0.1, "decay_steps": 13, "cycle": True}),
+    ("InverseTimeDecay", {"initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": 0.5}),
+    ("CosineDecay", {"initial_learning_rate": 0.1, "decay_steps": 40, "alpha": 0.1}),
+    ("CosineDecay", {"initial_learning_rate": 0.0, "decay_steps": 40, "warmup_target": 0.1,
+                     "warmup_steps": 10}),
+    ("CosineDecayRestarts", {"initial_learning_rate": 0.1, "first_decay_steps": 10}),
+    ("CosineDecayRestarts", {"initial_learning_rate": 0.1, "first_decay_steps": 10,
+                             "t_mul": 1.0, "m_mul": 0.5, "alpha": 0.05}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("i", range(len(SCHEDULES)))
+def test_schedule_vs_keras(i):
+    """duallearn evaluates in float64, Keras in float32: recorded bound 1e-6 relative to the
+    schedule's scale (float32 cancellation in 1 + cos near the end of a cosine period)."""
+    keras = pytest.importorskip("keras")
+    name, kw = SCHEDULES[i]
+    ours = getattr(S, name)(**kw)
+    theirs = getattr(keras.optimizers.schedules, name)(**kw)
+    for step in [0, 1, 3, 5, 6, 7, 10, 19, 20, 21, 33, 49, 50, 80]:
+        a, b = ours(step), float(theirs(step))
+        assert abs(a - b) <= 1e-6 * max(abs(b), 0.1), (name, step, a, b)
+    again = S.deserialize(S.serialize(ours))
+    assert [again(s) for s in range(30)] == [ours(s) for s in range(30)]
+    opt = O.get(O.serialize(O.SGD(learning_rate=ours)))
+    assert opt.current_learning_rate(9) == ours(9)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_ema_weights_at_end_of_fit(backend_name):
+    """use_ema: fit ends with the weights overwritten by their moving average (Keras)."""
+    dl.config.set_floatx("float64")
+    r = np.random.default_rng(2)
+    x, y = r.standard_normal((16, 3)), r.standard_normal((16, 2))
+    with dl.use_backend(backend_name):
+        model = dl.Sequential([dl.layers.Input((3,)), dl.layers.Dense(2)])
+        model.compile(optimizer=O.SGD(0.1, momentum=0.5, use_ema=True, ema_momentum=0.8),
+                      loss="mse")  # fmt: skip
+        w0 = model.get_weights()
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+        state = model._runtime.optimizer_state()
+        w = model.get_weights()
+    for i in range(2):
+        np.testing.assert_array_equal(w[i], state[f"average/{i}"])
+    assert not np.allclose(w[0], w0[0])
+
+
+@pytest.mark.parametrize(
+    "make_bad, match",
+    [
+        (lambda: O.Adam(learning_rate=-1e-3), "learning_rate"),
+        (lambda: O.Adam(beta_1=1.0), "beta_1"),
+        (lambda: O.Nadam(beta_2=-0.1), "beta_2"),
+        (lambda: O.Adamax(epsilon=-1.0), "epsilon"),
+        (lambda: O.RMSprop(rho=1.5), "rho"),
+        (lambda: O.SGD(momentum=2.0), "momentum"),
+        (lambda: O.Lion(beta_1=0.0), "beta_1"),
+        (lambda: O.SGD(clipnorm=1.0, global_clipnorm=1.0), "only one of clipnorm"),
+        (lambda: O.SGD(gradient_accumulation_steps=1), "gradient_accumulation_steps"),
+        (lambda: O.SGD(use_ema=True, ema_momentum=1.5), "ema_momentum"),
+        (lambda: O.SGD(formula="pytorch"), "formula"),
+        (lambda: O.AdamW(weight_decay=None), "weight_decay"),
+        (lambda: O.SGD(learning_rate=float("nan")), "learning_rate"),
+        (lambda: S.PiecewiseConstantDecay([1, 2], [0.1]), "boundaries"),
+        (lambda: S.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
+    ],
+)
+def test_bad_hyperparameters(make_bad, match):
+    with pytest.raises(ConfigError, match=match):
+        make_bad()
+
+
+def test_exports_and_aliases():
+    for alias, cls in [("sgd", O.SGD), ("adam", O.Adam), ("adamw", O.AdamW), ("adamax", O.Adamax),
+                       ("nadam", O.Nadam), ("rmsprop", O.RMSprop), ("adagrad", O.Adagrad),
+                       ("adadelta", O.Adadelta), ("lion", O.Lion)]:  # fmt: skip
+        assert type(O.get(alias)) is cls
+        opt = cls(formula="torch", weight_decay=0.01, use_ema=True, clipvalue=1.0)
+        again = O.get(O.serialize(opt))
+        assert again.get_config() == opt.get_config()
+    import duallearn.schedules as legacy_path
+
+    assert legacy_path.CosineDecay is S.CosineDecay
+    assert math.isclose(S.CosineDecay(1.0, 10)(5), 0.5)
