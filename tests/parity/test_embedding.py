@@ -159,3 +159,34 @@ def test_matches_keras_with_copied_weights(keras):
             [L.Input((6,), dtype="int32"), L.Embedding(11, 5, mask_zero=True)], backend=b
         )
         assert set_keras_weights_and_compare(model, km, ids, "float32", "layer") == 0.0
+
+
+@pytest.mark.parametrize(("name", "kw"), [("GlobalAveragePooling1D", {}), ("LSTM", {"units": 3})])
+def test_mask_reaches_consumers_as_in_keras(keras, name, kw):
+    """Embedding(mask_zero) -> a mask-consuming layer: padded steps are ignored as in Keras."""
+    if not hasattr(L, name):
+        pytest.skip(f"{name} is not part of this checkout")
+    ids = np.array([[1, 2, 0, 0], [3, 0, 0, 0], [1, 2, 3, 1]], "int32")
+    km = keras.Sequential(
+        [
+            keras.Input((4,), dtype="int32"),
+            keras.layers.Embedding(5, 3, mask_zero=True),
+            getattr(keras.layers, name)(**kw),
+        ]
+    )
+    for b in BACKENDS:
+        model = dl.Sequential(
+            [
+                L.Input((4,), dtype="int32"),
+                L.Embedding(5, 3, mask_zero=True),
+                getattr(L, name)(**kw),
+            ],
+            backend=b,
+        )
+        set_keras_weights_and_compare(model, km, ids, "float32", "forward")
+    # the mask matters: without it the padded steps would change the output
+    unmasked = dl.Sequential(
+        [L.Input((4,), dtype="int32"), L.Embedding(5, 3), getattr(L, name)(**kw)]
+    )
+    unmasked.set_weights(km.get_weights())
+    assert not np.allclose(unmasked.predict(ids, verbose=0), km.predict(ids, verbose=0))
