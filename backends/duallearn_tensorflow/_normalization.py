@@ -11,14 +11,15 @@ from ._layers import TFLayer, implements
 
 
 class _Named(TFLayer):
-    def _get(self, name: str) -> tf.Variable | None:
-        for w, v in zip(self.spec.weights, self.dl_vars, strict=True):
-            if w.name == name:
-                return v
-        return None
+    def _get(self, name: str) -> Any:
+        """The weight read through its attribute (the runtime may swap a trainable weight for
+        its cast to the compute dtype there, for mixed precision); None when absent."""
+        if not any(w.name == name for w in self.spec.weights):
+            return None
+        return getattr(self, name)
 
-    def _bcast(self, v: tf.Variable | None, shape: list[int]) -> tf.Tensor | None:
-        return None if v is None else tf.reshape(v, shape)
+    def _bcast(self, v: Any, shape: list[int], dtype: Any) -> tf.Tensor | None:
+        return None if v is None else tf.cast(tf.reshape(v, shape), dtype)
 
 
 @implements("BatchNormalization")
@@ -36,8 +37,8 @@ class TFBatchNormalization(_Named):
 
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         spec = self.spec
-        gamma = self._bcast(self._get("gamma"), self.bshape)
-        beta = self._bcast(self._get("beta"), self.bshape)
+        gamma = self._bcast(self._get("gamma"), self.bshape, x.dtype)
+        beta = self._bcast(self._get("beta"), self.bshape, x.dtype)
         mm, mv = self._get("moving_mean"), self._get("moving_variance")
         assert mm is not None and mv is not None
         if spec.uses_batch_statistics(training):
@@ -52,18 +53,20 @@ class TFBatchNormalization(_Named):
             else:
                 mean, var = tf.nn.moments(x, axes=self.red, keepdims=True)
                 n = tf.cast(tf.size(x) // tf.shape(x)[self.axis], x.dtype)
-            bm = tf.stop_gradient(tf.reshape(mean, [-1]))
             bv = tf.stop_gradient(tf.reshape(var, [-1]))
             if spec.unbiased_moving_variance:
                 one = tf.constant(1.0, x.dtype)
                 bv = bv * n / tf.maximum(n - one, one)
-            m = tf.constant(spec.momentum, x.dtype)
-            one_m = tf.constant(1.0 - spec.momentum, x.dtype)
+            # the statistics keep the variables' dtype (float32 under mixed precision)
+            bm = tf.cast(tf.stop_gradient(tf.reshape(mean, [-1])), mm.dtype)
+            bv = tf.cast(bv, mv.dtype)
+            m = tf.constant(spec.momentum, mm.dtype)
+            one_m = tf.constant(1.0 - spec.momentum, mm.dtype)
             mm.assign(mm * m + bm * one_m)
             mv.assign(mv * m + bv * one_m)
         else:
-            mean = tf.reshape(mm, self.bshape)
-            var = tf.reshape(mv, self.bshape)
+            mean = tf.cast(tf.reshape(mm, self.bshape), x.dtype)
+            var = tf.cast(tf.reshape(mv, self.bshape), x.dtype)
         return tf.nn.batch_normalization(
             x, mean, var, beta, gamma, tf.constant(spec.epsilon, x.dtype)
         )
@@ -83,8 +86,8 @@ class TFLayerNormalization(_Named):
             x,
             mean,
             var,
-            self._bcast(self._get("beta"), self.bshape),
-            self._bcast(self._get("gamma"), self.bshape),
+            self._bcast(self._get("beta"), self.bshape, x.dtype),
+            self._bcast(self._get("gamma"), self.bshape, x.dtype),
             tf.constant(self.spec.epsilon, x.dtype),
         )
 
@@ -110,8 +113,8 @@ class TFGroupNormalization(_Named):
         mean, var = tf.nn.moments(xg, axes=self.red, keepdims=True)
         xhat = (xg - mean) * tf.math.rsqrt(var + tf.constant(self.spec.epsilon, x.dtype))
         y = tf.reshape(xhat, self.out_shape)
-        gamma = self._bcast(self._get("gamma"), self.bshape)
-        beta = self._bcast(self._get("beta"), self.bshape)
+        gamma = self._bcast(self._get("gamma"), self.bshape, x.dtype)
+        beta = self._bcast(self._get("beta"), self.bshape, x.dtype)
         if gamma is not None:
             y = y * gamma
         if beta is not None:
