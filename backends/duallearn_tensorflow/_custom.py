@@ -38,10 +38,15 @@ def _check_portable(layer: Any, name: str) -> None:
 
 @implements("__ops__")
 class TFOpsLayer(TFLayer):
-    """Runs ``layer.call`` on tf tensors (traced once per ``tf.function``): the layer's
-    weights are this module's variables, bound to its ``Weight`` objects during the call."""
+    """Runs ``layer.call`` on tf tensors (traced once per ``tf.function``): the layer's own
+    weights are this module's variables, bound to its ``Weight`` objects during the call;
+    sublayers called in ``call`` run as native child modules (their weights follow)."""
 
     def __init__(self, layer: Any) -> None:
+        from duallearn.layers._custom import tracked_sublayers
+
+        from ._layers import native_layer
+
         _check_portable(layer, "tensorflow")
         if not callable(getattr(layer, "call", None)):
             raise BackendError(
@@ -49,18 +54,52 @@ class TFOpsLayer(TFLayer):
                 f"{type(layer).__name__} ({layer.name!r}) and it defines no call(). "
                 "Fix: write call() with dl.ops."
             )
-        super().__init__(layer)
+        tf.Module.__init__(self, name=None)
+        self.spec = layer
+        self.dtype = DTYPES.get(layer.dtype, tf.float32)
         self._kw = _call_kwargs(layer)
+        own = layer._own_trainable() + layer._own_non_trainable()
+        trainable = {id(w) for w in layer._own_trainable()}
+        self._own = own
+        self.dl_vars: list[tf.Variable] = [
+            tf.Variable(
+                np.asarray(w.value),
+                dtype=DTYPES[w.dtype],
+                trainable=id(w) in trainable,
+                name=w.name,
+            )
+            for w in own
+        ]
+        self._index: list[tuple[Any, int]] = [(None, i) for i in range(len(own))]
+        subs = [s for s in tracked_sublayers(layer) if s.built]
+        self.subs = [native_layer(s) for s in subs]
+        self._sub_of = {id(s): m for s, m in zip(subs, self.subs, strict=True)}
+        for m in self.subs:
+            if not layer.trainable:
+                m.dl_vars = [
+                    tf.Variable(v, trainable=False, name=v.name.split(":")[0]) for v in m.dl_vars
+                ]
+            for i, v in enumerate(m.dl_vars):
+                self._index.append((m, i))
+                self.dl_vars.append(v)
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        m, i = self._index[index]
+        return value if m is None else m.to_native(i, value)
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        m, i = self._index[index]
+        return value if m is None else m.to_canonical(i, value)
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
         layer = self.spec
-        bindings = {id(w): v for w, v in zip(layer.weights, self.dl_vars, strict=True)}
+        bindings = {id(w): v for w, v in zip(self._own, self.dl_vars, strict=False)}
         kwargs: dict[str, Any] = {}
         if "training" in self._kw:
             kwargs["training"] = training
         if mask is not None and "mask" in self._kw:
             kwargs["mask"] = mask
-        with native_call(_ops, bindings):
+        with native_call(_ops, bindings, self._sub_of, training):
             out = layer.call(x, **kwargs)
         return list(out) if isinstance(out, tuple) else out
 

@@ -466,9 +466,9 @@ def layer_normalization(
     )
     y = (t - m) * tf.math.rsqrt(v + _c(epsilon, t))
     if gamma is not None:
-        y = y * _t(gamma)
+        y = multiply(y, gamma)
     if beta is not None:
-        y = y + _t(beta)
+        y = add(y, beta)
     return y
 
 

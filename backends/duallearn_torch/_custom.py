@@ -39,28 +39,64 @@ def _check_portable(layer: Any, name: str) -> None:
 
 @implements("__ops__")
 class TorchOpsLayer(TorchLayer):
-    """Runs ``layer.call`` on torch tensors: the layer's weights are this module's
-    parameters, bound to its ``Weight`` objects for the duration of the call."""
+    """Runs ``layer.call`` on torch tensors: the layer's own weights are this module's
+    parameters, bound to its ``Weight`` objects for the duration of the call; sublayers
+    called in ``call`` run as native child modules (their weights follow, Keras's order)."""
 
     def __init__(self, layer: Any) -> None:
+        from duallearn.layers._custom import tracked_sublayers
+
+        from ._layers import native_layer
+
         _check_portable(layer, "torch")
         if not callable(getattr(layer, "call", None)):
             raise BackendError(
                 f"The torch backend has no implementation of layer {type(layer).__name__} "
                 f"({layer.name!r}) and it defines no call(). Fix: write call() with dl.ops."
             )
-        super().__init__(layer)
+        nn.Module.__init__(self)
+        self.spec = layer
+        self.dtype = DTYPES.get(layer.dtype, torch.float32)
         self._kw = _call_kwargs(layer)
+        own = layer._own_trainable() + layer._own_non_trainable()
+        trainable = {id(w) for w in layer._own_trainable()}
+        self._own = own
+        self.dl_vars: list[torch.Tensor] = []
+        for k, w in enumerate(own):
+            p = nn.Parameter(
+                torch.tensor(np.asarray(w.value), dtype=DTYPES[w.dtype]),
+                requires_grad=id(w) in trainable,
+            )
+            self.register_parameter(f"w{k}_{w.name}".replace(".", "_"), p)
+            self.dl_vars.append(p)
+        self._index: list[tuple[Any, int]] = [(None, i) for i in range(len(own))]
+        subs = [s for s in tracked_sublayers(layer) if s.built]
+        self.subs = nn.ModuleList([native_layer(s) for s in subs])
+        self._sub_of = {id(s): m for s, m in zip(subs, self.subs, strict=True)}
+        for m in self.subs:
+            for i, v in enumerate(m.dl_vars):
+                if not layer.trainable:
+                    v.requires_grad_(False)
+                self._index.append((m, i))
+                self.dl_vars.append(v)
+
+    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
+        m, i = self._index[index]
+        return value if m is None else m.to_native(i, value)
+
+    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
+        m, i = self._index[index]
+        return value if m is None else m.to_canonical(i, value)
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
         layer = self.spec
-        bindings = {id(w): v for w, v in zip(layer.weights, self.dl_vars, strict=True)}
+        bindings = {id(w): v for w, v in zip(self._own, self.dl_vars, strict=False)}
         kwargs: dict[str, Any] = {}
         if "training" in self._kw:
             kwargs["training"] = training
         if mask is not None and "mask" in self._kw:
             kwargs["mask"] = mask
-        with native_call(_ops, bindings):
+        with native_call(_ops, bindings, self._sub_of, training):
             out = layer.call(x, **kwargs)
         return list(out) if isinstance(out, tuple) else out
 

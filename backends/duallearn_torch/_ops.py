@@ -514,9 +514,9 @@ def layer_normalization(
     v = torch.var(t, dim=ax, keepdim=True, correction=0)
     y = (t - m) * torch.rsqrt(v + epsilon)
     if gamma is not None:
-        y = y * _t(gamma)
+        y = multiply(y, gamma)
     if beta is not None:
-        y = y + _t(beta)
+        y = add(y, beta)
     return y
 
 

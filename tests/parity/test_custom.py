@@ -153,3 +153,43 @@ def test_torch_module_trains_and_is_not_portable():
         m2 = dl.Model(x, m.layers[1](x), backend="tensorflow")
         with pytest.raises(BackendError, match="runs only on the torch backend"):
             m2.predict(data.astype("float32"), verbose=0)
+
+
+@dl.saving.register_serializable(package="tests")
+class Block(dl.layers.Layer):
+    """A custom layer calling built-in sublayers: ``d2(d1(x)) · scale + Σx``."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.d1 = dl.layers.Dense(units, activation="relu")
+        self.d2 = dl.layers.Dense(units)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight("scale", (self.units,), "ones")
+
+    def call(self, x, training=None):
+        return self.d2(self.d1(x)) * self.scale + ops.sum(x, axis=-1, keepdims=True)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@both()
+def test_sublayers_inside_a_custom_layer_train_identically():
+    dl.config.set_floatx("float64")
+    x, _ = _data()
+    y = np.zeros((32, 4))
+    ws = {}
+    for be in BACKENDS:
+        dl.set_random_seed(4)
+        i = dl.Input((3,))
+        m = dl.Model(i, Block(4)(i), backend=be)
+        # Keras's order: the layer's own weights, then each sublayer's, by attribute order
+        assert [w.name for w in m.weights] == ["scale", "kernel", "bias", "kernel", "bias"]
+        assert m.count_params() == 4 + (3 * 4 + 4) + (4 * 4 + 4)
+        m.compile(dl.optimizers.Adam(0.01), loss="mse")
+        m.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        ws[be] = m.get_weights()
+    for a, b in zip(ws[BACKENDS[0]], ws[BACKENDS[1]], strict=True):
+        assert_close("weights after 8 steps", b, a, "float64", "params_10")

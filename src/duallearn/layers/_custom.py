@@ -44,6 +44,51 @@ def numpy_call(
             w.value = v
 
 
+def user_call(layer: Layer) -> bool:
+    """Whether ``layer``'s class defines ``call`` in user code (a custom layer)."""
+    call = getattr(type(layer), "call", None)
+    return call is not None and not call.__module__.startswith("duallearn.")
+
+
+def tracked_sublayers(layer: Layer) -> list[Layer]:
+    """Layers held in a custom layer's public attributes (lists and dicts too), in
+    assignment order: Keras's tracking, which orders their weights after the layer's own."""
+    found: list[Layer] = []
+
+    def add(v: object) -> None:
+        if isinstance(v, Layer) and v is not layer and all(v is not f for f in found):
+            found.append(v)
+        elif isinstance(v, (list, tuple)):
+            for a in v:
+                add(a)
+        elif isinstance(v, dict):
+            for a in v.values():
+                add(a)
+
+    for k, v in vars(layer).items():
+        if not k.startswith("_"):
+            add(v)
+    return found
+
+
+def numpy_sublayer(layer: Layer, inputs: Any, training: bool) -> Any:
+    """A layer called inside a custom layer's ``call`` during a numpy run: built on first
+    use (from the input shape, batch dimension None), then its numpy reference."""
+    many = isinstance(inputs, (list, tuple))
+    shapes = [(None, *np.shape(a)[1:]) for a in (inputs if many else [inputs])]
+    layer._ensure_built(shapes if many else shapes[0])
+    if user_call(layer):
+        from ..ops._dispatch import _training
+
+        token = _training.set(bool(training))
+        try:
+            return layer.call(inputs)  # type: ignore[attr-defined]
+        finally:
+            _training.reset(token)
+    values = [w.value for w in layer.weights]
+    return layer.reference(values, list(inputs) if many else inputs, bool(training))
+
+
 @REGISTRY.register()
 class OpLayer(Layer):
     """One ``dl.ops`` call recorded on symbolic tensors (``dl.ops.add(x, y)`` in a functional

@@ -118,20 +118,40 @@ class Layer:
 
     @property
     def weights(self) -> list[Weight]:
-        """All weights: trainable first, then non-trainable, each in creation order (Keras)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """All weights: trainable first, then non-trainable, each in creation order (Keras);
+        a custom layer's sublayers' weights follow its own (Keras's tracking order)."""
+        own = self._own_trainable() + self._own_non_trainable()
+        return own + self._sublayer_weights()
+
+    def _own_trainable(self) -> list[Weight]:
+        return [w for w in self._weights if w.trainable] if self.trainable else []
+
+    def _own_non_trainable(self) -> list[Weight]:
+        if not self.trainable:
+            return list(self._weights)
+        return [w for w in self._weights if not w.trainable]
+
+    def _sublayer_weights(self) -> list[Weight]:
+        from ._custom import tracked_sublayers, user_call
+
+        if not user_call(self):
+            return []
+        return [w for layer in tracked_sublayers(self) for w in layer.weights]
 
     @property
     def trainable_weights(self) -> list[Weight]:
         if not self.trainable:
             return []
-        return [w for w in self._weights if w.trainable]
+        subs = self._sublayer_weights()
+        mine = [w for w in subs if w.trainable and _trainable_in(w, self)]
+        return self._own_trainable() + mine
 
     @property
     def non_trainable_weights(self) -> list[Weight]:
         if not self.trainable:
-            return list(self._weights)
-        return [w for w in self._weights if not w.trainable]
+            return self._own_non_trainable() + self._sublayer_weights()
+        train = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in train]
 
     def get_weights(self) -> list[np.ndarray]:
         """Current values, canonical layout (read from the model's backend when built)."""
@@ -161,7 +181,9 @@ class Layer:
             self._owner._push_weights()
 
     def count_params(self) -> int:
-        return sum(math.prod(w.shape) for w in self._weights)
+        return sum(math.prod(w.shape) for w in self._weights) + sum(
+            math.prod(w.shape) for w in self._sublayer_weights()
+        )
 
     # ---- building ------------------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
@@ -194,7 +216,11 @@ class Layer:
 
     # ---- calling -------------------------------------------------------------------------
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        from ..ops import _dispatch
         from ._input import SymbolicTensor, call_symbolic
+
+        if _dispatch.in_native_call():  # a sublayer inside a custom layer's call()
+            return _dispatch.call_sublayer(self, inputs, kwargs)
 
         flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if flat and all(isinstance(t, SymbolicTensor) for t in flat):
@@ -266,6 +292,15 @@ class Layer:
             )
         outs = self._inbound_nodes[0].outputs
         return outs[0] if len(outs) == 1 else outs  # type: ignore[no-any-return]
+
+
+def _trainable_in(w: Weight, layer: Layer) -> bool:
+    """Whether sublayer weight ``w`` is trainable within ``layer`` (its sublayer is)."""
+    from ._custom import tracked_sublayers
+
+    return any(
+        any(w is t for t in sub.trainable_weights) for sub in tracked_sublayers(layer)
+    )
 
 
 def _shape_fits(expected: Any, received: Any) -> bool:

@@ -23,23 +23,57 @@ _impl: contextvars.ContextVar[Any] = contextvars.ContextVar("duallearn_ops_impl"
 _bindings: contextvars.ContextVar[Mapping[int, Any] | None] = contextvars.ContextVar(
     "duallearn_ops_bindings", default=None
 )
+_submodules: contextvars.ContextVar[Mapping[int, Any] | None] = contextvars.ContextVar(
+    "duallearn_ops_submodules", default=None
+)
+_training: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "duallearn_ops_training", default=False
+)
 _backend_ops: dict[str, Any] = {}
 
 
 @contextlib.contextmanager
-def native_call(impl: Any, bindings: Mapping[int, Any] | None = None) -> Iterator[None]:
+def native_call(
+    impl: Any,
+    bindings: Mapping[int, Any] | None = None,
+    submodules: Mapping[int, Any] | None = None,
+    training: bool = False,
+) -> Iterator[None]:
     """Run ops on ``impl`` (a backend's ops module) with weights bound to native tensors.
 
-    ``bindings`` maps ``id(weight)`` to the native variable holding it. Backends call this
-    around ``layer.call``; it is part of the plugin contract.
+    ``bindings`` maps ``id(weight)`` to the native variable holding it; ``submodules`` maps
+    ``id(sublayer)`` to the native module that runs a layer called inside ``call``. Backends
+    call this around ``layer.call``; it is part of the plugin contract.
     """
     t1 = _impl.set(impl)
     t2 = _bindings.set(bindings)
+    t3 = _submodules.set(submodules)
+    t4 = _training.set(bool(training))
     try:
         yield
     finally:
+        _training.reset(t4)
+        _submodules.reset(t3)
         _bindings.reset(t2)
         _impl.reset(t1)
+
+
+def call_sublayer(layer: Any, inputs: Any, kwargs: Mapping[str, Any]) -> Any:
+    """``layer(inputs)`` inside another layer's ``call`` (numpy reference or native)."""
+    training = kwargs.get("training")
+    training = _training.get() if training is None else bool(training)
+    if getattr(_impl.get(), "NAME", "") == "numpy":
+        from ..layers._custom import numpy_sublayer
+
+        return numpy_sublayer(layer, inputs, training)
+    mod = (_submodules.get() or {}).get(id(layer))
+    if mod is None:
+        raise BackendError(
+            f"Layer {layer.name!r} was called inside another layer's call() but is not one of "
+            "that layer's attributes. Fix: create sublayers in __init__ and assign them to "
+            "attributes (self.dense = dl.layers.Dense(...))."
+        )
+    return mod.forward(inputs, training)
 
 
 def bound(weight: Any) -> Any:
