@@ -130,6 +130,7 @@ def test_fit_trains_the_table_identically():
         (lambda: L.Embedding(5, -1), "output_dim must be a positive integer"),
         (lambda: L.Embedding(5, 2.5), "output_dim must be a positive integer"),
         (lambda: L.Embedding(5, 2, embeddings_initializer="nope"), "nope"),
+        (lambda: L.Embedding(5, 2, lora_rank=4), "lora_rank=4 is not supported"),
     ],
 )
 def test_config_errors(make, msg):

@@ -225,6 +225,9 @@ CONFIG_ERRORS = [
     (lambda: L.LayerNormalization(epsilon=-1.0), ConfigError, "epsilon must be in"),
     (lambda: L.GroupNormalization(groups=0), ConfigError, "groups must be a positive integer"),
     (lambda: L.GroupNormalization(groups=2.5), ConfigError, "groups must be a positive integer"),
+    (lambda: L.LayerNormalization(rms_scaling=True), ConfigError, "rms_scaling=True is not supp"),
+    (lambda: L.BatchNormalization(renorm=True), ConfigError, "renorm=True is not supported"),
+    (lambda: L.GroupNormalization(gamma_regularizer="l2"), ConfigError, "gamma_regularizer="),
 ]
 
 
@@ -249,6 +252,12 @@ def test_shape_errors(make, shape, msg):
     with pytest.raises((ShapeError, ConfigError), match=msg) as info:
         make()(L.Input(shape))
     assert "Normalization" in str(info.value)
+
+
+def test_keras_arguments_at_their_defaults_are_accepted():
+    L.BatchNormalization(beta_regularizer=None, synchronized=False, renorm=False)
+    L.LayerNormalization(rms_scaling=False, gamma_constraint=None)
+    L.GroupNormalization(beta_constraint=None)
 
 
 def test_weights_layout_and_config_round_trip():

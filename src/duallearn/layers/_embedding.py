@@ -9,6 +9,7 @@ import numpy as np
 from .. import initializers as _init
 from ..errors import ShapeError
 from ._layer import REGISTRY, Layer, positive_int
+from ._normalization import keras_defaults_only
 
 
 def _initializer(identifier: object) -> _init.Initializer:
@@ -46,6 +47,18 @@ class Embedding(Layer):
         **kwargs: Any,
     ) -> None:
         kwargs.pop("input_length", None)  # Keras 2 argument, ignored by Keras 3
+        keras_defaults_only(
+            "Embedding",
+            kwargs,
+            {
+                "embeddings_regularizer": None,
+                "activity_regularizer": None,
+                "embeddings_constraint": None,
+                "weights": None,
+                "lora_rank": None,
+                "lora_alpha": None,
+            },
+        )
         super().__init__(**kwargs)
         self.input_dim = positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = positive_int("Embedding", "output_dim", output_dim)

@@ -24,6 +24,27 @@ def _number(layer: str, name: str, value: object, lo: float, hi: float | None = 
     return v
 
 
+def keras_defaults_only(layer: str, kwargs: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Accept (and drop) Keras arguments duallearn does not implement when they have their
+    default value; any other value is a ConfigError naming the argument."""
+    for key, default in defaults.items():
+        if key in kwargs:
+            value = kwargs.pop(key)
+            if value != default:
+                raise ConfigError(
+                    f"{layer}: {key}={value!r} is not supported by duallearn (only the Keras "
+                    f"default {default!r}). Fix: remove the argument."
+                )
+
+
+_REG_CONSTRAINTS = {
+    "beta_regularizer": None,
+    "gamma_regularizer": None,
+    "beta_constraint": None,
+    "gamma_constraint": None,
+}
+
+
 def _axis_arg(layer: str, axis: object) -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise ConfigError(
@@ -125,6 +146,17 @@ class BatchNormalization(_Affine, Layer):
         unbiased_moving_variance: bool = False,
         **kwargs: Any,
     ) -> None:
+        keras_defaults_only(
+            "BatchNormalization",
+            kwargs,
+            {
+                **_REG_CONSTRAINTS,
+                "renorm": False,
+                "renorm_clipping": None,
+                "renorm_momentum": 0.99,
+                "synchronized": False,
+            },
+        )
         super().__init__(**kwargs)
         self.axis = _axis_arg("BatchNormalization", axis)
         self.momentum = _number("BatchNormalization", "momentum", momentum, 0.0, 1.0)
@@ -312,6 +344,9 @@ class LayerNormalization(_Affine, Layer):
         gamma_initializer: object = "ones",
         **kwargs: Any,
     ) -> None:
+        keras_defaults_only(
+            "LayerNormalization", kwargs, {**_REG_CONSTRAINTS, "rms_scaling": False}
+        )
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             if not axis:
@@ -428,6 +463,7 @@ class GroupNormalization(_Affine, Layer):
         gamma_initializer: object = "ones",
         **kwargs: Any,
     ) -> None:
+        keras_defaults_only("GroupNormalization", kwargs, _REG_CONSTRAINTS)
         super().__init__(**kwargs)
         if groups != -1:
             positive_int("GroupNormalization", "groups", groups)
