@@ -41,9 +41,18 @@ class _TFConvBase(TFLayer):
         self.act = _activations.get(layer.activation)
         self.use_bias = layer.use_bias
 
+    def _in(self, x: tf.Tensor) -> tf.Tensor:
+        """Channels-last view (TensorFlow's CPU kernels take NHWC only): channels_first data
+        is transposed in and out."""
+        if self.spec.data_format != "channels_first":
+            return x
+        return tf.transpose(x, [0, 2, 1] if x.shape.rank == 3 else [0, 2, 3, 1])
+
     def _finish(self, z: tf.Tensor) -> tf.Tensor:
         if self.use_bias:
             z = tf.nn.bias_add(z, self.bias)
+        if self.spec.data_format == "channels_first":
+            z = tf.transpose(z, [0, 2, 1] if z.shape.rank == 3 else [0, 3, 1, 2])
         return self.act(z)
 
 
@@ -61,6 +70,7 @@ class TFConv(_TFConvBase):
         self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> tf.Tensor:
         spec = self.spec
+        x = self._in(x)
         padding = spec.padding.upper()
         if spec.padding == "causal":
             left = (spec.kernel_size[0] - 1) * spec.dilation_rate[0]
@@ -95,6 +105,7 @@ class TFConv2DTranspose(_TFConvBase):
         self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> tf.Tensor:
         spec = self.spec
+        x = self._in(x)
         h, w = int(x.shape[1]), int(x.shape[2])
         out = tf.stack(
             [tf.shape(x)[0], spec.output_length(h, 0), spec.output_length(w, 1), spec.filters]
@@ -119,7 +130,7 @@ class TFDepthwiseConv2D(_TFConvBase):
     ) -> tf.Tensor:
         spec = self.spec
         z = tf.nn.depthwise_conv2d(
-            x,
+            self._in(x),
             self.kernel,
             strides=[1, *spec.strides, 1],
             padding=spec.padding.upper(),
@@ -137,7 +148,7 @@ class TFSeparableConv2D(_TFConvBase):
     ) -> tf.Tensor:
         spec = self.spec
         z = tf.nn.separable_conv2d(
-            x,
+            self._in(x),
             self.depthwise_kernel,
             self.pointwise_kernel,
             strides=[1, *spec.strides, 1],

@@ -17,7 +17,13 @@ class TFPool(TFLayer):
     ) -> tf.Tensor:
         spec = self.spec
         pool = tf.nn.max_pool if spec.mode == "max" else tf.nn.avg_pool
-        return pool(x, list(spec.pool_size), list(spec.strides), spec.padding.upper())
+        k, s, p = list(spec.pool_size), list(spec.strides), spec.padding.upper()
+        if spec.data_format != "channels_first":
+            return pool(x, k, s, p)
+        # TensorFlow's CPU pools take channels-last only: transpose in and out
+        if spec.rank == 1:
+            return tf.transpose(pool(tf.transpose(x, [0, 2, 1]), k, s, p), [0, 2, 1])
+        return tf.transpose(pool(tf.transpose(x, [0, 2, 3, 1]), k, s, p), [0, 3, 1, 2])
 
 
 @implements(
@@ -38,8 +44,9 @@ class TFGlobalPool(TFLayer):
         if spec.mode == "max":
             return tf.reduce_max(x, axis=axes, keepdims=spec.keepdims)
         if mask is not None and spec.rank == 1:
-            m = tf.expand_dims(tf.cast(mask, x.dtype), -1)
-            return tf.reduce_sum(x * m, axis=1, keepdims=spec.keepdims) / tf.reduce_sum(
-                m, axis=1, keepdims=spec.keepdims
+            m = tf.expand_dims(tf.cast(mask, x.dtype), spec.channel_axis)
+            t = axes[0]
+            return tf.reduce_sum(x * m, axis=t, keepdims=spec.keepdims) / tf.reduce_sum(
+                m, axis=t, keepdims=spec.keepdims
             )
         return tf.reduce_mean(x, axis=axes, keepdims=spec.keepdims)

@@ -59,6 +59,27 @@ class _TorchConvBase(TorchLayer):
     def b(self) -> torch.Tensor | None:
         return self.dl_vars[-1] if self.use_bias else None
 
+    @property
+    def first(self) -> bool:
+        return bool(self.spec.data_format == "channels_first")
+
+    def _in(self, x: torch.Tensor) -> torch.Tensor:
+        """The channels-first view torch's kernels take (zero-copy for channels-last data)."""
+        if self.first:
+            return x
+        return x.permute(0, 2, 1) if x.dim() == 3 else _nchw(x)
+
+    def _out(self, y: torch.Tensor) -> torch.Tensor:
+        if self.first:
+            return y
+        return y.permute(0, 2, 1) if y.dim() == 3 else _nhwc(y)
+
+    def _spatial(self, x: torch.Tensor) -> tuple[int, ...]:
+        return tuple(int(n) for n in (x.shape[2:] if self.first else x.shape[1:-1]))
+
+    def _channels(self, x: torch.Tensor) -> int:
+        return int(x.shape[1] if self.first else x.shape[-1])
+
     def _pads(self, sizes: tuple[int, ...]) -> list[tuple[int, int]]:
         spec = self.spec
         return [
@@ -83,8 +104,8 @@ class TorchConv2D(_TorchConvBase):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        xc = _nchw(x)
-        padding, spec_pad = _pad_args(self._pads(tuple(x.shape[1:3])))
+        xc = self._in(x)
+        padding, spec_pad = _pad_args(self._pads(self._spatial(x)))
         if spec_pad is not None:
             xc = F.pad(xc, spec_pad)
         y = F.conv2d(
@@ -96,7 +117,7 @@ class TorchConv2D(_TorchConvBase):
             spec.dilation_rate,
             spec.groups,
         )
-        return self.act(_nhwc(y))
+        return self.act(self._out(y))
 
 
 @implements("Conv1D")
@@ -114,8 +135,8 @@ class TorchConv1D(_TorchConvBase):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        xc = x.permute(0, 2, 1)
-        padding, spec_pad = _pad_args(self._pads((x.shape[1],)))
+        xc = self._in(x)
+        padding, spec_pad = _pad_args(self._pads(self._spatial(x)))
         if spec_pad is not None:
             xc = F.pad(xc, spec_pad)
         y = F.conv1d(
@@ -127,7 +148,7 @@ class TorchConv1D(_TorchConvBase):
             spec.dilation_rate,
             spec.groups,
         )
-        return self.act(y.permute(0, 2, 1))
+        return self.act(self._out(y))
 
 
 @implements("Conv2DTranspose")
@@ -146,16 +167,18 @@ class TorchConv2DTranspose(_TorchConvBase):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        y = F.conv_transpose2d(_nchw(x), self.w0, None, spec.strides, 0, 0, 1, spec.dilation_rate)
-        crops = spec.crops(tuple(int(n) for n in x.shape[1:3]))
+        y = F.conv_transpose2d(
+            self._in(x), self.w0, None, spec.strides, 0, 0, 1, spec.dilation_rate
+        )
+        crops = spec.crops(self._spatial(x))
         extra = [max(b + n - y.shape[2 + a], 0) for a, (b, n) in enumerate(crops)]
         if any(extra):
             y = F.pad(y, (0, extra[1], 0, extra[0]))
         (bh, nh), (bw, nw) = crops
-        y = _nhwc(y[:, :, bh : bh + nh, bw : bw + nw])
+        y = y[:, :, bh : bh + nh, bw : bw + nw]
         if self.b is not None:
-            y = y + self.b
-        return self.act(y)
+            y = y + self.b[:, None, None]
+        return self.act(self._out(y))
 
 
 @implements("DepthwiseConv2D")
@@ -180,8 +203,8 @@ class TorchDepthwiseConv2D(_TorchConvBase):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        xc = _nchw(x)
-        padding, spec_pad = _pad_args(self._pads(tuple(x.shape[1:3])))
+        xc = self._in(x)
+        padding, spec_pad = _pad_args(self._pads(self._spatial(x)))
         if spec_pad is not None:
             xc = F.pad(xc, spec_pad)
         y = F.conv2d(
@@ -191,9 +214,9 @@ class TorchDepthwiseConv2D(_TorchConvBase):
             spec.strides,
             padding,
             spec.dilation_rate,
-            int(x.shape[3]),
+            self._channels(x),
         )
-        return self.act(_nhwc(y))
+        return self.act(self._out(y))
 
 
 @implements("SeparableConv2D")
@@ -222,8 +245,8 @@ class TorchSeparableConv2D(_TorchConvBase):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        xc = _nchw(x)
-        padding, spec_pad = _pad_args(self._pads(tuple(x.shape[1:3])))
+        xc = self._in(x)
+        padding, spec_pad = _pad_args(self._pads(self._spatial(x)))
         if spec_pad is not None:
             xc = F.pad(xc, spec_pad)
         u = F.conv2d(
@@ -233,7 +256,7 @@ class TorchSeparableConv2D(_TorchConvBase):
             spec.strides,
             padding,
             spec.dilation_rate,
-            int(x.shape[3]),
+            self._channels(x),
         )
         y = F.conv2d(u, self.dl_vars[1], self.b)
-        return self.act(_nhwc(y))
+        return self.act(self._out(y))

@@ -24,8 +24,12 @@ class _TorchPool(TorchLayer):
     ) -> torch.Tensor:
         spec = self.spec
         one_d = spec.rank == 1
-        xc = x.permute(0, 2, 1) if one_d else x.permute(0, 3, 1, 2)
-        sizes = (x.shape[1],) if one_d else (x.shape[1], x.shape[2])
+        first = spec.data_format == "channels_first"
+        if first:
+            xc, sizes = x, tuple(x.shape[2:])
+        else:  # zero-copy channels-first views of channels-last data
+            xc = x.permute(0, 2, 1) if one_d else x.permute(0, 3, 1, 2)
+            sizes = tuple(x.shape[1:-1])
         pads = [
             axis_pads(spec.padding, int(n), k, s)
             for n, k, s in zip(sizes, spec.pool_size, spec.strides, strict=True)
@@ -53,6 +57,8 @@ class _TorchPool(TorchLayer):
                 avg = F.avg_pool1d if one_d else F.avg_pool2d
                 ones = torch.ones((1, 1, *xc.shape[2:]), dtype=x.dtype, device=x.device)
                 y = avg(F.pad(xc, tuple(spec_pad)), k, s) / avg(F.pad(ones, tuple(spec_pad)), k, s)
+        if first:
+            return y
         return y.permute(0, 2, 1) if one_d else y.permute(0, 2, 3, 1)
 
 
@@ -79,6 +85,7 @@ class TorchGlobalPool(TorchLayer):
         if spec.mode == "max":
             return x.amax(dim=axes, keepdim=spec.keepdims)
         if mask is not None and spec.rank == 1:
-            m = mask.to(x.dtype).unsqueeze(-1)
-            return (x * m).sum(dim=1, keepdim=spec.keepdims) / m.sum(dim=1, keepdim=spec.keepdims)
+            m = mask.to(x.dtype).unsqueeze(spec.channel_axis)
+            t = axes[0]
+            return (x * m).sum(dim=t, keepdim=spec.keepdims) / m.sum(dim=t, keepdim=spec.keepdims)
         return x.mean(dim=axes, keepdim=spec.keepdims)

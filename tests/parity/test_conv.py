@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import duallearn as dl
 from duallearn.errors import ConfigError, ShapeError
-from duallearn.testing import check_layer
+from duallearn.testing import assert_close, check_layer
 
 from ..conftest import BACKENDS
 
@@ -199,8 +199,8 @@ ERRORS = [
     ("kernel-len", lambda: L.Conv2D(2, (3, 3, 3)), None, ConfigError,
      r"kernel_size must be an int or a tuple of 2 ints"),
     ("filters", lambda: L.Conv1D(0, 3), None, ConfigError, r"filters must be a positive"),
-    ("channels-first", lambda: L.Conv2D(2, 3, data_format="channels_first"), None, ConfigError,
-     r"data_format='channels_first' is not supported.*channels_last"),
+    ("data-format", lambda: L.Conv2D(2, 3, data_format="NHWC"), None, ConfigError,
+     r"Conv2D: unknown data_format 'NHWC'. Expected 'channels_last'.*'channels_first'"),
     ("output-padding", lambda: L.Conv2DTranspose(2, 3, output_padding=1), None, ConfigError,
      r"output_padding is not supported"),
     ("kernel-too-big", lambda: L.Conv2D(2, 5), (None, 4, 6, 1), ShapeError,
@@ -318,3 +318,76 @@ def test_config_roundtrips_through_json(make):
     config = json.loads(json.dumps(layer.get_config()))
     again = type(layer).from_config(config)
     assert json.loads(json.dumps(again.get_config())) == config
+
+
+# ---- data_format="channels_first" ------------------------------------------------------------
+CHANNELS_FIRST = [
+    ("conv2d", lambda m: m.Conv2D(4, (4, 3), strides=2, padding="same", activation="relu",
+     data_format="channels_first"), (3, 7, 6)),
+    # softmax over the output's last axis (width), as Keras; no bias: softmax cancels it
+    ("conv2d-softmax", lambda m: m.Conv2D(2, 2, padding="same", activation="softmax",
+     use_bias=False, data_format="channels_first"), (2, 5, 4)),
+    ("conv1d-causal", lambda m: m.Conv1D(4, 3, padding="causal", dilation_rate=2,
+     data_format="channels_first"), (2, 9)),
+    ("conv2dT", lambda m: m.Conv2DTranspose(2, 3, strides=2, padding="same",
+     data_format="channels_first"), (3, 4, 5)),
+    ("depthwise", lambda m: m.DepthwiseConv2D(3, strides=2, data_format="channels_first"),
+     (3, 5, 6)),
+    ("depthwise-mult", lambda m: m.DepthwiseConv2D(3, depth_multiplier=2,
+     data_format="channels_first"), (3, 5, 6)),
+    ("separable", lambda m: m.SeparableConv2D(2, (2, 3), strides=2, padding="same",
+     data_format="channels_first"), (3, 7, 5)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make,shape", [c[1:] for c in CHANNELS_FIRST], ids=[c[0] for c in CHANNELS_FIRST]
+)
+def test_channels_first(make, shape):
+    x = _data(7, (2, *shape))
+    check_layer(lambda: make(L), x, dtype="float64")
+
+
+@pytest.mark.parametrize(
+    "make,shape", [c[1:] for c in CHANNELS_FIRST], ids=[c[0] for c in CHANNELS_FIRST]
+)
+def test_channels_first_matches_keras(make, shape, backend):
+    keras = pytest.importorskip("keras")
+    from duallearn.testing import set_keras_weights_and_compare
+
+    rng = np.random.default_rng(1)
+    km = keras.Sequential([keras.Input(shape), make(keras.layers)])
+    km.set_weights([rng.standard_normal(w.shape).astype("float32") for w in km.get_weights()])
+    dm = dl.Sequential([L.Input(shape), make(L)])
+    x = rng.standard_normal((3, *shape)).astype("float32")
+    assert set_keras_weights_and_compare(dm, km, x) < 1e-5
+
+
+@pytest.mark.parametrize("strides,mult", [(2, 1), (1, 2)])
+def test_channels_first_depthwise_same_is_channels_last_transposed(backend, strides, mult):
+    """Recorded divergence: Keras 3.15.1 (TensorFlow backend, CPU) DepthwiseConv2D with
+    channels_first and padding="same" disagrees with its own channels_last layer on transposed
+    data for (strides=2, depth_multiplier=1) and (strides=1, depth_multiplier=2) (max error
+    2.1, measured; valid padding and other combinations agree). duallearn follows the
+    channels_last definition; this checks it against Keras's channels_last layer instead."""
+    keras = pytest.importorskip("keras")
+
+    rng = np.random.default_rng(2)
+    shape = (3, 5, 6)
+    kl = keras.Sequential([
+        keras.Input((5, 6, 3)),
+        keras.layers.DepthwiseConv2D(3, strides=strides, padding="same", depth_multiplier=mult),
+    ])  # fmt: skip
+    kl.set_weights([rng.standard_normal(w.shape).astype("float32") for w in kl.get_weights()])
+    dm = dl.Sequential([
+        L.Input(shape),
+        L.DepthwiseConv2D(
+            3, strides=strides, padding="same", depth_multiplier=mult,
+            data_format="channels_first",
+        ),
+    ])  # fmt: skip
+    dm.set_weights(kl.get_weights())
+    x = rng.standard_normal((2, *shape)).astype("float32")
+    ours = dm.predict(x, verbose=0)
+    theirs = kl.predict(x.transpose(0, 2, 3, 1), verbose=0).transpose(0, 3, 1, 2)
+    assert_close("channels_first depthwise vs Keras channels_last", ours, theirs, "float32")

@@ -151,8 +151,8 @@ ERRORS = [
      r"pool_size must be a positive integer"),
     ("strides-len", lambda: L.MaxPooling1D(2, (1, 2)), None, ConfigError,
      r"strides must be an int or a tuple of 1 ints"),
-    ("channels-first", lambda: L.GlobalAveragePooling2D(data_format="channels_first"), None,
-     ConfigError, r"channels_first' is not supported"),
+    ("data-format", lambda: L.GlobalAveragePooling2D(data_format="NCHW"), None,
+     ConfigError, r"GlobalAveragePooling2D: unknown data_format 'NCHW'"),
     ("pool-too-big", lambda: L.MaxPooling2D((3, 5)), (None, 4, 4, 2), ShapeError,
      r"MaxPooling2D\): the pool_size .*larger than the valid-padded input.*\(None, 4, 4, 2\)"),
     ("pool1d-too-big", lambda: L.AveragePooling1D(4), (None, 3, 2), ShapeError,
@@ -228,3 +228,31 @@ def test_masked_global_average_matches_keras(backend):
         L.GlobalAveragePooling1D(),
     ])  # fmt: skip
     assert set_keras_weights_and_compare(dm, km, x) < 1e-6
+
+
+# ---- data_format="channels_first" ------------------------------------------------------------
+CHANNELS_FIRST = [
+    ("max2d-same", lambda m: m.MaxPooling2D(3, 2, "same", data_format="channels_first"), (2, 7, 6)),
+    ("avg2d-same", lambda m: m.AveragePooling2D(3, 2, "same", data_format="channels_first"),
+     (2, 7, 8)),
+    ("max1d", lambda m: m.MaxPooling1D(2, data_format="channels_first"), (3, 9)),
+    ("avg1d-same", lambda m: m.AveragePooling1D(4, 3, "same", data_format="channels_first"),
+     (3, 9)),
+    ("gmax2d", lambda m: m.GlobalMaxPooling2D(data_format="channels_first", keepdims=True),
+     (3, 4, 5)),
+    ("gavg1d", lambda m: m.GlobalAveragePooling1D(data_format="channels_first"), (3, 5)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make,shape", [c[1:] for c in CHANNELS_FIRST], ids=[c[0] for c in CHANNELS_FIRST]
+)
+def test_channels_first(make, shape, backend):
+    keras = pytest.importorskip("keras")
+    from duallearn.testing import set_keras_weights_and_compare
+
+    x = _distinct(3, (2, *shape))
+    check_layer(lambda: make(L), x, dtype="float64", backends=[backend])
+    km = keras.Sequential([keras.Input(shape), make(keras.layers)])
+    dm = dl.Sequential([L.Input(shape), make(L)])
+    assert set_keras_weights_and_compare(dm, km, x.astype("float32")) < 1e-6

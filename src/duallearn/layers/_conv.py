@@ -52,13 +52,13 @@ def check_padding(layer: str, padding: object, allowed: Sequence[str]) -> str:
 
 
 def check_data_format(layer: str, data_format: object) -> str:
-    if data_format not in (None, "channels_last"):
+    if data_format not in (None, "channels_last", "channels_first"):
         raise ConfigError(
-            f"{layer}: data_format={data_format!r} is not supported: duallearn data is "
-            "channels-last (NHWC / (batch, steps, features)). Fix: pass "
-            "data_format='channels_last' (or leave it None) and transpose the data once."
+            f"{layer}: unknown data_format {data_format!r}. Expected 'channels_last' (the "
+            "default: (batch, ..., channels)) or 'channels_first' ((batch, channels, ...)). "
+            "Fix: pass one of these strings or None."
         )
-    return "channels_last"
+    return str(data_format or "channels_last")
 
 
 def same_pads(size: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
@@ -172,7 +172,77 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
 
 
 # ---- layers ----------------------------------------------------------------------------------
-class _BaseConv(Layer):
+class _Formatted(Layer):
+    """``data_format`` support shared by convolutions and pools: inside, every shape and array is
+    seen channels-last (``_build``, ``_output_shape``, ``_z``, ``_z_backward`` work on that
+    view); ``"channels_first"`` inputs are moved to it and results moved back. The activation
+    applies to the output in the layer's own format (as Keras)."""
+
+    data_format = "channels_last"
+    activation = "linear"
+
+    @property
+    def _first(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def _last_shape(self, shape: Any) -> tuple[Any, ...]:
+        shape = tuple(shape)
+        if self._first and len(shape) >= 3:
+            return (shape[0], *shape[2:], shape[1])
+        return shape
+
+    def _format_shape(self, shape: Any) -> tuple[Any, ...]:
+        shape = tuple(shape)
+        if self._first and len(shape) >= 3:
+            return (shape[0], shape[-1], *shape[1:-1])
+        return shape
+
+    def _to_last(self, x: np.ndarray) -> np.ndarray:
+        return np.moveaxis(x, 1, -1) if self._first else x
+
+    def _to_format(self, y: np.ndarray) -> np.ndarray:
+        return np.moveaxis(y, -1, 1) if self._first else y
+
+    def _built_channels(self) -> int | None:
+        if not self.built or self.input_shape is None:
+            return None
+        return self._last_shape(self.input_shape)[-1]  # type: ignore[no-any-return]
+
+    def _build(self, shape: Any) -> None:
+        """Create weights for a channels-last view of the input shape."""
+
+    def _output_shape(self, shape: Any) -> Any:
+        return shape
+
+    def build(self, input_shape: Any) -> None:
+        self._build(self._last_shape(input_shape))
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self._format_shape(self._output_shape(self._last_shape(input_shape)))
+
+    def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+        """Pre-activation output of a channels-last input (channels-last)."""
+        raise NotImplementedError
+
+    def _z_backward(
+        self, weights: Sequence[np.ndarray], x: np.ndarray, dz: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """VJP of :meth:`_z` (channels-last): ``(dx, trainable weight grads)``."""
+        raise NotImplementedError
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        z = self._to_format(self._z(weights, self._to_last(x)))
+        return activations.reference(self.activation, z)
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        xl = self._to_last(x)
+        z = self._to_format(self._z(weights, xl))
+        dz = activations.reference_grad(self.activation, z, y, dy)
+        dx, grads = self._z_backward(weights, xl, self._to_last(dz))
+        return self._to_format(dx), grads
+
+
+class _BaseConv(_Formatted):
     """Shared config, validation and reference for Conv1D/Conv2D (``rank`` spatial axes)."""
 
     rank = 2
@@ -221,7 +291,7 @@ class _BaseConv(Layer):
             raise ShapeError(
                 f"Layer {self.name!r} ({who}) expects inputs of rank {rank}, shape "
                 f"(batch, {', '.join(['size'] * self.rank)}, channels). Received input shape "
-                f"{tuple(input_shape)}. Fix: reshape the data (channels-last)."
+                f"{tuple(input_shape)}. Fix: reshape the data ({self.data_format})."
             )
         c = input_shape[-1]
         if c is None:
@@ -229,15 +299,15 @@ class _BaseConv(Layer):
                 f"Layer {self.name!r} ({who}) needs a known channel dimension. Received input "
                 f"shape {tuple(input_shape)}. Fix: give Input a full shape."
             )
-        if self.built and self.input_shape is not None and c != self.input_shape[-1]:
+        if self._built_channels() not in (None, c):
             raise ShapeError(
-                f"Layer {self.name!r} ({who}) was built for {self.input_shape[-1]} input "
-                f"channels (input shape {tuple(self.input_shape)}). Received input shape "
+                f"Layer {self.name!r} ({who}) was built for {self._built_channels()} input "
+                f"channels (input shape {self.input_shape}). Received input shape "
                 f"{tuple(input_shape)}. Fix: use a new layer for inputs of another width."
             )
         check_fits(self.name, who, self.padding, input_shape, self.kernel_size, self.dilation_rate)
 
-    def build(self, input_shape: Any) -> None:
+    def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
         c = int(input_shape[-1])
         if c % self.groups:
@@ -252,7 +322,7 @@ class _BaseConv(Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
 
-    def compute_output_shape(self, input_shape: Any) -> Any:
+    def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
         spatial = [
             out_length(self.padding, n, k, s, d)
@@ -277,7 +347,7 @@ class _BaseConv(Layer):
     def _w2d(self, w: np.ndarray) -> np.ndarray:
         return w if self.rank == 2 else w[None]
 
-    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
         s, d, pads = self._geometry(x)
         x2 = x if self.rank == 2 else _as_2d(x)
         z = conv2d_forward(x2, self._w2d(weights[0]), s, d, pads, self.groups)
@@ -285,12 +355,7 @@ class _BaseConv(Layer):
             z = z + weights[1]
         return z if self.rank == 2 else z[:, 0]
 
-    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
-        return activations.reference(self.activation, self._pre(weights, x))
-
-    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
-        z = self._pre(weights, x)
-        dz = activations.reference_grad(self.activation, z, y, dy)
+    def _z_backward(self, weights, x, dz):  # type: ignore[no-untyped-def]
         s, d, pads = self._geometry(x)
         x2, dz2 = (x, dz) if self.rank == 2 else (_as_2d(x), _as_2d(dz))
         dx, dw = conv2d_backward(x2, self._w2d(weights[0]), dz2, s, d, pads, self.groups)
@@ -384,7 +449,7 @@ class Conv2D(_BaseConv):
 
 
 @REGISTRY.register()
-class Conv2DTranspose(Layer):
+class Conv2DTranspose(_Formatted):
     """Transposed 2D convolution (the gradient of Conv2D with respect to its input):
     ``y[b, h·s₀+i·d₀−p₀, w·s₁+j·d₁−p₁, f] += x[b,h,w,c] · kernel[i,j,f,c]``, then ``+ bias``
     and the activation. Output size per axis: ``"same"`` → ``in·s``; ``"valid"`` →
@@ -438,16 +503,16 @@ class Conv2DTranspose(Layer):
             raise ShapeError(
                 f"Layer {self.name!r} (Conv2DTranspose) expects inputs of rank 4, shape "
                 f"(batch, height, width, channels) with known channels. Received input shape "
-                f"{tuple(input_shape)}. Fix: reshape the data (channels-last)."
+                f"{tuple(input_shape)}. Fix: reshape the data ({self.data_format})."
             )
-        if self.built and self.input_shape is not None and input_shape[-1] != self.input_shape[-1]:
+        if self._built_channels() not in (None, input_shape[-1]):
             raise ShapeError(
                 f"Layer {self.name!r} (Conv2DTranspose) was built for input shape "
-                f"{tuple(self.input_shape)}. Received input shape {tuple(input_shape)}. "
+                f"{self.input_shape}. Received input shape {tuple(input_shape)}. "
                 "Fix: use a new layer for inputs of another width."
             )
 
-    def build(self, input_shape: Any) -> None:
+    def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
         self.kernel = self.add_weight(
             "kernel",
@@ -462,7 +527,7 @@ class Conv2DTranspose(Layer):
         keff = (k - 1) * d + 1
         return n * s if self.padding == "same" else n * s + max(keff - s, 0)
 
-    def compute_output_shape(self, input_shape: Any) -> Any:
+    def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
         hw = [
             None if n is None else self.output_length(n, a) for a, n in enumerate(input_shape[1:3])
@@ -495,7 +560,7 @@ class Conv2DTranspose(Layer):
             self.filters,
         )
 
-    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
         # The transposed conv is the input-VJP of a forward conv with kernel (kh, kw, filters, C).
         zeros = np.zeros(self._out_shape(x), dtype=x.dtype)
         z, _ = conv2d_backward(
@@ -505,12 +570,7 @@ class Conv2DTranspose(Layer):
             z = z + weights[1]
         return z
 
-    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
-        return activations.reference(self.activation, self._pre(weights, x))
-
-    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
-        z = self._pre(weights, x)
-        dz = activations.reference_grad(self.activation, z, y, dy)
+    def _z_backward(self, weights, x, dz):  # type: ignore[no-untyped-def]
         s, d, pads = self.strides, self.dilation_rate, self._pads(x)
         dx = conv2d_forward(dz, weights[0], s, d, pads, 1)  # type: ignore[arg-type]
         # kernel gradient: the forward conv's weight gradient with input dz and output grad x
@@ -537,7 +597,7 @@ class Conv2DTranspose(Layer):
         }
 
 
-class _Depthwise(Layer):
+class _Depthwise(_Formatted):
     """Shared config and depthwise step of DepthwiseConv2D and SeparableConv2D."""
 
     def _init_depthwise(
@@ -568,12 +628,12 @@ class _Depthwise(Layer):
             raise ShapeError(
                 f"Layer {self.name!r} ({who}) expects inputs of rank 4, shape (batch, height, "
                 f"width, channels) with known channels. Received input shape "
-                f"{tuple(input_shape)}. Fix: reshape the data (channels-last)."
+                f"{tuple(input_shape)}. Fix: reshape the data ({self.data_format})."
             )
-        if self.built and self.input_shape is not None and input_shape[-1] != self.input_shape[-1]:
+        if self._built_channels() not in (None, input_shape[-1]):
             raise ShapeError(
                 f"Layer {self.name!r} ({who}) was built for input shape "
-                f"{tuple(self.input_shape)}. Received input shape {tuple(input_shape)}. "
+                f"{self.input_shape}. Received input shape {tuple(input_shape)}. "
                 "Fix: use a new layer for inputs of another width."
             )
         check_fits(self.name, who, self.padding, input_shape, self.kernel_size, self.dilation_rate)
@@ -656,7 +716,7 @@ class DepthwiseConv2D(_Depthwise):
         self.depthwise_initializer = _init.get(depthwise_initializer)
         self.bias_initializer = _init.get(bias_initializer)
 
-    def build(self, input_shape: Any) -> None:
+    def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
         c = int(input_shape[-1])
         self.kernel = self.add_weight(
@@ -665,21 +725,16 @@ class DepthwiseConv2D(_Depthwise):
         if self.use_bias:
             self.bias = self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer)
 
-    def compute_output_shape(self, input_shape: Any) -> Any:
+    def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
         c = input_shape[-1] * self.depth_multiplier
         return (input_shape[0], *self._spatial_out(input_shape), c)
 
-    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
         z = self._depthwise(weights[0], x)
         return z + weights[1] if self.use_bias else z
 
-    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
-        return activations.reference(self.activation, self._pre(weights, x))
-
-    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
-        z = self._pre(weights, x)
-        dz = activations.reference_grad(self.activation, z, y, dy)
+    def _z_backward(self, weights, x, dz):  # type: ignore[no-untyped-def]
         dx, dk = self._depthwise_backward(weights[0], x, dz)
         grads = [dk]
         if self.use_bias:
@@ -741,7 +796,7 @@ class SeparableConv2D(_Depthwise):
         self.pointwise_initializer = _init.get(pointwise_initializer)
         self.bias_initializer = _init.get(bias_initializer)
 
-    def build(self, input_shape: Any) -> None:
+    def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
         c = int(input_shape[-1])
         m = self.depth_multiplier
@@ -754,21 +809,16 @@ class SeparableConv2D(_Depthwise):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
 
-    def compute_output_shape(self, input_shape: Any) -> Any:
+    def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
         return (input_shape[0], *self._spatial_out(input_shape), self.filters)
 
-    def _pre(self, weights: Sequence[np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+        z = self._depthwise(weights[0], x) @ weights[1][0, 0]
+        return z + weights[2] if self.use_bias else z
+
+    def _z_backward(self, weights, x, dz):  # type: ignore[no-untyped-def]
         u = self._depthwise(weights[0], x)
-        z = u @ weights[1][0, 0]
-        return u, (z + weights[2] if self.use_bias else z)
-
-    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
-        return activations.reference(self.activation, self._pre(weights, x)[1])
-
-    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
-        u, z = self._pre(weights, x)
-        dz = activations.reference_grad(self.activation, z, y, dy)
         pk = weights[1][0, 0]
         dpk = (u.reshape(-1, u.shape[-1]).T @ dz.reshape(-1, dz.shape[-1]))[None, None]
         du = dz @ pk.T

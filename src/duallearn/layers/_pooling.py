@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ShapeError
 from ._conv import (
     Pads,
+    _Formatted,
     axis_pads,
     check_data_format,
     check_fits,
@@ -35,11 +36,11 @@ def _rank_error(layer: Layer, rank: int, input_shape: Any) -> ShapeError:
     return ShapeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) expects inputs of rank {rank}, shape "
         f"(batch, {axes}, channels). Received input shape {tuple(input_shape)}. "
-        "Fix: reshape the data (channels-last)."
+        f"Fix: reshape the data ({getattr(layer, 'data_format', 'channels_last')})."
     )
 
 
-class _Pool(Layer):
+class _Pool(_Formatted):
     """Shared config, shapes and numpy reference of the windowed pools (``rank`` axes)."""
 
     rank = 2
@@ -75,10 +76,10 @@ class _Pool(Layer):
             what="pool_size",
         )
 
-    def build(self, input_shape: Any) -> None:
+    def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
 
-    def compute_output_shape(self, input_shape: Any) -> Any:
+    def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
         spatial = [
             out_length(self.padding, n, k, s)
@@ -100,7 +101,7 @@ class _Pool(Layer):
         )
         return x2, k, s, pads  # type: ignore[return-value]
 
-    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+    def _z(self, weights, x):  # type: ignore[no-untyped-def]
         x2, k, s, pads = self._geometry(x)
         if self.mode == "max":
             y = patches(pad2d(x2, pads, -np.inf), k, s, (1, 1)).max(axis=(3, 4))
@@ -110,7 +111,7 @@ class _Pool(Layer):
             y = total / patches(pad2d(ones, pads), k, s, (1, 1)).sum(axis=(3, 4))
         return y[:, 0] if self.rank == 1 else y
 
-    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+    def _z_backward(self, weights, x, dy):  # type: ignore[no-untyped-def]
         x2, k, s, pads = self._geometry(x)
         dy2 = dy[:, None] if self.rank == 1 else dy
         if self.mode == "max":
@@ -245,7 +246,13 @@ class _GlobalPool(Layer):
 
     @property
     def axes(self) -> tuple[int, ...]:
-        return (1,) if self.rank == 1 else (1, 2)
+        """The reduced (spatial) axes."""
+        first = 2 if self.data_format == "channels_first" else 1
+        return tuple(range(first, first + self.rank))
+
+    @property
+    def channel_axis(self) -> int:
+        return 1 if self.data_format == "channels_first" else -1
 
     def build(self, input_shape: Any) -> None:
         if len(input_shape) != self.rank + 2:
@@ -254,9 +261,12 @@ class _GlobalPool(Layer):
     def compute_output_shape(self, input_shape: Any) -> Any:
         if len(input_shape) != self.rank + 2:
             raise _rank_error(self, self.rank + 2, input_shape)
-        if self.keepdims:
-            return (input_shape[0], *([1] * self.rank), input_shape[-1])
-        return (input_shape[0], input_shape[-1])
+        c = input_shape[self.channel_axis]
+        if not self.keepdims:
+            return (input_shape[0], c)
+        if self.data_format == "channels_first":
+            return (input_shape[0], c, *([1] * self.rank))
+        return (input_shape[0], *([1] * self.rank), c)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         return None
@@ -265,9 +275,10 @@ class _GlobalPool(Layer):
         if self.mode == "max":
             return x.max(axis=self.axes, keepdims=self.keepdims)
         if mask is not None:
-            m = np.asarray(mask, dtype=x.dtype)[:, :, None]
-            return (x * m).sum(axis=1, keepdims=self.keepdims) / m.sum(
-                axis=1, keepdims=self.keepdims
+            m = np.expand_dims(np.asarray(mask, dtype=x.dtype), self.channel_axis)
+            t = self.axes[0]
+            return (x * m).sum(axis=t, keepdims=self.keepdims) / m.sum(
+                axis=t, keepdims=self.keepdims
             )
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
@@ -279,8 +290,8 @@ class _GlobalPool(Layer):
             # ties share the gradient equally (TensorFlow's reduce_max, torch's amax)
             return hit * dyk / hit.sum(axis=self.axes, keepdims=True), []
         if mask is not None:
-            m = np.asarray(mask, dtype=x.dtype)[:, :, None]
-            return dyk * m / m.sum(axis=1, keepdims=True), []
+            m = np.expand_dims(np.asarray(mask, dtype=x.dtype), self.channel_axis)
+            return dyk * m / m.sum(axis=self.axes[0], keepdims=True), []
         n = np.prod([x.shape[a] for a in self.axes])
         return np.broadcast_to(dyk / n, x.shape).copy(), []
 
