@@ -1,5 +1,6 @@
 """Convolution layers: ``Conv1D``, ``Conv2D``, ``Conv2DTranspose``, ``DepthwiseConv2D``,
-``SeparableConv2D`` (Keras 3 names, arguments, defaults and weight layout; channels-last data).
+``SeparableConv2D`` (Keras 3 names, arguments, defaults and weight layout; channels-last data
+by default, ``data_format="channels_first"`` accepted).
 
 Padding follows TensorFlow exactly (shared/PARITY.md §2):
 

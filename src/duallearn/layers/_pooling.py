@@ -1,5 +1,6 @@
 """Pooling layers: ``MaxPooling1D/2D``, ``AveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``,
-``GlobalAveragePooling1D/2D`` (Keras 3 names, arguments and defaults; channels-last data).
+``GlobalAveragePooling1D/2D`` (Keras 3 names, arguments and defaults; channels-last data by
+default, ``data_format="channels_first"`` accepted).
 
 Window placement follows TensorFlow (shared/PARITY.md §2): ``"valid"`` uses only full
 windows; ``"same"`` gives ``⌈in/s⌉`` outputs with TensorFlow's asymmetric padding (extra pixel
