@@ -38,7 +38,14 @@ def interactive() -> bool:
 
 
 def _fmt(logs: dict[str, float] | None) -> str:
-    return " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items())
+    return " - ".join(f"{k}: {_num(v)}" for k, v in (logs or {}).items())
+
+
+def _num(v: object) -> str:
+    """One log value; per-class metrics (F1Score(), Precision(thresholds=[...])) are vectors."""
+    if isinstance(v, (list, tuple)) or getattr(v, "ndim", 0):
+        return "[" + ", ".join(f"{float(x):.4f}" for x in v) + "]"  # type: ignore[attr-defined]
+    return f"{v:.4f}"
 
 
 class Progress:
