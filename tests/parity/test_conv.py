@@ -120,25 +120,39 @@ def test_conv1d(k, stride, dilation, padding, extra, groups, act, seed, dtype):
     dilation=st.sampled_from([1, 2]),
     padding=st.sampled_from(["valid", "same"]),
     hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    output_padding=st.one_of(st.none(), st.tuples(st.integers(0, 2), st.integers(0, 1))),
     act=ACTS,
     seed=st.integers(0, 2**16),
     dtype=DTYPES,
 )
-@example((3, 3), (2, 2), 1, "same", (3, 4), None, 0, "float64")  # torch padding=1/op=1 fails
-@example((4, 1), (2, 3), 1, "valid", (3, 2), None, 1, "float64")  # k < s: zero tail
-@example((2, 3), (1, 1), 2, "same", (5, 3), "relu", 2, "float32")
-def test_conv2d_transpose(k, stride, dilation, padding, hw, act, seed, dtype):
+@example((3, 3), (2, 2), 1, "same", (3, 4), None, None, 0, "float64")  # torch p=1/op=1 fails
+@example((4, 1), (2, 3), 1, "valid", (3, 2), None, None, 1, "float64")  # k < s: zero tail
+@example((2, 3), (1, 1), 2, "same", (5, 3), None, "relu", 2, "float32")
+@example((3, 2), (3, 2), 1, "same", (3, 4), (2, 1), None, 3, "float64")
+@example((2, 4), (3, 2), 1, "valid", (2, 3), (1, 1), "tanh", 4, "float64")
+def test_conv2d_transpose(k, stride, dilation, padding, hw, output_padding, act, seed, dtype):
     if max(stride) > 1:
         dilation = 1
+    if output_padding is not None:
+        output_padding = tuple(min(o, s - 1) for o, s in zip(output_padding, stride, strict=True))
+
+    def make():
+        return L.Conv2DTranspose(
+            2,
+            k,
+            strides=stride,
+            padding=padding,
+            output_padding=output_padding,
+            dilation_rate=dilation,
+            activation=act,
+        )
+
+    try:
+        make()._check_lengths((None, *hw, 3))
+    except ShapeError:  # an output length SAME cannot map back: Keras/TF refuse it too
+        output_padding = None
     x = _data(seed, (2, *hw, 3))
-    check_layer(
-        lambda: L.Conv2DTranspose(
-            2, k, strides=stride, padding=padding, dilation_rate=dilation, activation=act
-        ),
-        x,
-        dtype=dtype,
-        seed=seed,
-    )
+    check_layer(make, x, dtype=dtype, seed=seed)
 
 
 # ---- DepthwiseConv2D / SeparableConv2D -------------------------------------------------------
@@ -201,8 +215,11 @@ ERRORS = [
     ("filters", lambda: L.Conv1D(0, 3), None, ConfigError, r"filters must be a positive"),
     ("data-format", lambda: L.Conv2D(2, 3, data_format="NHWC"), None, ConfigError,
      r"Conv2D: unknown data_format 'NHWC'. Expected 'channels_last'.*'channels_first'"),
-    ("output-padding", lambda: L.Conv2DTranspose(2, 3, output_padding=1), None, ConfigError,
-     r"output_padding is not supported"),
+    ("output-padding", lambda: L.Conv2DTranspose(2, 3, strides=2, output_padding=2), None,
+     ConfigError, r"output_padding must be None or non-negative ints.*smaller than its stride"),
+    ("output-padding-length", lambda: L.Conv2DTranspose(2, 2, strides=2, padding="same",
+     output_padding=0), (None, 3, 3, 1), ShapeError,
+     r"output_padding=\(0, 0\) gives output length 4 on axis 1.*input length 3"),
     ("kernel-too-big", lambda: L.Conv2D(2, 5), (None, 4, 6, 1), ShapeError,
      r"Conv2D\).*kernel.*larger than the valid-padded input.*\(None, 4, 6, 1\)"),
     ("dilated-too-big", lambda: L.Conv1D(2, 3, dilation_rate=3), (None, 6, 2), ShapeError,
@@ -277,6 +294,10 @@ KERAS_CASES = [
     ("conv1d-same-s2", lambda m: m.Conv1D(3, 4, strides=2, padding="same"), (9, 2)),
     ("conv2dT-same", lambda m: m.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 5, 2)),
     ("conv2dT-valid", lambda m: m.Conv2DTranspose(2, (2, 4), strides=(3, 2)), (3, 4, 2)),
+    ("conv2dT-output-padding", lambda m: m.Conv2DTranspose(2, 3, strides=(3, 2), padding="same",
+     output_padding=(2, 1)), (3, 4, 2)),
+    ("conv2dT-valid-output-padding", lambda m: m.Conv2DTranspose(2, (2, 3), strides=3,
+     output_padding=(1, 2)), (3, 4, 2)),
     ("depthwise", lambda m: m.DepthwiseConv2D(3, strides=2, padding="same",
      depth_multiplier=2), (7, 6, 3)),
     ("separable", lambda m: m.SeparableConv2D(4, (2, 3), strides=2, padding="same",

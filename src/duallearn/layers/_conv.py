@@ -453,15 +453,16 @@ class Conv2D(_BaseConv):
 class Conv2DTranspose(_Formatted):
     """Transposed 2D convolution (the gradient of Conv2D with respect to its input):
     ``y[b, h·s₀+i·d₀−p₀, w·s₁+j·d₁−p₁, f] += x[b,h,w,c] · kernel[i,j,f,c]``, then ``+ bias``
-    and the activation. Output size per axis: ``"same"`` → ``in·s``; ``"valid"`` →
-    ``in·s + max(k_eff − s, 0)``; ``p`` is TensorFlow's SAME ``before`` pad of a forward conv of
-    size ``in·s`` (0 for ``"valid"``).
+    and the activation. Output length ``N`` per axis (Keras): ``"same"`` → ``in·s``;
+    ``"valid"`` → ``in·s + max(k_eff − s, 0)``; with ``output_padding=o`` (each ``o < s``):
+    ``"valid"`` → ``(in−1)·s + k_eff + o``, ``"same"`` → ``(in−1)·s + k_eff mod 2 + o``.
+    ``p`` is TensorFlow's SAME ``before`` pad of a forward conv over ``N`` (0 for ``"valid"``);
+    positions past the full result are zeros (plus bias).
 
     Weights (Keras): ``kernel`` (kh, kw, filters, C), ``bias`` (filters,).
     Differs from PyTorch: ``nn.ConvTranspose2d`` stores (C, filters, kh, kw)
     (= ``kernel.transpose(3, 2, 0, 1)``) and pads symmetrically; its
-    ``padding=1, output_padding=1`` is not SAME for k=3, s=2. ``output_padding`` is not
-    supported yet (only ``None``).
+    ``padding=1, output_padding=1`` is not SAME for k=3, s=2.
     """
 
     def __init__(
@@ -485,12 +486,23 @@ class Conv2DTranspose(_Formatted):
         self.kernel_size = int_tuple(who, "kernel_size", kernel_size, 2)
         self.strides = int_tuple(who, "strides", strides, 2)
         self.padding = check_padding(who, padding, ("valid", "same"))
+        self.output_padding: tuple[int, ...] | None = None
         if output_padding is not None:
-            raise ConfigError(
-                f"{who}: output_padding is not supported yet. Received: "
-                f"output_padding={output_padding!r}. Fix: leave it None (Keras's default)."
+            ops = (
+                output_padding
+                if isinstance(output_padding, (list, tuple))
+                else [output_padding] * 2
             )
-        self.output_padding = None
+            if len(ops) != 2 or any(
+                isinstance(o, bool) or not isinstance(o, (int, np.integer)) or not 0 <= o < s
+                for o, s in zip(ops, self.strides, strict=False)
+            ):
+                raise ConfigError(
+                    f"{who}: output_padding must be None or non-negative ints (one per axis), "
+                    f"each smaller than its stride. Received: output_padding={output_padding!r} "
+                    f"with strides={self.strides}. Fix: e.g. output_padding=None."
+                )
+            self.output_padding = tuple(int(o) for o in ops)
         self.data_format = check_data_format(who, data_format)
         self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, 2)
         check_stride_dilation(who, self.strides, self.dilation_rate)
@@ -526,10 +538,30 @@ class Conv2DTranspose(_Formatted):
     def output_length(self, n: int, axis: int) -> int:
         k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
         keff = (k - 1) * d + 1
+        if self.output_padding is not None:
+            o = self.output_padding[axis]
+            return (n - 1) * s + (keff % 2 if self.padding == "same" else keff) + o
         return n * s if self.padding == "same" else n * s + max(keff - s, 0)
+
+    def _check_lengths(self, input_shape: Any) -> None:
+        """The output length must be one a forward conv maps back to the input length."""
+        for a, n in enumerate(input_shape[1:3]):
+            if n is None:
+                continue
+            big = self.output_length(n, a)
+            k, s, d = self.kernel_size[a], self.strides[a], self.dilation_rate[a]
+            if out_length(self.padding, big, k, s, d) != n:
+                raise ShapeError(
+                    f"Layer {self.name!r} (Conv2DTranspose): output_padding="
+                    f"{self.output_padding} gives output length {big} on axis {a + 1}, which a "
+                    f"{self.padding!r} convolution does not map back to the input length {n} "
+                    f"(input shape {tuple(input_shape)}). Fix: change output_padding (or "
+                    "leave it None)."
+                )
 
     def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
+        self._check_lengths(input_shape)
         hw = [
             None if n is None else self.output_length(n, a) for a, n in enumerate(input_shape[1:3])
         ]
