@@ -135,6 +135,7 @@ def parity_table(path: str, inputs: list[np.ndarray] | None) -> tuple[list[Any],
     from duallearn.models import Model
     from duallearn.testing._tolerances import max_errors, tolerance
 
+    dl.saving.read_model_file(path)  # a bad file fails here, before any framework loads
     _import_frameworks_in_order()
     backends = dl.available_backends()
     if not backends:
@@ -197,11 +198,12 @@ def cmd_parity(args: argparse.Namespace) -> int:
 # ---- export ----------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
     import duallearn as dl
-    from duallearn.export import ExportError, export_model
+    from duallearn.export import ExportError, check_target, export_model
 
-    _import_frameworks_in_order()
     model = dl.load_model(args.model, compile=False)
     inputs = _load_inputs(args.data, model) if args.data else None
+    check_target(args.output, args.format)  # user mistakes first, frameworks after
+    _import_frameworks_in_order()
     try:
         result = export_model(model, args.output, format=args.format, inputs=inputs)
     except ExportError as exc:

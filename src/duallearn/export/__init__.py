@@ -97,20 +97,8 @@ def _plugin_module(backend_name: str) -> Any:
         raise ExportError(f"The {backend_name} backend plugin has no exporter.") from None
 
 
-def export_model(
-    model: Any,
-    filepath: str,
-    format: str = "saved_model",
-    inputs: Sequence[np.ndarray] | np.ndarray | None = None,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> ExportResult:
-    """Export ``model`` to ``filepath`` in ``format`` and verify the artifact.
-
-    ``inputs``: probe inputs (default: :func:`probe_inputs`). ``rtol``/``atol``: the check
-    ``|artifact − model| ≤ atol + rtol·|model|`` elementwise; the defaults are the "forward"
-    row of the tolerance table for the model's dtype (``atol = atol_s · max|model|``).
-    """
+def check_target(filepath: str, format: str) -> str:
+    """Validate an export destination (format name, file suffix, folder); returns the path."""
     if format not in FORMATS:
         raise ConfigError(
             f"Unknown export format {format!r}. Expected one of: {', '.join(FORMATS)}."
@@ -127,6 +115,24 @@ def export_model(
         raise ConfigError(
             f"Cannot export to {path}: the folder {directory} does not exist. Fix: create it."
         )
+    return path
+
+
+def export_model(
+    model: Any,
+    filepath: str,
+    format: str = "saved_model",
+    inputs: Sequence[np.ndarray] | np.ndarray | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> ExportResult:
+    """Export ``model`` to ``filepath`` in ``format`` and verify the artifact.
+
+    ``inputs``: probe inputs (default: :func:`probe_inputs`). ``rtol``/``atol``: the check
+    ``|artifact − model| ≤ atol + rtol·|model|`` elementwise; the defaults are the "forward"
+    row of the tolerance table for the model's dtype (``atol = atol_s · max|model|``).
+    """
+    path = check_target(filepath, format)
     target = FORMATS[format]
     from ..plugin import available_backends
 
@@ -205,4 +211,11 @@ def export_model(
     return result
 
 
-__all__ = ["FORMATS", "ExportError", "ExportResult", "export_model", "probe_inputs"]
+__all__ = [
+    "FORMATS",
+    "ExportError",
+    "ExportResult",
+    "check_target",
+    "export_model",
+    "probe_inputs",
+]
