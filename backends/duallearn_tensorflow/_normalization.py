@@ -98,21 +98,23 @@ class TFGroupNormalization(_Named):
 
     def __init__(self, layer: Any) -> None:
         super().__init__(layer)
-        a = layer.channel_axis
-        g = layer.num_groups
-        shape = [int(d) for d in layer.input_shape[1:]]
-        c = shape[a - 1]
-        self.grouped = [-1, *shape[: a - 1], g, c // g, *shape[a:]]
-        self.red = [i for i in range(1, len(self.grouped)) if i != a]
-        self.out_shape = [-1, *shape]
-        self.bshape = [1] * (len(shape) + 1)
+        self.axis = a = layer.channel_axis
+        self.groups = layer.num_groups
+        rank = len(layer.input_shape)
+        c = int(layer.input_shape[a])
+        self.red = [i for i in range(1, rank + 1) if i != a]
+        self.bshape = [1] * rank
         self.bshape[a] = c
 
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        xg = tf.reshape(x, self.grouped)
+        a, g = self.axis, self.groups
+        dyn = tf.shape(x)
+        dims = [dyn[i] if d is None else int(d) for i, d in enumerate(x.shape)]
+        c = int(x.shape[a])
+        xg = tf.reshape(x, tf.stack([*dims[:a], g, c // g, *dims[a + 1 :]]))
         mean, var = tf.nn.moments(xg, axes=self.red, keepdims=True)
         xhat = (xg - mean) * tf.math.rsqrt(var + tf.constant(self.spec.epsilon, x.dtype))
-        y = tf.reshape(xhat, self.out_shape)
+        y = tf.reshape(xhat, dyn)
         gamma = self._bcast(self._get("gamma"), self.bshape, x.dtype)
         beta = self._bcast(self._get("beta"), self.bshape, x.dtype)
         if gamma is not None:

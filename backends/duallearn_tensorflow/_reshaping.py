@@ -47,7 +47,7 @@ class TFCropping(TFLayer):
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         idx = [slice(None)] * x.shape.rank
         for a, (lo, hi) in zip(self.spec.spatial_axes, self.spec.crops, strict=True):
-            idx[a] = slice(lo, int(x.shape[a]) - hi)
+            idx[a] = slice(lo, (x.shape[a] if x.shape[a] is not None else tf.shape(x)[a]) - hi)
         return x[tuple(idx)]
 
 
