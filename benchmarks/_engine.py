@@ -26,6 +26,7 @@ ap.add_argument("engine", choices=["torch", "tensorflow"])
 ap.add_argument("--workloads", default="mlp,cnn,lstm")
 ap.add_argument("--rounds", type=int, default=4)
 ap.add_argument("--quick", action="store_true")
+ap.add_argument("--scale", type=float, default=1.0)
 ap.add_argument("--no-keras", action="store_true")
 ap.add_argument("--out", required=True)
 args = ap.parse_args()
@@ -63,7 +64,7 @@ def run_workload(name: str) -> dict[str, Any]:
     missing = wl.missing_layers(name)
     if missing:
         return {"skipped": f"duallearn layers not available yet: {', '.join(missing)}"}
-    d = wl.Data(name, args.quick)
+    d = wl.Data(name, args.quick, args.scale)
     systems: dict[str, Any] = {}
     warmup: dict[str, float] = {}
     try:
@@ -92,6 +93,7 @@ def run_workload(name: str) -> dict[str, Any]:
             cpu[n].append(round(util, 2))
             if predict:
                 pred[n].append(timed(systems[n][1])[0])
+        print(f"[{args.engine}] {name}: round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
     out: dict[str, Any] = {"samples": d.n, "batch": d.bs, "rounds": args.rounds, "systems": {}}
     for n in names:
         s: dict[str, Any] = {

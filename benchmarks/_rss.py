@@ -19,6 +19,7 @@ ap.add_argument("system", choices=["duallearn", "native"])
 ap.add_argument("engine", choices=["torch", "tensorflow"])
 ap.add_argument("workload")
 ap.add_argument("--quick", action="store_true")
+ap.add_argument("--scale", type=float, default=1.0)
 ap.add_argument("--epochs", type=int, default=2)
 args = ap.parse_args()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +29,7 @@ if args.engine == "torch":
     wl.set_threads_torch()
 else:
     wl.set_threads_tf()
-d = wl.Data(args.workload, args.quick)
+d = wl.Data(args.workload, args.quick, args.scale)
 if args.system == "duallearn":
     epoch, _ = wl.build_duallearn(d, args.engine)
 elif args.engine == "torch":

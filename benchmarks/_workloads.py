@@ -37,9 +37,9 @@ Fns = tuple[Callable[[], Any], Callable[[], Any] | None]
 
 
 class Data:
-    def __init__(self, workload: str, quick: bool) -> None:
+    def __init__(self, workload: str, quick: bool, scale: float = 1.0) -> None:
         n, self.bs, self.shape = CFG[workload]
-        self.n = QUICK_SAMPLES[workload] if quick else n
+        self.n = QUICK_SAMPLES[workload] if quick else max(self.bs, int(n * scale))
         self.workload = workload
         rng = np.random.default_rng(0)
         self.x = rng.standard_normal((self.n, *self.shape), dtype=np.float32)

@@ -68,9 +68,16 @@ def run_engine(engine: str, a: argparse.Namespace) -> dict[str, Any]:
         ]
         cmd += ["--quick"] if a.quick else []
         cmd += ["--no-keras"] if a.no_keras else []
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if p.returncode != 0 or not os.path.exists(out):
-            return {"engine": engine, "error": p.stdout[-2000:]}
+        cmd += ["--scale", str(a.scale)]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail: list[str] = []
+        assert p.stdout is not None
+        for line in p.stdout:  # progress lines through, the rest kept for an error report
+            if line.startswith(f"[{engine}]"):
+                log("  " + line.rstrip())
+            tail = (tail + [line])[-40:]
+        if p.wait() != 0 or not os.path.exists(out):
+            return {"engine": engine, "error": "".join(tail)[-2000:]}
         with open(out) as f:
             return json.load(f)
 
@@ -103,11 +110,11 @@ def import_time(repeats: int) -> dict[str, Any]:
     }
 
 
-def peak_rss(engine: str, workload: str, quick: bool) -> dict[str, Any]:
+def peak_rss(engine: str, workload: str, quick: bool, scale: float) -> dict[str, Any]:
     res: dict[str, Any] = {}
     for system in ("native", "duallearn"):
         cmd = [PY, os.path.join(HERE, "_rss.py"), system, engine, workload]
-        cmd += ["--quick", "--epochs", "1"] if quick else []
+        cmd += ["--quick", "--epochs", "1"] if quick else ["--scale", str(scale)]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             return {"error": p.stderr[-1000:]}
@@ -296,6 +303,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None, help="timed rounds (default 4; quick 1)")
     ap.add_argument("--workloads", default="mlp,cnn,lstm")
     ap.add_argument("--engines", default="torch,tensorflow")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of each epoch's samples (noisy hosts)"
+    )
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--no-rss", action="store_true")
     ap.add_argument("--import-repeats", type=int, default=None)
@@ -320,10 +330,11 @@ def main() -> None:
             "loadavg_start": list(os.getloadavg()),
             "threads": "intra 2, inter 2",
             "quick": a.quick,
+            "scale": a.scale,
             "rounds": a.rounds,
             "versions": versions,
             "note": f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-            f"{'quick' if a.quick else 'full'}, {a.rounds} rounds",
+            f"{'quick' if a.quick else f'scale {a.scale:g}'}, {a.rounds} rounds",
         },
         "engines": {},
     }
@@ -345,7 +356,7 @@ def main() -> None:
         for engine in a.engines.split(","):
             if engine_installed(engine):
                 log(f"peak RSS {engine} mlp ...")
-                result["rss"][f"{engine} mlp"] = peak_rss(engine, "mlp", a.quick)
+                result["rss"][f"{engine} mlp"] = peak_rss(engine, "mlp", a.quick, a.scale)
     result["conditions"]["loadavg_end"] = list(os.getloadavg())
     result["conditions"]["total_s"] = round(time.perf_counter() - t0, 1)
     result["targets"] = check_targets(result)

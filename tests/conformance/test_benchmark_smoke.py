@@ -23,7 +23,7 @@ def test_quick_benchmark_writes_documented_json(tmp_path: Path) -> None:
         str(ROOT / "benchmarks" / "run.py"),
         "--quick",
         "--workloads",
-        "mlp,lstm",
+        "mlp",
         "--no-keras",
         "--import-repeats",
         "1",
