@@ -592,7 +592,6 @@ class Bidirectional(Layer):
                 f"Bidirectional: merge_mode must be one of {MERGE_MODES}. "
                 f"Received: merge_mode={merge_mode!r}."
             )
-        kwargs.setdefault("name", f"bidirectional_{layer.name}")
         super().__init__(**kwargs)
         fcfg = layer.get_config()
         fcfg["name"] = f"forward_{layer.name}"
