@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import duallearn as dl
 from duallearn.errors import ConfigError, ShapeError
-from duallearn.testing import check_layer, set_keras_weights_and_compare
+from duallearn.testing import assert_close, check_layer, set_keras_weights_and_compare
 
 from ..conftest import BACKENDS
 
@@ -187,3 +187,40 @@ def test_matches_keras(keras, name, kw, shape):
         model = dl.Sequential([L.Input(shape), getattr(L, name)(**kw)], backend=b)
         err = set_keras_weights_and_compare(model, km, x, "float32", "layer")
         assert err == 0.0 or kw.get("interpolation") == "bilinear"  # arithmetic: rounding
+
+
+VARIABLE_LENGTH = [
+    lambda: L.Cropping1D((1, 2)),
+    lambda: L.ZeroPadding1D((2, 1)),
+    lambda: L.UpSampling1D(2),
+    lambda: L.Permute((2, 1)),
+    lambda: L.Reshape((-1,)),
+    lambda: L.GroupNormalization(3),
+    lambda: L.LayerNormalization(),
+]
+
+
+@pytest.mark.parametrize("make", VARIABLE_LENGTH)
+def test_variable_length_time_axis_in_one_trace(backend, make):
+    """Input((None, C)): one native trace (TF: one tf.function with an open time axis) serves
+    every length, and matches numpy."""
+    model = dl.Sequential([L.Input((None, 6)), make()])
+    net = model.native
+    layer = model.layers[0]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, None, 6), tf.float32)
+        fn = tf.function(lambda x: net([x], False)[0], input_signature=[spec], autograph=False)
+    else:
+        import torch
+
+        def fn(x):
+            return net([torch.from_numpy(x)], False)[0].detach()
+
+    for t in (5, 8):
+        x = np.random.default_rng(t).standard_normal((2, t, 6)).astype("float32")
+        ref = layer.reference(
+            [w.astype("float64") for w in model.get_weights()], x.astype("float64")
+        )
+        assert_close(f"{backend} length {t}", np.asarray(fn(x)), ref, "float32", "layer")
