@@ -91,6 +91,17 @@ def _dtype_policy(model: Any) -> dict[str, str] | None:
     if not model.built:
         return None
     dtype = model._dtype()
+    policy = None
+    try:
+        policy = getattr(model, "dtype_policy", None)
+    except Exception:  # the policy module is optional to this writer
+        policy = None
+    if policy is not None and hasattr(policy, "compute_dtype"):
+        return {
+            "name": str(policy.name),
+            "compute_dtype": str(policy.compute_dtype),
+            "variable_dtype": str(policy.variable_dtype),
+        }
     return {"name": dtype, "compute_dtype": dtype, "variable_dtype": dtype}
 
 
