@@ -73,7 +73,7 @@ def test_layers_order_and_weights_match_keras_3():
     ours = _dl_graphs(BACKENDS[0])
     theirs = _graphs(keras, keras.Input, keras.Model)
     rng = np.random.default_rng(0)
-    for o, t in zip(ours, theirs):
+    for o, t in zip(ours, theirs, strict=False):
         assert [type(l).__name__.replace("Functional", "Model") for l in t.layers] == [
             type(l).__name__ for l in o.layers
         ]
@@ -85,7 +85,9 @@ def test_layers_order_and_weights_match_keras_3():
             mine.set_weights(t.get_weights())
             a = mine.predict(xs if len(xs) > 1 else xs[0], verbose=0)
             b = t.predict(xs if len(xs) > 1 else xs[0], verbose=0)
-            for p, q in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+            for p, q in zip(
+                a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=False
+            ):
                 assert_close(f"{o.name} {be} vs keras", p, q, "float32", "forward")
 
 
@@ -117,8 +119,8 @@ def test_graphs_train_identically_on_both_backends():
             )
             out.append(m.get_weights())
         runs[be] = out
-    for wa, wb in zip(runs[BACKENDS[0]], runs[BACKENDS[1]]):
-        for a, b in zip(wa, wb):
+    for wa, wb in zip(runs[BACKENDS[0]], runs[BACKENDS[1]], strict=False):
+        for a, b in zip(wa, wb, strict=False):
             assert_close("weights after 8 steps", b, a, "float64", "params_10")
     del rng
 
@@ -143,3 +145,47 @@ def test_dict_io_intermediate_outputs_summary_and_save(tmp_path):
     got, ref = again.predict(x, verbose=0), m.predict(x, verbose=0)
     np.testing.assert_allclose(got["z"], ref["z"], rtol=1e-6)
     assert m.native is not None
+
+
+@settings(max_examples=6)
+@given(
+    plan=st.lists(
+        st.tuples(
+            st.integers(0, 99), st.integers(0, 99), st.sampled_from(["dense", "add", "shared"])
+        ),
+        min_size=2,
+        max_size=7,
+    ),
+    n_out=st.integers(1, 2),
+)
+def test_random_graphs_order_layers_as_keras(plan, n_out):
+    """Random DAGs (two inputs, shared layers, merges): the same code in Keras and duallearn
+    gives the same model.layers order, weight shapes, and outputs after set_weights."""
+    keras = _keras()
+
+    def build(lib, Input, Model):  # noqa: N803
+        tensors = [Input((4,), name="in0"), Input((4,), name="in1")]
+        denses = []
+        for k, (p, q, kind) in enumerate(plan):
+            a, b = tensors[p % len(tensors)], tensors[q % len(tensors)]
+            if kind == "add" and a is not b:
+                tensors.append(lib.layers.Add(name=f"add{k}")([a, b]))
+            elif kind == "shared" and denses:
+                tensors.append(denses[q % len(denses)](a))
+            else:
+                denses.append(lib.layers.Dense(4, activation="tanh", name=f"dense{k}"))
+                tensors.append(denses[-1](a))
+        outs = tensors[-n_out:] if len(tensors) - n_out >= 2 else tensors[-1:]
+        return Model(tensors[:2], outs if len(outs) > 1 else outs[0])
+
+    theirs = build(keras, keras.Input, keras.Model)
+    ours = build(dl, dl.Input, dl.Model)
+    assert [l.name for l in ours.layers] == [l.name for l in theirs.layers]
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    x = [np.random.default_rng(0).standard_normal((3, 4)).astype("float32") for _ in range(2)]
+    ours.set_weights(theirs.get_weights())
+    a, b = ours.predict(x, verbose=0), theirs.predict(x, verbose=0)
+    for p, q in zip(
+        a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=True
+    ):
+        assert_close("random graph vs keras", p, q, "float32", "forward")
