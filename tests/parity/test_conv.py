@@ -412,3 +412,27 @@ def test_channels_first_depthwise_same_is_channels_last_transposed(backend, stri
     ours = dm.predict(x, verbose=0)
     theirs = kl.predict(x.transpose(0, 2, 3, 1), verbose=0).transpose(0, 3, 1, 2)
     assert_close("channels_first depthwise vs Keras channels_last", ours, theirs, "float32")
+
+
+@pytest.mark.skipif("torch" not in BACKENDS, reason="torch not installed")
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: L.Conv2D(4, 4, strides=2, padding="same", groups=2),
+        lambda: L.Conv2DTranspose(4, 3, strides=2, padding="same"),
+        lambda: L.DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+        lambda: L.SeparableConv2D(4, 3, padding="same"),
+        lambda: L.MaxPooling2D(3, 2, padding="same"),
+        lambda: L.AveragePooling2D(3, 2, padding="same"),
+    ],
+)
+def test_torch_layers_return_nhwc_contiguous(make):
+    """Outputs and input gradients stay NHWC-contiguous: no NCHW copies between layers."""
+    import torch
+
+    model = dl.Sequential([L.Input((7, 7, 4)), make()], backend="torch")
+    mod = model._get_runtime().native.layers_[0]
+    x = torch.randn(2, 7, 7, 4, requires_grad=True)
+    y = mod(x, False)
+    y.sum().backward()
+    assert y.is_contiguous() and x.grad.is_contiguous()
