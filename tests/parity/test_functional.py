@@ -140,6 +140,7 @@ def test_dict_io_intermediate_outputs_summary_and_save(tmp_path):
     lines = []
     m.summary(print_fn=lines.append)
     assert "(None, 4)" in lines[0] and "Total params: 39" in lines[0]
+    assert "concatenate[0][0]" in lines[0] and "Connected to" in lines[0]
     m.save(tmp_path / "m.dlm")
     again = dl.load_model(tmp_path / "m.dlm")
     got, ref = again.predict(x, verbose=0), m.predict(x, verbose=0)
