@@ -160,7 +160,7 @@ def source_kind(x: Any) -> str:
         return "arrays"
     if hasattr(x, "__next__") and hasattr(x, "__iter__"):
         return "generator"
-    if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
+    if hasattr(x, "__getitem__") and (hasattr(x, "__len__") or hasattr(x, "num_batches")):
         return "sequence"
     if hasattr(x, "__iter__"):
         return "iterable"
@@ -185,8 +185,9 @@ class Source:
         if kind == "dl.data":
             self.steps = data.cardinality()
         elif kind in ("torch", "sequence"):
-            try:
-                self.steps = len(data)
+            try:  # Keras 3's PyDataset names its length num_batches
+                n = getattr(data, "num_batches", None)
+                self.steps = int(n) if n is not None else len(data)
             except TypeError:
                 self.steps = None
         elif kind == "tf.data":
@@ -204,7 +205,7 @@ class Source:
         elif self.kind == "tf.data":
             raw = d.as_numpy_iterator()
         elif self.kind == "sequence":
-            raw = _sequence_epoch(d)
+            raw = _sequence_epoch(d, self.steps or 0)
         elif self.kind == "generator":
             raw = d
         else:
@@ -212,8 +213,8 @@ class Source:
         return (to_numpy(b) for b in raw)
 
 
-def _sequence_epoch(seq: Any) -> Iterator[Any]:
-    for i in range(len(seq)):
+def _sequence_epoch(seq: Any, steps: int) -> Iterator[Any]:
+    for i in range(steps):
         yield seq[i]
     end = getattr(seq, "on_epoch_end", None)
     if callable(end):
