@@ -193,3 +193,36 @@ def test_sublayers_inside_a_custom_layer_train_identically():
         ws[be] = m.get_weights()
     for a, b in zip(ws[BACKENDS[0]], ws[BACKENDS[1]], strict=True):
         assert_close("weights after 8 steps", b, a, "float64", "params_10")
+
+
+def test_ops_on_symbolic_tensors_save_and_load(tmp_path):
+    a = dl.Input((3,))
+    h = dl.layers.Dense(4, name="h")(a)
+    y = ops.sum(ops.relu(h) * 2.0 - h, axis=-1, keepdims=True)
+    m = dl.Model(a, y)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
+    m.save(tmp_path / "o.dlm")
+    again = dl.load_model(tmp_path / "o.dlm")
+    np.testing.assert_allclose(again.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6)
+    assert [type(l).__name__ for l in m.layers] == ["InputLayer", "Dense"]  # ops are not layers
+
+
+@pytest.mark.skipif("tensorflow" not in BACKENDS, reason="tensorflow not installed")
+def test_tf_module_trains_and_native_is_a_tf_module():
+    import tensorflow as tf
+
+    class Affine(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.ones((3, 2), "float32"), name="w")
+
+        def __call__(self, x):
+            return tf.matmul(x, self.w)
+
+    x = dl.Input((3,))
+    m = dl.Model(x, dl.layers.TFModule(Affine())(x), backend="tensorflow")
+    data, target = _data()
+    m.compile("sgd", loss="mse")
+    m.fit(data.astype("float32"), target.astype("float32"), epochs=1, verbose=0)
+    assert not np.allclose(m.get_weights()[0], 1.0)
+    assert isinstance(m.native, tf.Module)

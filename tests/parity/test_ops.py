@@ -310,7 +310,10 @@ def _run(fn, arrays, backend, dtype, cot_seed, grad=True):
             )
             diff = [t for t in ts if t.requires_grad]
             grads = torch.autograd.grad((out * cot).sum(), diff, allow_unused=True)
-            return res, [np.zeros(t.shape) if g is None else g.numpy() for t, g in zip(diff, grads)]
+            return res, [
+                np.zeros(t.shape) if g is None else g.numpy()
+                for t, g in zip(diff, grads, strict=False)
+            ]
         import tensorflow as tf
 
         ts = [tf.constant(a) for a in cast]
@@ -330,7 +333,7 @@ def _run(fn, arrays, backend, dtype, cot_seed, grad=True):
         grads = tape.gradient(s, diff)
         return res, [
             np.zeros(t.shape) if g is None else tf.convert_to_tensor(g).numpy()
-            for t, g in zip(diff, grads)
+            for t, g in zip(diff, grads, strict=False)
         ]
 
 
@@ -350,7 +353,7 @@ def _fd(fn, arrays, grads, cot_seed):
             return float(np.sum(np.asarray(fn(ops, *moved)) * cot))
 
     numeric = (f(h) - f(-h)) / (2 * h)
-    analytic = sum(float(np.sum(g * dirs[i])) for g, i in zip(grads, fl))
+    analytic = sum(float(np.sum(g * dirs[i])) for g, i in zip(grads, fl, strict=False))
     return numeric, analytic
 
 
@@ -370,7 +373,7 @@ def _check(name, fn, arrays, grad, kind, dtype, seed):
     if grad and len(BACKENDS) > 1:
         ga, gb = results[BACKENDS[0]], results[BACKENDS[1]]
         assert ga is not None and gb is not None, f"{name}: no gradient"
-        for a, b in zip(ga, gb):
+        for a, b in zip(ga, gb, strict=False):
             assert_close(f"{name} d(input) {BACKENDS[1]} vs {BACKENDS[0]}", b, a, dtype, "gradient")
             ERRORS[f"{name}/grad/{dtype}"] = max(
                 ERRORS.get(f"{name}/grad/{dtype}", 0), max_errors(b, a)[1]
