@@ -65,7 +65,7 @@ class TFRNN(TFLayer):
     def fusable(self, dtype: tf.DType) -> bool:
         return False
 
-    def fused(self, x: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    def fused(self, x: tf.Tensor, init: Any = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
         raise NotImplementedError
 
     def step(self, x_in: list[Any], h_in: list[Any], states: list[Any]) -> list[tf.Tensor]:
@@ -73,6 +73,10 @@ class TFRNN(TFLayer):
 
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         spec = self.spec
+        init = None
+        if isinstance(x, (list, tuple)):
+            x, init = x[0], list(x[1:])
+            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
         f = int(x.shape[-1])
         g = spec.n_gates
         masks: Any = None
@@ -88,16 +92,16 @@ class TFRNN(TFLayer):
         rec = masks is not None and spec.recurrent_dropout > 0
         if mask is None and not rec and self.fusable(x.dtype):
             x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
-            out, states = self.fused(x_in)
+            out, states = self.fused(x_in, init)
         else:
             dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
             rm = [None if not rec else masks[:, k, f:] for k in range(g)]
-            out, states = self._loop(x, dm, rm, mask)
+            out, states = self._loop(x, dm, rm, mask, init)
         y = out if spec.return_sequences else out[:, -1]
         return [y, *states] if spec.return_state else y
 
     def _loop(
-        self, x: tf.Tensor, dm: list[Any], rm: list[Any], mask: Any
+        self, x: tf.Tensor, dm: list[Any], rm: list[Any], mask: Any, init: Any = None
     ) -> tuple[tf.Tensor, list[tf.Tensor]]:
         spec = self.spec
         n = spec.n_states
@@ -129,7 +133,8 @@ class TFRNN(TFLayer):
 
             fn = masked
             elems = (xt, tf.transpose(tf.cast(mask, tf.bool)))
-        res = tf.scan(fn, elems, initializer=(zeros,) * (n + 1))
+        start = tuple(init) if init is not None else (zeros,) * n
+        res = tf.scan(fn, elems, initializer=(*start, start[0]))
         return tf.transpose(res[-1], [1, 0, 2]), [r[-1] for r in res[:n]]
 
 
@@ -147,17 +152,16 @@ _BLOCK_PERM = (0, 1, 2, 3)  # BlockLSTMV2 uses Keras's i|f|c|o (V1 used i|c|f|o)
 
 
 @tf.custom_gradient  # type: ignore[untyped-decorator]
-def _block_lstm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> Any:
-    """Fused LSTM over time-major ``x`` from zero states: returns (h, cs) for every step.
+def _block_lstm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor) -> Any:
+    """Fused LSTM over time-major ``x`` from states (h0, c0): returns (h, cs) for every step.
 
     TensorFlow registers the V1 gradient (gate order i|c|f|o) for ``BlockLSTMV2`` (i|f|c|o),
     which gives wrong gradients; this wrapper uses ``BlockLSTMGradV2``."""
     u = w.shape[-1] // 4
-    zeros = tf.zeros(tf.stack([tf.shape(x)[1], u]), x.dtype)
     peep = tf.zeros((u,), x.dtype)
     seq_len = tf.cast(tf.shape(x)[0], tf.int64)
     common = dict(
-        seq_len_max=seq_len, x=x, cs_prev=zeros, h_prev=zeros, w=w, wci=peep, wcf=peep, wco=peep
+        seq_len_max=seq_len, x=x, cs_prev=c0, h_prev=h0, w=w, wci=peep, wcf=peep, wco=peep
     )
     res = tf.raw_ops.BlockLSTMV2(b=b, cell_clip=0.0, use_peephole=False, **common)
 
@@ -176,7 +180,7 @@ def _block_lstm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> Any:
             use_peephole=False,
             **common,
         )
-        return g.x_grad, g.w_grad, g.b_grad
+        return g.x_grad, g.w_grad, g.b_grad, g.h_prev_grad, g.cs_prev_grad
 
     return (res.h, res.cs), grad
 
@@ -191,7 +195,7 @@ class TFLSTM(TFRNN):
             and s.recurrent_activation == "sigmoid"
         )
 
-    def fused(self, x: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    def fused(self, x: tf.Tensor, init: Any = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
         u = self.units
         k, r = self.dl_vars[0], self.dl_vars[1]
 
@@ -200,7 +204,10 @@ class TFLSTM(TFRNN):
 
         w = tf.concat([perm(k), perm(r)], axis=0)
         b = perm(self.dl_vars[2]) if self.spec.use_bias else tf.zeros((4 * u,), x.dtype)
-        h, cs = _block_lstm(tf.transpose(x, [1, 0, 2]), w, b)
+        if init is None:
+            zeros = tf.zeros(tf.stack([tf.shape(x)[0], u]), x.dtype)
+            init = [zeros, zeros]
+        h, cs = _block_lstm(tf.transpose(x, [1, 0, 2]), w, b, init[0], init[1])
         return tf.transpose(h, [1, 0, 2]), [h[-1], cs[-1]]
 
     def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]

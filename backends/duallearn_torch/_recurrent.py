@@ -96,14 +96,23 @@ class TorchRNN(TorchLayer):
     def fusable(self) -> bool:
         raise NotImplementedError
 
-    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
+
+    def _h0(self, x: torch.Tensor, init: Any, i: int = 0) -> torch.Tensor:
+        if init is not None:
+            return init[i][None]
+        return x.new_zeros((1, x.shape[0], self.units))
 
     def step(self, x_in: list[torch.Tensor], h_in: list[torch.Tensor], states: list[Any]) -> Any:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         spec = self.spec
+        init = None
+        if isinstance(x, (list, tuple)):
+            x, init = x[0], list(x[1:])
+            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
         b, t, f = x.shape
         g = spec.n_gates
         masks: Any = None
@@ -115,21 +124,21 @@ class TorchRNN(TorchLayer):
         rec = masks is not None and spec.recurrent_dropout > 0
         if mask is None and not rec and self.fusable():
             x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
-            out, states = self.fused(x_in)
+            out, states = self.fused(x_in, init)
         else:
             dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
             rm = [None if not rec else masks[:, k, f:] for k in range(g)]
-            out, states = self._loop(x, dm, rm, mask)
+            out, states = self._loop(x, dm, rm, mask, init)
         y = out if spec.return_sequences else out[:, -1]
         return [y, *states] if spec.return_state else y
 
     def _loop(
-        self, x: torch.Tensor, dm: list[Any], rm: list[Any], mask: Any
+        self, x: torch.Tensor, dm: list[Any], rm: list[Any], mask: Any, init: Any = None
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         spec = self.spec
         b, t, _ = x.shape
         zeros = x.new_zeros((b, self.units))
-        states = [zeros] * spec.n_states
+        states = list(init) if init is not None else [zeros] * spec.n_states
         outs = []
         m_all = None if mask is None else mask.to(torch.bool)
         for ti in range(t):
@@ -161,8 +170,8 @@ class TorchSimpleRNN(TorchRNN):
     def fusable(self) -> bool:
         return self.spec.activation in ("tanh", "relu")
 
-    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h0 = x.new_zeros((1, x.shape[0], self.units))
+    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h0 = self._h0(x, init)
         params = [self.dl_vars[0], self.dl_vars[1]]
         if self.spec.use_bias:
             params += [self.dl_vars[2], self._zero_bias()]
@@ -191,13 +200,21 @@ class TorchLSTM(TorchRNN):
     def fusable(self) -> bool:
         return self.spec.activation == "tanh" and self.spec.recurrent_activation == "sigmoid"
 
-    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h0 = x.new_zeros((1, x.shape[0], self.units))
+    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h0 = self._h0(x, init)
         params = [self.dl_vars[0], self.dl_vars[1]]
         if self.spec.use_bias:
             params += [self.dl_vars[2], self._zero_bias()]
         out, h, c = torch._VF.lstm(
-            x, (h0, h0), params, self.spec.use_bias, 1, 0.0, self.training, False, True
+            x,
+            (h0, self._h0(x, init, 1)),
+            params,
+            self.spec.use_bias,
+            1,
+            0.0,
+            self.training,
+            False,
+            True,
         )
         return out, [h[0], c[0]]
 
@@ -222,8 +239,8 @@ class TorchGRU(TorchRNN):
         s = self.spec
         return s.reset_after and s.activation == "tanh" and s.recurrent_activation == "sigmoid"
 
-    def fused(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h0 = x.new_zeros((1, x.shape[0], self.units))
+    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h0 = self._h0(x, init)
         params = [self.dl_vars[0], self.dl_vars[1]]
         if self.spec.use_bias:
             params += [self.dl_vars[2][0], self.dl_vars[2][1]]

@@ -381,6 +381,55 @@ def test_bad_configs(make, message):
     assert issubclass(ConfigError, dl.errors.DuallearnError)
 
 
+# ---- initial_state ---------------------------------------------------------------------------
+
+
+@settings(max_examples=8)
+@given(
+    kind=st.sampled_from(KINDS),
+    go_backwards=st.booleans(),
+    return_state=st.booleans(),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_initial_state(kind, go_backwards, return_state, seed, dtype):
+    """Gradients flow to the initial states too (fused kernels and cell loops)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, 2))
+    n_states = 2 if kind == "LSTM" else 1
+    states = [rng.standard_normal((2, 4)) for _ in range(n_states)]
+
+    def make():
+        return make_rnn(kind, 4, go_backwards=go_backwards, return_state=return_state)
+
+    check_layer(make, [x, *states], dtype=dtype, kind="forward", seed=seed)
+
+
+def test_seq2seq_initial_state_matches_keras(backend):
+    rng = np.random.default_rng(2)
+    enc = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    dec = rng.standard_normal((3, 6, 2)).astype(np.float32)
+    ke, kd = keras.Input((5, 4)), keras.Input((6, 2))
+    _, kh, kc = keras.layers.LSTM(3, return_state=True)(ke)
+    kout = keras.layers.LSTM(3, return_sequences=True)(kd, initial_state=[kh, kc])
+    km = keras.Model([ke, kd], kout)
+    km.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(np.float32)
+                    for w in km.get_weights()])  # fmt: skip
+    de, dd = L.Input((5, 4)), L.Input((6, 2))
+    _, dh, dc = L.LSTM(3, return_state=True)(de)
+    dm = dl.Model([de, dd], L.LSTM(3, return_sequences=True)(dd, initial_state=[dh, dc]))
+    set_keras_weights_and_compare(dm, km, [enc, dec])
+
+
+def test_initial_state_errors():
+    with pytest.raises(ConfigError, match=r"takes 2 initial state tensor\(s\) \(\[h, c\]\)"):
+        L.LSTM(3)(L.Input((4, 2)), initial_state=[L.Input((3,))])
+    with pytest.raises(ShapeError, match=r"initial states of shape \(batch, 3\)"):
+        L.GRU(3)(L.Input((4, 2)), initial_state=L.Input((5,)))
+    with pytest.raises(ConfigError, match="initial states are not supported"):
+        L.Bidirectional(L.GRU(3))([L.Input((4, 2)), L.Input((3,)), L.Input((3,))])
+
+
 # ---- in models: deterministic training and masks from Embedding --------------------------------
 
 

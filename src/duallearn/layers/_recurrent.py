@@ -129,8 +129,49 @@ class _RNN(Layer):
         self.unroll = bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
 
+    # ---- calling with an initial state ----------------------------------------------------
+    def __call__(self, inputs: Any, initial_state: Any = None, **kwargs: Any) -> Any:
+        """``layer(x)`` or ``layer(x, initial_state=[h0(, c0)])``; the node then receives the
+        list ``[x, h0(, c0)]`` (which may also be passed directly)."""
+        if initial_state is not None:
+            states = (
+                list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            )
+            if isinstance(inputs, (list, tuple)):
+                raise ConfigError(
+                    f"{type(self).__name__}: pass the states either in the input list or as "
+                    "initial_state, not both."
+                )
+            inputs = [inputs, *states]
+        if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self.n_states:
+            names = "[h, c]" if self.n_states == 2 else "[h]"
+            raise ConfigError(
+                f"{type(self).__name__} {self.name!r} takes {self.n_states} initial state "
+                f"tensor(s) ({names}). Received {len(inputs) - 1}. Fix: initial_state={names}."
+            )
+        return super().__call__(inputs, **kwargs)
+
+    def _seq_shape(self, input_shape: Any) -> Any:
+        if isinstance(input_shape, list):
+            for s in input_shape[1:]:
+                if len(s) != 2 or (s[-1] is not None and s[-1] != self.units):
+                    raise ShapeError(
+                        f"Layer {self.name!r} ({type(self).__name__}) expects initial states "
+                        f"of shape (batch, {self.units}). Received: {tuple(s)}."
+                    )
+            return tuple(input_shape[0])
+        return input_shape
+
+    @staticmethod
+    def _split_input(x: Any, mask: Any) -> tuple[Any, list[Any] | None, Any]:
+        if isinstance(x, (list, tuple)):
+            m = mask[0] if isinstance(mask, (list, tuple)) else mask
+            return x[0], list(x[1:]), m
+        return x, None, mask
+
     # ---- shapes --------------------------------------------------------------------------
     def _check(self, input_shape: Any) -> None:
+        input_shape = self._seq_shape(input_shape)
         if not isinstance(input_shape, tuple) or len(input_shape) != 3 or input_shape[-1] is None:
             raise ShapeError(
                 f"Layer {self.name!r} ({type(self).__name__}) expects input of shape "
@@ -141,6 +182,7 @@ class _RNN(Layer):
 
     def build(self, input_shape: Any) -> None:
         self._check(input_shape)
+        input_shape = self._seq_shape(input_shape)
         f, h, g = int(input_shape[-1]), self.units, self.n_gates
         self.kernel = self.add_weight("kernel", (f, g * h), self.kernel_initializer)
         self.recurrent_kernel = self.add_weight(
@@ -157,6 +199,7 @@ class _RNN(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         self._check(input_shape)
+        input_shape = self._seq_shape(input_shape)
         b, t = input_shape[0], input_shape[1]
         out = (b, t, self.units) if self.return_sequences else (b, self.units)
         if self.return_state:
@@ -164,6 +207,8 @@ class _RNN(Layer):
         return out
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
         out = mask if self.return_sequences else None
         if self.return_state:
             return [out] + [None] * self.n_states
@@ -219,11 +264,16 @@ class _RNN(Layer):
         training: bool,
         noise: np.ndarray | None,
         mask: np.ndarray | None,
+        init: list[np.ndarray] | None = None,
     ) -> tuple[list[np.ndarray], list[np.ndarray], list[Any]]:
         b, t, _ = x.shape
         w = self._split(weights)
         dm, rm = self._masks(x, training, noise)
-        states = [np.zeros((b, self.units), x.dtype) for _ in range(self.n_states)]
+        states = (
+            [np.asarray(s, x.dtype) for s in init]
+            if init is not None
+            else [np.zeros((b, self.units), x.dtype) for _ in range(self.n_states)]
+        )
         outs, caches = [], []
         order = range(t - 1, -1, -1) if self.go_backwards else range(t)
         for ti in order:
@@ -247,11 +297,13 @@ class _RNN(Layer):
         return [y, *states] if self.return_state else y
 
     def reference(self, weights, x, training=False, noise=None, mask=None):  # type: ignore[no-untyped-def]
-        outs, states, _ = self._scan(weights, x, training, noise, mask)
+        x, init, mask = self._split_input(x, mask)
+        outs, states, _ = self._scan(weights, x, training, noise, mask, init)
         return self._pack(outs, states)
 
     def reference_backward(self, weights, x, y, dy, training=False, noise=None, mask=None):  # type: ignore[no-untyped-def]
-        outs, _, caches = self._scan(weights, x, training, noise, mask)
+        x, init, mask = self._split_input(x, mask)
+        outs, _, caches = self._scan(weights, x, training, noise, mask, init)
         t = x.shape[1]
         dys = list(dy) if self.return_state else [dy]
         d_out = [np.zeros_like(outs[0]) for _ in range(t)]
@@ -286,6 +338,8 @@ class _RNN(Layer):
             dx[:, order[s]] += dxt
             for acc, g in zip(dw, dws, strict=False):
                 acc += g
+        if init is not None:
+            return [dx, *d_states], dw
         return dx, dw
 
     # ---- config --------------------------------------------------------------------------
@@ -655,6 +709,11 @@ class Bidirectional(Layer):
         return self.forward_layer.count_params() + self.backward_layer.count_params()
 
     def build(self, input_shape: Any) -> None:
+        if isinstance(input_shape, list):
+            raise ConfigError(
+                f"Bidirectional {self.name!r}: initial states are not supported. Received "
+                f"{len(input_shape)} inputs. Fix: call it on the sequence only."
+            )
         self.forward_layer._check(input_shape)
         self.forward_layer._ensure_built(input_shape)
         self.backward_layer._ensure_built(input_shape)
