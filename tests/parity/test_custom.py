@@ -226,3 +226,23 @@ def test_tf_module_trains_and_native_is_a_tf_module():
     m.fit(data.astype("float32"), target.astype("float32"), epochs=1, verbose=0)
     assert not np.allclose(m.get_weights()[0], 1.0)
     assert isinstance(m.native, tf.Module)
+
+
+class Pair(dl.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d = dl.layers.Dense(2)
+
+    def call(self, inputs):
+        a, b = inputs
+        return self.d(dl.layers.Concatenate()([a, ops.tanh(b)]))
+
+
+def test_subclassed_model_with_two_inputs_builds_from_data():
+    m = Pair()
+    m.compile("sgd", loss="mse")
+    x = [np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")]
+    m.fit(x, np.zeros((4, 2), "float32"), epochs=1, verbose=0)
+    assert m.predict(x, verbose=0).shape == (4, 2)
+    s = dl.Sequential([dl.Input((3,)), GatedDense(2)])  # custom layers in Sequential too
+    assert s.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 2)

@@ -331,6 +331,17 @@ class Model(TrainingMixin, Layer):
 
         return export_model(self, filepath, format=format, **kwargs)
 
+    def _input_names_for(self, x: Any) -> list[str]:
+        if self._graph is None and hasattr(type(self), "call") and isinstance(x, (list, tuple)):
+            return [f"input_{i}" for i in range(len(x))]  # subclassed, several inputs
+        return super()._input_names_for(x)  # type: ignore[misc, no-any-return]
+
+    def _build_from(self, arrays: list[np.ndarray]) -> None:
+        if self._graph is None and hasattr(type(self), "call") and len(arrays) > 1:
+            self.build([(None, *a.shape[1:]) for a in arrays])
+            return
+        super()._build_from(arrays)  # type: ignore[misc]
+
     def build(self, input_shape: Any) -> None:
         """Subclassed models: trace ``call`` on symbolic inputs of ``input_shape`` (batch
         dimension included; a list of shapes for several inputs) into a graph."""
