@@ -230,6 +230,11 @@ def test_metric_state_vs_reference_backends(name, seed, weighted, dtype):
     factory, _, _, kind, _ = CASES[name]
     batches = _batches(kind, seed, weighted)
     ref = factory()
+    # the reference sees the values the backends see (targets and scores rounded to dtype)
+    batches = [
+        (y if y.dtype.kind != "f" else y.astype(dtype).astype(np.float64), p, w)
+        for y, p, w in batches
+    ]
     for y, p, w in batches:
         ref.update_state(y, p.astype(dtype).astype(np.float64), w)
     states = {}
