@@ -13,7 +13,20 @@ import tensorflow as tf  # noqa: E402
 
 from duallearn.plugin import Backend, GraphSpec  # noqa: E402
 
-from . import _core, _regularization, _reshaping  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    _attention,
+    _conv,
+    _core,
+    _custom,
+    _embedding,
+    _merging,
+    _normalization,
+    _ops,
+    _pooling,
+    _recurrent,
+    _regularization,
+    _reshaping,
+)
 from ._runtime import TFRuntime  # noqa: E402
 
 
@@ -21,6 +34,7 @@ class TensorFlowBackend(Backend):
     """Runs duallearn models as ``tf.Module``s with ``tf.function``-compiled steps."""
 
     name = "tensorflow"
+    ops = _ops  # the dl.ops implementation (duallearn/ops)
 
     def __init__(self) -> None:
         self.tf = tf

@@ -7,6 +7,7 @@ Every constant is built in the input's dtype (``tf.constant(v, dtype=x.dtype)``)
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,8 @@ class TFLayer(tf.Module):
 
     def __init__(self, layer: Any) -> None:
         super().__init__(name=None)
+        # Keras passes ``mask=`` only to layers whose call() takes it.
+        self.takes_mask = "mask" in inspect.signature(self.forward).parameters
         self.spec = layer
         self.dtype = DTYPES[layer.dtype]
         self.dl_vars: list[tf.Variable] = []

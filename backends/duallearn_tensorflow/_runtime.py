@@ -13,7 +13,7 @@ from duallearn.errors import ShapeError
 from duallearn.plugin import GraphSpec, Runtime, StepNoise, TrainSpec
 
 from . import _losses, _metrics
-from ._layers import TFLayer, native_layer
+from ._layers import DTYPES, TFLayer, native_layer
 from ._optimizers import TFOptimizer
 
 
@@ -59,7 +59,7 @@ class Net(tf.Module):
             arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
             m_in = [masks[i] for i in ins] if list_input else masks[ins[0]]
             has = any(m is not None for m in m_in) if list_input else m_in is not None
-            kw = {"mask": m_in} if has else {}
+            kw = {"mask": m_in} if has and mod.takes_mask else {}
             out = mod.forward(arg, training, noise.get(k) if noise else None, **kw)
             m_out = mod.compute_mask(arg, m_in if has else None)
             if len(outs) == 1:
@@ -71,8 +71,18 @@ class Net(tf.Module):
         return [vals[i] for i in self.graph.outputs]
 
 
-def _spec(a: np.ndarray) -> tf.TensorSpec:
-    return tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype))
+# layers whose graphs XLA speeds up on CPU (matmul + elementwise, no RNG)
+_XLA_LAYERS = frozenset({"InputLayer", "Dense", "Activation", "Flatten", "Reshape"})
+
+
+def _spec(a: np.ndarray, shape: tuple[int | None, ...] | None = None) -> tf.TensorSpec:
+    """A signature for batches like ``a``: the batch dimension open, and any dimension the
+    model declares as None (variable-length sequences) open too."""
+    dims: list[int | None] = [None, *a.shape[1:]]
+    if shape is not None and len(shape) == a.ndim:
+        rest = zip(shape[1:], a.shape[1:], strict=True)
+        dims = [None] + [None if s is None else d for s, d in rest]
+    return tf.TensorSpec(dims, tf.as_dtype(a.dtype))
 
 
 class TFRuntime(Runtime):
@@ -86,6 +96,7 @@ class TFRuntime(Runtime):
         self.set_weights(weights)
         self._opt: TFOptimizer | None = None
         self._fns: dict[Any, Any] = {}
+        self._jit: Any = "auto"  # compile(jit_compile=...): True, False or "auto"
 
     @property
     def native(self) -> tf.Module:
@@ -114,13 +125,18 @@ class TFRuntime(Runtime):
         fn = self._fns.get(key)
         if fn is not None:
             return fn
-        x_spec = tuple(_spec(a) for a in xs)
+        in_shapes = self.graph.input_shapes or [None] * len(xs)
+        out_shapes = self.graph.output_shapes or [None] * len(ys)
+        x_spec = tuple(_spec(a, s) for a, s in zip(xs, in_shapes, strict=True))
         if kind == "predict":
             fn = tf.function(
-                lambda x: self.net(list(x), False, None), input_signature=[x_spec], autograph=False
+                lambda x: self._mp_forward(list(x), False, None),
+                input_signature=[x_spec],
+                autograph=False,
+                jit_compile=self._xla(kind),
             )
         else:
-            y_spec = tuple(_spec(a) for a in ys)
+            y_spec = tuple(_spec(a, s) for a, s in zip(ys, out_shapes, strict=True))
             w_spec = tuple(_spec(s) for s in sws if s is not None)
             m_spec = tuple(_spec(noise.masks[k]) for k in mask_keys) if noise else ()
 
@@ -143,13 +159,19 @@ class TFRuntime(Runtime):
                     step,
                     input_signature=[x_spec, y_spec, w_spec, tf.TensorSpec((), tf.float64), m_spec],
                     autograph=False,
+                    jit_compile=self._xla(kind),
                 )
             else:
 
                 def test(x: Any, y: Any, w: Any) -> None:
                     self._test_step(list(x), list(y), expand(w))
 
-                fn = tf.function(test, input_signature=[x_spec, y_spec, w_spec], autograph=False)
+                fn = tf.function(
+                    test,
+                    input_signature=[x_spec, y_spec, w_spec],
+                    autograph=False,
+                    jit_compile=self._xla(kind),
+                )
         self._fns[key] = fn
         return fn
 
@@ -181,7 +203,26 @@ class TFRuntime(Runtime):
                 [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
                 names=[m.spec.weights[i].name for (m, i, _) in self._trainable],
             )
-        self._fns = {k: f for k, f in self._fns.items() if k[0] == "predict"}
+        jit = getattr(spec, "jit_compile", "auto")
+        keep_predict = jit == self._jit
+        self._jit = jit
+        self._fns = {k: f for k, f in self._fns.items() if k[0] == "predict" and keep_predict}
+
+    def _xla(self, kind: str) -> bool:
+        """XLA (``jit_compile``) for a step: as compiled, or by default ("auto") only where it
+        measurably helps on the benchmarks (docs/benchmarks.md): the train step of float32
+        graphs made only of matmul and elementwise layers with >= 64k weights (MLP: 1.45x).
+        XLA makes convolutions ~2x slower on CPU and compiles an LSTM for ~30 s."""
+        if self._jit is True or self._jit is False:
+            return bool(self._jit)
+        return (
+            kind == "train"
+            and all(
+                type(layer).__name__ in _XLA_LAYERS and layer.dtype == "float32"
+                for layer in self.graph.layers
+            )
+            and sum(int(np.prod(v.shape)) for v in self.params) >= 65536
+        )
 
     def _loss(
         self, ys: list[tf.Tensor], outs: list[tf.Tensor], sws: list[tf.Tensor | None]
@@ -224,16 +265,85 @@ class TFRuntime(Runtime):
     ) -> None:
         assert self._opt is not None
         with tf.GradientTape() as tape:
-            outs = self.net(xs, True, masks)
+            outs = self._mp_forward(xs, True, masks)
             loss, parts = self._loss(ys, outs, sws)
-        grads = tape.gradient(loss, self.params)
-        self._opt.apply(grads, lr)
+            scaled = loss if self._ls is None else loss * tf.cast(self._ls[0], loss.dtype)
+        grads = tape.gradient(scaled, self.params)
+        if self._ls is None:
+            self._opt.apply(grads, lr)
+        else:
+            self._scaled_apply(grads, lr)
         self._accumulate(loss, parts, ys, outs, sws)
+
+    # ---- mixed precision (dtype policy of the front-end; models/_training.py) -------------
+    _compute: Any = None
+    _ls: Any = None
+
+    def set_precision(self, compute_dtype: str | None, loss_scale: bool = False) -> None:
+        """Compute in ``compute_dtype`` with float variables: inside the step, inputs, masks and
+        every trainable weight a layer holds as an attribute are cast to the compute dtype
+        (gradients flow to the float variables through the cast); outputs return in the
+        variable dtype for the loss. Non-trainable state (BatchNormalization statistics)
+        stays in the variable dtype. ``loss_scale``: dynamic loss scaling as Keras's
+        LossScaleOptimizer (2**15; halve and skip on inf/NaN; double after 2000 steps)."""
+        self._compute = None if compute_dtype is None else DTYPES[compute_dtype]
+        self._ls = (
+            (
+                tf.Variable(2.0**15, dtype=tf.float32, trainable=False),
+                tf.Variable(0, dtype=tf.int64, trainable=False),
+            )
+            if loss_scale
+            else None
+        )
+        self._fns = {}
+
+    def _mp_forward(self, xs: list[Any], training: bool, masks: Any) -> list[Any]:
+        ct = self._compute
+        if ct is None:
+            return self.net(xs, training, masks)
+        xs = [tf.cast(x, ct) if x.dtype.is_floating else x for x in xs]
+        masks = {k: tf.cast(v, ct) for k, v in masks.items()} if masks else masks
+        swapped = []
+        for m in self.net.layers_:
+            for w, v in zip(m.spec.weights, m.dl_vars, strict=True):
+                name = w.name.replace(".", "_")
+                if v.trainable and v.dtype.is_floating and getattr(m, name, None) is v:
+                    swapped.append((m, name, v))
+                    setattr(m, name, tf.cast(v, ct))
+        try:
+            outs = self.net(xs, training, masks)
+        finally:
+            for m, name, v in swapped:
+                setattr(m, name, v)
+        vt = DTYPES[self.graph.dtype]
+        return [tf.cast(o, vt) if o.dtype.is_floating else o for o in outs]
+
+    def _scaled_apply(self, grads: list[Any], lr: tf.Tensor) -> None:
+        assert self._opt is not None
+        scale, good = self._ls
+        s = tf.identity(scale)
+        n = tf.identity(good)
+        grads = [g / tf.cast(s, g.dtype) for g in grads]
+        finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+
+        def ok() -> tf.Tensor:
+            self._opt.apply(grads, lr)  # type: ignore[union-attr]
+            grow = n + 1 >= 2000
+            scale.assign(tf.where(grow, s * 2.0, s))
+            good.assign(tf.where(grow, tf.constant(0, tf.int64), n + 1))
+            return tf.constant(True)
+
+        def skip() -> tf.Tensor:
+            scale.assign(s / 2.0)
+            good.assign(tf.constant(0, tf.int64))
+            return tf.constant(False)
+
+        tf.cond(finite, ok, skip)
 
     def _test_step(
         self, xs: list[tf.Tensor], ys: list[tf.Tensor], sws: list[tf.Tensor | None]
     ) -> None:
-        outs = self.net(xs, False, None)
+        outs = self._mp_forward(xs, False, None)
         loss, parts = self._loss(ys, outs, sws)
         self._accumulate(loss, parts, ys, outs, sws)
 
@@ -290,7 +400,7 @@ class TFRuntime(Runtime):
             )
         grads = tape.gradient(loss, self.params)
         return float(loss.numpy()), [
-            m.to_canonical(i, g.numpy()).copy()
+            m.to_canonical(i, tf.convert_to_tensor(g).numpy()).copy()  # Embedding: IndexedSlices
             for (m, i, _), g in zip(self._trainable, grads, strict=True)
         ]
 

@@ -10,7 +10,20 @@ import torch
 from duallearn.plugin import Backend, GraphSpec
 
 # Importing the families registers their native layers.
-from . import _core, _regularization, _reshaping  # noqa: F401
+from . import (  # noqa: F401
+    _attention,
+    _conv,
+    _core,
+    _custom,
+    _embedding,
+    _merging,
+    _normalization,
+    _ops,
+    _pooling,
+    _recurrent,
+    _regularization,
+    _reshaping,
+)
 from ._runtime import TorchRuntime
 
 
@@ -18,6 +31,7 @@ class TorchBackend(Backend):
     """Runs duallearn models as ``torch.nn.Module``s with eager native kernels."""
 
     name = "torch"
+    ops = _ops  # the dl.ops implementation (duallearn/ops)
 
     def __init__(self) -> None:
         self.torch = torch

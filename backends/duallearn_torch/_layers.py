@@ -8,6 +8,7 @@ the native kernel wants another layout), and implements ``forward(x, training, n
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,8 @@ class TorchLayer(nn.Module):
 
     def __init__(self, layer: Any) -> None:
         super().__init__()
+        # Keras passes ``mask=`` only to layers whose call() takes it.
+        self.takes_mask = "mask" in inspect.signature(self.forward).parameters
         self.spec = layer
         self.dtype = DTYPES[layer.dtype]
         self.dl_vars: list[torch.Tensor] = []

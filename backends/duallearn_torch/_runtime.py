@@ -13,7 +13,7 @@ from duallearn.errors import ShapeError
 from duallearn.plugin import GraphSpec, Runtime, StepNoise, TrainSpec
 
 from . import _losses, _metrics
-from ._layers import TorchLayer, native_layer
+from ._layers import DTYPES, TorchLayer, native_layer
 from ._optimizers import TorchOptimizer
 
 
@@ -59,7 +59,7 @@ class Net(nn.Module):
             arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
             m_in = [masks[i] for i in ins] if list_input else masks[ins[0]]
             has = any(m is not None for m in m_in) if list_input else m_in is not None
-            kw = {"mask": m_in} if has else {}
+            kw = {"mask": m_in} if has and mod.takes_mask else {}
             out = mod.forward(arg, training, noise.get(k) if noise else None, **kw)
             m_out = mod.compute_mask(arg, m_in if has else None)
             if len(outs) == 1:
@@ -86,6 +86,8 @@ class TorchRuntime(Runtime):
         self.set_weights(weights)
         self._spec: TrainSpec | None = None
         self._opt: TorchOptimizer | None = None
+        # the forward that fit/evaluate/predict run: eager, or torch.compile(jit_compile=True)
+        self._fwd: Any = self.net
 
     @property
     def native(self) -> nn.Module:
@@ -112,7 +114,9 @@ class TorchRuntime(Runtime):
 
     @torch.inference_mode()
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [o.numpy() for o in self.net(self._inputs(inputs), False, None)]
+        with self._precision():
+            outs = self._fwd(self._inputs(inputs), False, None)
+        return [o.numpy() for o in self._cast_out(outs)]
 
     def forward(
         self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
@@ -124,19 +128,29 @@ class TorchRuntime(Runtime):
     # ---- training ------------------------------------------------------------------------
     def compile(self, spec: TrainSpec) -> None:
         self._spec = spec
+        # eager by default (torch.compile costs seconds to minutes on CPU and gains ~10% at
+        # best on the benchmark workloads, docs/benchmarks.md); jit_compile=True compiles
+        jit = getattr(spec, "jit_compile", "auto")
+        self._fwd = torch.compile(self.net) if jit is True else self.net
         self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
         self._loss_weights = spec.loss_weights
         self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
         n_out = len(spec.losses)
         self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
-        size = 2 * self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
+        # loss sums then metric states, float64 on the device; the sample counts of the loss
+        # slots are known on the host and kept there (results() interleaves them)
+        size = self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
         self._acc = torch.zeros(size, dtype=torch.float64)
+        self._acc_loss = self._acc[: self._n_loss_slots]  # views made once: no per-step ops
+        self._acc_metrics = self._acc[self._n_loss_slots :]
+        self._count = 0.0
         if self._opt is None or self._opt.spec is not spec.optimizer:
             self._opt = TorchOptimizer(
                 spec.optimizer,
                 self.params,
                 [lambda a, m=m, i=i: m.to_canonical(i, a) for (m, i, _) in self._trainable],
                 [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
+                names=[m.spec.weights[i].name for (m, i, _) in self._trainable],
             )
 
     def _loss(
@@ -163,16 +177,17 @@ class TorchRuntime(Runtime):
         batch: int,
     ) -> None:
         b = float(batch)
-        vals = [loss.detach().reshape(1).to(torch.float64) * b]
+        self._count += b
+        # one in-place op (computed in float64) for the loss; a cat + add for several outputs
         if self._n_loss_slots > 1:
-            vals += [p.detach().reshape(1).to(torch.float64) * b for p in parts]
-        loss_part = torch.cat(vals)
-        counts = loss_part.new_full((len(vals),), b)
-        pieces = [torch.stack([loss_part, counts], dim=1).reshape(-1)]
-        pieces += [
-            _metrics.delta(m, ys[o], outs[o].detach(), sws[o]) for o, m in self._metric_specs
-        ]
-        self._acc += torch.cat(pieces) if len(pieces) > 1 else pieces[0]
+            self._acc_loss.add_(torch.stack([loss.detach(), *parts]), alpha=b)
+        else:
+            self._acc_loss.add_(loss.detach(), alpha=b)
+        if self._metric_specs:
+            deltas = [
+                _metrics.delta(m, ys[o], outs[o].detach(), sws[o]) for o, m in self._metric_specs
+            ]
+            self._acc_metrics.add_(torch.cat(deltas) if len(deltas) > 1 else deltas[0])
 
     def _batch(
         self,
@@ -196,10 +211,15 @@ class TorchRuntime(Runtime):
     ) -> None:
         assert self._opt is not None
         xs, ys, sws = self._batch(inputs, targets, sample_weights)
-        outs = self.net(xs, True, self._noise(noise))
+        with self._precision():
+            outs = self._fwd(xs, True, self._noise(noise))
+        outs = self._cast_out(outs)
         loss, parts = self._loss(ys, outs, sws)
-        grads = torch.autograd.grad(loss, self.params)
-        self._opt.apply(list(grads), learning_rate)
+        if self._scale is not None:
+            self._scaled_apply(loss, learning_rate)
+        elif self.params:
+            grads = torch.autograd.grad(loss, self.params)
+            self._opt.apply(list(grads), learning_rate)
         self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
 
     @torch.inference_mode()
@@ -210,14 +230,58 @@ class TorchRuntime(Runtime):
         sample_weights: Sequence[np.ndarray | None],
     ) -> None:
         xs, ys, sws = self._batch(inputs, targets, sample_weights)
-        outs = self.net(xs, False, None)
+        with self._precision():
+            outs = self._fwd(xs, False, None)
+        outs = self._cast_out(outs)
         loss, parts = self._loss(ys, outs, sws)
         self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
 
+    # ---- mixed precision (dtype policy of the front-end; models/_training.py) -------------
+    _autocast: Any = None
+    _scale: list[float] | None = None
+
+    def set_precision(self, compute_dtype: str | None, loss_scale: bool = False) -> None:
+        """Run forwards under ``torch.autocast(dtype=compute_dtype)`` (variables keep their
+        dtype; outputs return in it for the loss). ``loss_scale``: dynamic loss scaling as
+        Keras's LossScaleOptimizer (scale 2**15; halve and skip the step on inf/NaN
+        gradients; double after 2000 finite steps)."""
+        self._autocast = None if compute_dtype is None else getattr(torch, compute_dtype)
+        self._scale = [2.0**15, 0] if loss_scale else None
+
+    def _precision(self) -> Any:
+        import contextlib
+
+        if self._autocast is None:
+            return contextlib.nullcontext()
+        device = self.params[0].device.type if self.params else "cpu"
+        return torch.autocast(device, dtype=self._autocast)
+
+    def _cast_out(self, outs: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self._autocast is None:
+            return outs
+        dt = DTYPES[self.graph.dtype]
+        return [o.to(dt) if o.is_floating_point() and o.dtype != dt else o for o in outs]
+
+    def _scaled_apply(self, loss: torch.Tensor, learning_rate: float) -> None:
+        assert self._opt is not None and self._scale is not None
+        scale = self._scale[0]
+        grads = [g / scale for g in torch.autograd.grad(loss * scale, self.params)]
+        finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+        if not finite:  # one host read per step, float16 only
+            self._scale[0], self._scale[1] = scale / 2.0, 0
+            return
+        self._opt.apply(grads, learning_rate)
+        self._scale[1] += 1
+        if self._scale[1] >= 2000:
+            self._scale[0], self._scale[1] = scale * 2.0, 0
+
     def results(self, reset: bool = True) -> np.ndarray:
-        out = self._acc.numpy().copy()
+        acc, n = self._acc.numpy(), self._n_loss_slots
+        out = np.empty(acc.shape[0] + n, dtype=np.float64)
+        out[0 : 2 * n : 2], out[1 : 2 * n : 2], out[2 * n :] = acc[:n], self._count, acc[n:]
         if reset:
             self._acc.zero_()
+            self._count = 0.0
         return out
 
     def gradients(
@@ -232,7 +296,7 @@ class TorchRuntime(Runtime):
         outs = self.net(xs, training, self._noise(noise))
         loss, _ = self._loss(ys, outs, sws)
         grads = torch.autograd.grad(loss, self.params)
-        return float(loss), [
+        return float(loss.detach()), [
             m.to_canonical(i, g.numpy()).copy()
             for (m, i, _), g in zip(self._trainable, grads, strict=True)
         ]
@@ -245,10 +309,13 @@ class TorchRuntime(Runtime):
         noise: StepNoise | None = None,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """VJP of the outputs: ``(dL/dinputs, dL/dweights)`` for given ``dL/doutputs``."""
-        xs = [_t(a).clone().requires_grad_(True) for a in inputs]
+        xs = [_t(a).clone().requires_grad_(a.dtype.kind == "f") for a in inputs]
         outs = self.net(xs, training, self._noise(noise))
         s = sum((o * _t(g)).sum() for o, g in zip(outs, output_grads, strict=True))
-        grads = torch.autograd.grad(s, xs + self.params, allow_unused=True)
+        diff = [x for x in xs if x.requires_grad]  # integer inputs (token ids) have no gradient
+        got = list(torch.autograd.grad(s, diff + self.params, allow_unused=True))
+        gx = iter(got[: len(diff)])
+        grads = [next(gx) if x.requires_grad else None for x in xs] + got[len(diff) :]
         dx = [
             np.zeros_like(a) if g is None else g.numpy()
             for a, g in zip(inputs, grads, strict=False)
@@ -264,6 +331,11 @@ class TorchRuntime(Runtime):
         if self._opt is None:
             return {}
         return self._opt.state()
+
+    def finalize_optimizer(self) -> None:
+        """End of fit: Keras's ``finalize_variable_values`` (EMA weights, when enabled)."""
+        if self._opt is not None:
+            self._opt.finalize()
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         if self._opt is None:

@@ -116,7 +116,7 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
-@REGISTRY.register("RandomNormal", "random_normal")
+@REGISTRY.register("RandomNormal", "random_normal", "normal")
 class RandomNormal(Initializer):
     """``N(mean, stddev)``; defaults mean 0, stddev 0.05."""
 
@@ -139,7 +139,7 @@ class TruncatedNormal(RandomNormal):
         return self.mean + _truncated_normal(rng, shape, self.stddev)
 
 
-@REGISTRY.register("RandomUniform", "random_uniform")
+@REGISTRY.register("RandomUniform", "random_uniform", "uniform")
 class RandomUniform(Initializer):
     """``U(minval, maxval)``; defaults -0.05, 0.05."""
 

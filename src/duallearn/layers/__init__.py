@@ -1,24 +1,118 @@
 """Layers (Keras 3 names, arguments and defaults)."""
 
+from ._attention import Attention as Attention
+from ._attention import MultiHeadAttention as MultiHeadAttention
+from ._conv import Conv1D as Conv1D
+from ._conv import Conv2D as Conv2D
+from ._conv import Conv2DTranspose as Conv2DTranspose
+from ._conv import DepthwiseConv2D as DepthwiseConv2D
+from ._conv import SeparableConv2D as SeparableConv2D
 from ._core import Activation as Activation
 from ._core import Dense as Dense
+from ._custom import Lambda as Lambda
+from ._custom import OpLayer as OpLayer
+from ._custom import TFModule as TFModule
+from ._custom import TorchModule as TorchModule
+from ._embedding import Embedding as Embedding
 from ._input import Input as Input
 from ._input import InputLayer as InputLayer
 from ._input import SymbolicTensor as SymbolicTensor
 from ._layer import REGISTRY as REGISTRY
 from ._layer import Layer as Layer
 from ._layer import Weight as Weight
+from ._merging import Add as Add
+from ._merging import Average as Average
+from ._merging import Concatenate as Concatenate
+from ._merging import Dot as Dot
+from ._merging import Maximum as Maximum
+from ._merging import Minimum as Minimum
+from ._merging import Multiply as Multiply
+from ._merging import Subtract as Subtract
+from ._normalization import BatchNormalization as BatchNormalization
+from ._normalization import GroupNormalization as GroupNormalization
+from ._normalization import LayerNormalization as LayerNormalization
+from ._pooling import AveragePooling1D as AveragePooling1D
+from ._pooling import AveragePooling2D as AveragePooling2D
+from ._pooling import GlobalAveragePooling1D as GlobalAveragePooling1D
+from ._pooling import GlobalAveragePooling2D as GlobalAveragePooling2D
+from ._pooling import GlobalMaxPooling1D as GlobalMaxPooling1D
+from ._pooling import GlobalMaxPooling2D as GlobalMaxPooling2D
+from ._pooling import MaxPooling1D as MaxPooling1D
+from ._pooling import MaxPooling2D as MaxPooling2D
+from ._recurrent import GRU as GRU
+from ._recurrent import LSTM as LSTM
+from ._recurrent import Bidirectional as Bidirectional
+from ._recurrent import SimpleRNN as SimpleRNN
 from ._regularization import Dropout as Dropout
+from ._regularization import GaussianNoise as GaussianNoise
+from ._regularization import SpatialDropout1D as SpatialDropout1D
+from ._regularization import SpatialDropout2D as SpatialDropout2D
+from ._reshaping import Cropping1D as Cropping1D
+from ._reshaping import Cropping2D as Cropping2D
 from ._reshaping import Flatten as Flatten
+from ._reshaping import Permute as Permute
+from ._reshaping import RepeatVector as RepeatVector
+from ._reshaping import Reshape as Reshape
+from ._reshaping import UpSampling1D as UpSampling1D
+from ._reshaping import UpSampling2D as UpSampling2D
+from ._reshaping import ZeroPadding1D as ZeroPadding1D
+from ._reshaping import ZeroPadding2D as ZeroPadding2D
 
 __all__ = [
+    "Attention",
+    "MultiHeadAttention",
+    "Add",
+    "Average",
+    "Concatenate",
+    "Dot",
+    "Lambda",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "OpLayer",
+    "Subtract",
+    "TFModule",
+    "TorchModule",
     "Activation",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "BatchNormalization",
+    "Bidirectional",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv2D",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GRU",
+    "GaussianNoise",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GroupNormalization",
     "Input",
     "InputLayer",
+    "LSTM",
     "Layer",
+    "LayerNormalization",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "Permute",
+    "RepeatVector",
+    "Reshape",
+    "SeparableConv2D",
+    "SimpleRNN",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
     "SymbolicTensor",
+    "UpSampling1D",
+    "UpSampling2D",
     "Weight",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
 ]

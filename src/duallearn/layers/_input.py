@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import _naming, config
 from ..errors import ConfigError
+from ..ops._operators import TensorOperators
 from ._layer import REGISTRY, Layer, Shape
 
 
@@ -22,8 +23,9 @@ class FNode:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-class SymbolicTensor:
-    """A placeholder for data of a given shape (batch dimension ``None``) in a graph."""
+class SymbolicTensor(TensorOperators):
+    """A placeholder for data of a given shape (batch dimension ``None``) in a graph.
+    Python operators (``a + b``, ``x @ w``) record ``dl.ops`` calls in the graph."""
 
     def __init__(self, shape: Shape, dtype: str, name: str, node: FNode | None = None) -> None:
         self.shape = tuple(shape)
@@ -52,6 +54,9 @@ def _shape_arg(shape: object, who: str) -> tuple[int | None, ...]:
     return tuple(shape)
 
 
+INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
 @REGISTRY.register()
 class InputLayer(Layer):
     """Marks the input of a model: ``shape`` excludes the batch dimension."""
@@ -68,7 +73,14 @@ class InputLayer(Layer):
             batch_shape = kwargs.pop("batch_shape")
             batch_size, shape = batch_shape[0], batch_shape[1:]
         kwargs.pop("sparse", None)
-        super().__init__(name=name or _naming.unique_name("input_layer"), dtype=dtype, **kwargs)
+        int_dtype = dtype if dtype in INT_TYPES else None  # token ids (Embedding)
+        super().__init__(
+            name=name or _naming.unique_name("input_layer"),
+            dtype=None if int_dtype else dtype,
+            **kwargs,
+        )
+        if int_dtype:
+            self.dtype = int_dtype
         if shape is None:
             raise ConfigError("InputLayer needs shape=. Received: shape=None.")
         self.shape = _shape_arg(shape, "InputLayer")

@@ -40,6 +40,8 @@ class Graph:
             inputs=[self.tensor_ids[id(t)] for t in self.inputs],
             outputs=[self.tensor_ids[id(t)] for t in self.outputs],
             dtype=dtype,
+            input_shapes=[tuple(t.shape) for t in self.inputs],
+            output_shapes=[tuple(t.shape) for t in self.outputs],
         )
 
 

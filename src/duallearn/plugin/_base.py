@@ -39,6 +39,9 @@ class GraphSpec:
     inputs: list[int]
     outputs: list[int]
     dtype: str = "float32"
+    # Shapes of the model inputs and outputs, batch dimension first (None = any size).
+    input_shapes: list[tuple[int | None, ...]] = field(default_factory=list)
+    output_shapes: list[tuple[int | None, ...]] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +52,9 @@ class TrainSpec:
     losses: list[Any]
     loss_weights: list[float]
     metrics: list[list[Any]] = field(default_factory=list)
+    # compile(jit_compile=...): True (torch.compile / XLA), False, or "auto" (the backend
+    # compiles where it measurably helps; docs/benchmarks.md)
+    jit_compile: Any = "auto"
 
 
 @dataclass
