@@ -190,3 +190,31 @@ def test_random_graphs_order_layers_as_keras(plan, n_out):
         a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=True
     ):
         assert_close("random graph vs keras", p, q, "float32", "forward")
+
+
+@pytest.mark.parametrize("name", MERGES + ["Dot_normalize", "Dot_3d", "Concatenate_axis1"])
+def test_merge_layers_match_keras(name):
+    keras = _keras()
+    rng = np.random.default_rng(0)
+    shapes = [(4, 5), (4, 1) if name in ("Add", "Multiply", "Maximum") else (4, 5)]
+    if name == "Dot_3d":
+        shapes = [(4, 3, 5), (4, 2, 5)]
+    if name == "Concatenate_axis1":
+        shapes = [(4, 2, 3), (4, 1, 3)]
+    xs = [rng.standard_normal(s).astype("float32") for s in shapes]
+
+    def make(lib):
+        if name.startswith("Dot"):
+            return lib.layers.Dot(axes=(2, 2) if name == "Dot_3d" else 1, normalize="norm" in name)
+        if name == "Concatenate_axis1":
+            return lib.layers.Concatenate(axis=1)
+        return getattr(lib.layers, name)()
+
+    ki = [keras.Input(s[1:]) for s in shapes]
+    km = keras.Model(ki, make(keras)(ki))
+    di = [dl.Input(s[1:]) for s in shapes]
+    dm = dl.Model(di, make(dl)(di))
+    assert dm.outputs[0].shape == tuple(km.outputs[0].shape)
+    assert_close(
+        f"{name} vs keras", dm.predict(xs, verbose=0), km.predict(xs, verbose=0), "float32", "layer"
+    )
