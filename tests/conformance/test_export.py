@@ -132,3 +132,36 @@ def test_exported_saved_model_serves_other_batch_sizes(tmp_path):
     x = np.random.default_rng(3).standard_normal((7, 6)).astype("float32")
     (out,) = fn(**{fn.structured_input_signature[1].popitem()[0]: tf.constant(x)}).values()
     np.testing.assert_allclose(out.numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(
+    not {"torch", "tensorflow"} <= set(BACKENDS), reason="needs both frameworks to train on one"
+)
+def test_export_needs_only_the_target_framework(tmp_path):
+    """A model trained and saved on torch exports to SavedModel in a process that never
+    imports torch: the TF runtime is rebuilt from the file's config and canonical weights."""
+    import subprocess
+    import sys
+    import textwrap
+
+    model = _trained("mlp", "torch")
+    model.save(str(tmp_path / "mlp.dlm"))
+    code = textwrap.dedent(
+        """
+        import sys
+        import duallearn as dl
+        m = dl.load_model(sys.argv[1], backend="tensorflow")
+        r = m.export(sys.argv[2], format="saved_model")
+        assert "torch" not in sys.modules, "torch was imported"
+        print(r.passed, r.backend, r.source_backend)
+        """
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "mlp.dlm"), str(tmp_path / "sm")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["True", "tensorflow", "tensorflow"]
