@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError
 
 REFRESH = 0.5
@@ -41,10 +43,10 @@ def _fmt(logs: dict[str, float] | None) -> str:
     return " - ".join(f"{k}: {_num(v)}" for k, v in (logs or {}).items())
 
 
-def _num(v: object) -> str:
+def _num(v: Any) -> str:
     """One log value; per-class metrics (F1Score(), Precision(thresholds=[...])) are vectors."""
-    if isinstance(v, (list, tuple)) or getattr(v, "ndim", 0):
-        return "[" + ", ".join(f"{float(x):.4f}" for x in v) + "]"  # type: ignore[attr-defined]
+    if isinstance(v, (list, tuple)) or np.ndim(v) > 0:
+        return "[" + ", ".join(f"{float(x):.4f}" for x in np.ravel(v)) + "]"
     return f"{v:.4f}"
 
 
