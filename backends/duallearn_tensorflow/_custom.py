@@ -3,7 +3,9 @@ models nested as layers, and ``TFModule`` (a native module as a layer)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,21 @@ def _call_kwargs(layer: Any) -> set[str]:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return {"training", "mask"}
     return {n for n in ("training", "mask") if n in params}
+
+
+@contextlib.contextmanager
+def _frozen(layers: Any, freeze: bool) -> Iterator[None]:
+    """Build native modules of ``layers`` as non-trainable (a frozen parent): tf.Variables
+    fix ``trainable`` at creation, so the flags are lowered while they are created."""
+    saved = [(l, l.trainable) for l in layers]
+    if freeze:
+        for l, _ in saved:
+            l.trainable = False
+    try:
+        yield
+    finally:
+        for l, t in saved:
+            l.trainable = t
 
 
 def _check_portable(layer: Any, name: str) -> None:
@@ -72,13 +89,10 @@ class TFOpsLayer(TFLayer):
         ]
         self._index: list[tuple[Any, int]] = [(None, i) for i in range(len(own))]
         subs = [s for s in tracked_sublayers(layer) if s.built]
-        self.subs = [native_layer(s) for s in subs]
+        with _frozen(subs, not layer.trainable):
+            self.subs = [native_layer(s) for s in subs]
         self._sub_of = {id(s): m for s, m in zip(subs, self.subs, strict=True)}
         for m in self.subs:
-            if not layer.trainable:
-                m.dl_vars = [
-                    tf.Variable(v, trainable=False, name=v.name.split(":")[0]) for v in m.dl_vars
-                ]
             for i, v in enumerate(m.dl_vars):
                 self._index.append((m, i))
                 self.dl_vars.append(v)
@@ -115,14 +129,10 @@ class TFNestedModel(TFLayer):
         tf.Module.__init__(self, name=None)
         self.spec = layer
         self.dtype = DTYPES.get(layer.dtype, tf.float32)
-        self.net = Net(layer.graph.spec(layer._dtype()))
+        with _frozen(layer.graph.layers, not layer.trainable):
+            self.net = Net(layer.graph.spec(layer._dtype()))
         mods: list[TFLayer] = self.net.layers_
         self._index = [(m, i) for m in mods for i in range(len(m.dl_vars))]
-        if not layer.trainable:
-            for m in mods:
-                m.dl_vars = [
-                    tf.Variable(v, trainable=False, name=v.name.split(":")[0]) for v in m.dl_vars
-                ]
         self.dl_vars = [v for m in mods for v in m.dl_vars]
 
     def to_native(self, index: int, value: np.ndarray) -> np.ndarray:

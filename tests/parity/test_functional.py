@@ -218,3 +218,28 @@ def test_merge_layers_match_keras(name):
     assert_close(
         f"{name} vs keras", dm.predict(xs, verbose=0), km.predict(xs, verbose=0), "float32", "layer"
     )
+
+
+@both()
+def test_frozen_nested_model_does_not_train():
+    dl.config.set_floatx("float64")
+    ws = {}
+    for be in BACKENDS:
+        dl.set_random_seed(8)
+        with dl.use_backend(be):
+            z = dl.Input((3,))
+            inner = dl.Model(z, dl.layers.Dense(3, name="frozen")(z))
+            inner.trainable = False
+            w = dl.Input((3,))
+            m = dl.Model(w, dl.layers.Dense(1)(inner(w)))
+        before = m.get_weights()
+        assert len(m.trainable_weights) == 2 and len(m.weights) == 4
+        x = np.random.default_rng(0).standard_normal((8, 3))
+        m.compile("sgd", loss="mse")
+        m.fit(x, np.ones((8, 1)), epochs=2, batch_size=4, verbose=0)
+        after = m.get_weights()
+        np.testing.assert_array_equal(after[0], before[0])
+        assert not np.allclose(after[2], before[2])
+        ws[be] = after
+    for a, b in zip(ws[BACKENDS[0]], ws[BACKENDS[1]], strict=True):
+        assert_close("frozen nested", b, a, "float64", "params_10")

@@ -121,10 +121,14 @@ class Model(TrainingMixin, Layer):
 
     @property
     def trainable_weights(self) -> list[Weight]:
+        if not self.trainable:  # a frozen model (e.g. nested as a layer): nothing trains
+            return []
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list[Weight]:
+        if not self.trainable:
+            return list(self.weights)
         return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def count_params(self) -> int:
