@@ -149,6 +149,24 @@ def test_user_errors_are_one_line(model_file, tmp_path, args, fragments):
     assert_user_error(run(*args, cwd=tmp_path), *fragments)
 
 
+def test_inspect_stale_manifest_exits_1(model_file, tmp_path):
+    """A member rewritten (valid CRC) without updating the manifest: inspect reports the
+    mismatch per member and exits 1; load_model refuses the file."""
+    with zipfile.ZipFile(model_file) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    cfg = members["config.json"].replace(b'"two_inputs"', b'"renamed___"')
+    members["config.json"] = cfg
+    bad = tmp_path / "stale.dlm"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    res = run("inspect", str(bad))
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert "digest config.json: MISMATCH" in res.stdout
+    assert "digest model.safetensors: OK" in res.stdout
+    assert "digests: FAILED (config.json)" in res.stdout
+
+
 def test_hostile_file_is_one_line(tmp_path):
     import pickle
 
