@@ -211,6 +211,24 @@ def lion(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars]
         m.assign(m * _c(b2, p) + g * _c(1.0 - b2, p))
 
 
+@update("Ftrl")
+def ftrl(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars], lr: tf.Tensor,
+         step: tf.Tensor, opt: Any) -> None:  # fmt: skip
+    c = -spec.learning_rate_power
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        lr_v = tf.cast(lr, p.dtype)
+        l1 = _c(spec.l1_regularization_strength, p)
+        l2 = _c(spec.l2_regularization_strength, p) + _c(spec.beta, p) / (_c(2.0, p) * lr_v)
+        acc, lin = slots["accumulator"][i], slots["linear"][i]
+        gu = g + _c(2 * spec.l2_shrinkage_regularization_strength, p) * p
+        na = acc + g * g
+        pn = tf.pow(na, _c(c, p))
+        lin.assign_add(gu - (pn - tf.pow(acc, _c(c, p))) / lr_v * p)
+        quad = pn / lr_v + _c(2.0, p) * l2
+        p.assign((tf.clip_by_value(lin, -l1, l1) - lin) / quad)
+        acc.assign(na)
+
+
 class TFOptimizer(tf.Module):
     """Slots (canonical order of trainable weights), step counter, native update.
 

@@ -245,6 +245,30 @@ def lion(
     torch._foreach_add_(m, torch._foreach_mul(grads, 1.0 - b2))
 
 
+@update("Ftrl")
+def ftrl(
+    spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
+) -> None:
+    c = -spec.learning_rate_power
+    l1 = spec.l1_regularization_strength
+    l2 = spec.l2_regularization_strength + spec.beta / (2.0 * lr)
+    acc, lin = slots["accumulator"], slots["linear"]
+    gu = torch._foreach_add(
+        grads, torch._foreach_mul(params, 2 * spec.l2_shrinkage_regularization_strength)
+    )
+    na = torch._foreach_addcmul(acc, grads, grads, 1.0)
+    pn = torch._foreach_pow(na, c)
+    d = torch._foreach_sub(pn, torch._foreach_pow(acc, c))
+    torch._foreach_div_(d, lr)
+    torch._foreach_mul_(d, params)
+    torch._foreach_add_(lin, torch._foreach_sub(gu, d))
+    torch._foreach_div_(pn, lr)
+    torch._foreach_add_(pn, 2 * l2)
+    for p, z, q, a, n in zip(params, lin, pn, acc, na, strict=True):
+        p.copy_((torch.clamp(z, -l1, l1) - z) / q)
+        a.copy_(n)
+
+
 class TorchOptimizer:
     """Slots (canonical order of trainable weights) and the native update for one spec.
 

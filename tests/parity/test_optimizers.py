@@ -25,7 +25,9 @@ from ..conftest import BACKENDS
 O = dl.optimizers
 S = dl.optimizers.schedules
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
-NAMES = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion"]
+NAMES = [
+    "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion", "Ftrl",
+]  # fmt: skip
 WEIGHT_NAMES = ["kernel", "bias", "gamma"]
 
 
@@ -60,6 +62,15 @@ def draw_hyper(name: str, formula: str, r: np.random.Generator) -> dict:
         },
         "Adadelta": {"learning_rate": u(0.1, 1.0), "rho": u(0.5, 0.99), "epsilon": 10 ** u(-7, -4)},
         "Lion": {"learning_rate": lr * 0.1, "beta_1": u(0.5, 0.95), "beta_2": u(0.9, 0.999)},
+        "Ftrl": {
+            "learning_rate": u(0.05, 0.5),
+            "learning_rate_power": -u(0.3, 0.7),
+            "initial_accumulator_value": u(0.05, 0.5),
+            "l1_regularization_strength": u(0.0, 0.01),
+            "l2_regularization_strength": u(0.0, 0.1),
+            "l2_shrinkage_regularization_strength": u(0.0, 0.1),
+            "beta": u(0.0, 0.5),
+        },
     }[name]
     return kw
 
@@ -240,6 +251,17 @@ KERAS_CASES = {
     "Adagrad": ({"initial_accumulator_value": 0.125, "epsilon": 2.0**-24}, {}),
     "Adadelta": ({"rho": 0.9375, "epsilon": 2.0**-24}, {}),
     "Lion": ({"beta_1": 0.875, "beta_2": 0.984375}, {}),
+    "Ftrl": (
+        {
+            "learning_rate_power": -0.5,
+            "initial_accumulator_value": 0.125,
+            "l1_regularization_strength": 0.001953125,
+            "l2_regularization_strength": 0.0625,
+            "l2_shrinkage_regularization_strength": 0.03125,
+            "beta": 0.25,
+        },
+        {},
+    ),
     "Adam+features": (
         KB,
         {
@@ -276,7 +298,7 @@ def test_keras_oracle(case):
     keras = pytest.importorskip("keras")
     name = case.split("+")[0]
     hyper, feats = KERAS_CASES[case]
-    lr = 2.0**-7 if name != "Adadelta" else 1.0
+    lr = {"Adadelta": 1.0, "Ftrl": 0.125}.get(name, 2.0**-7)
     r = np.random.default_rng(3)
     w0 = [r.standard_normal((3, 4)), r.standard_normal((4,))]
     grads = [[r.standard_normal(w.shape) * 0.1 for w in w0] for _ in range(200)]
@@ -435,7 +457,7 @@ def test_bad_hyperparameters(make_bad, match):
 def test_exports_and_aliases():
     for alias, cls in [("sgd", O.SGD), ("adam", O.Adam), ("adamw", O.AdamW), ("adamax", O.Adamax),
                        ("nadam", O.Nadam), ("rmsprop", O.RMSprop), ("adagrad", O.Adagrad),
-                       ("adadelta", O.Adadelta), ("lion", O.Lion)]:  # fmt: skip
+                       ("adadelta", O.Adadelta), ("lion", O.Lion), ("ftrl", O.Ftrl)]:  # fmt: skip
         assert type(O.get(alias)) is cls
         opt = cls(formula="torch", weight_decay=0.01, use_ema=True, clipvalue=1.0)
         again = O.get(O.serialize(opt))

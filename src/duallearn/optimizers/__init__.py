@@ -10,6 +10,7 @@ from ._adam import Adam as Adam
 from ._adam import Adamax as Adamax
 from ._adam import AdamW as AdamW
 from ._adam import Nadam as Nadam
+from ._ftrl import Ftrl as Ftrl
 from ._optimizer import REGISTRY as REGISTRY
 from ._optimizer import Optimizer as Optimizer
 from ._rmsprop import Adadelta as Adadelta
@@ -48,6 +49,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "Ftrl",
     "Lion",
     "Nadam",
     "Optimizer",
