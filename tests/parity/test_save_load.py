@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _has(*names: str) -> bool:
-    return all(hasattr(L, n) for n in names)
+    return all(hasattr(L, n) or hasattr(dl, n) for n in names)
 
 
 # name -> (layer classes used, builder returning (model, x, y))
@@ -220,6 +220,14 @@ def _attention():
     att = L.MultiHeadAttention(num_heads=2, key_dim=4)(inp, inp)  # type: ignore[attr-defined]
     out = L.Dense(2)(L.Flatten()(L.LayerNormalization()(att)))
     return dl.Model(inp, out), [_rng((4, 5, 8))], _rng((4, 2), 1)
+
+
+@model("nested", "Dense", "Sequential")
+def _nested():
+    inner = dl.Sequential([dl.Input((4,)), L.Dense(3, activation="relu")], name="inner")
+    inp = dl.Input((4,))
+    out = L.Dense(2)(inner(inp))
+    return dl.Model(inp, out), [_rng((4, 4))], _rng((4, 2), 1)
 
 
 @model("dot_attention", "Attention")
