@@ -137,8 +137,18 @@ def _select(spec: Any, y: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, 
     return y, p
 
 
+_THRESHOLDS: dict[tuple[tuple[float, ...], str], torch.Tensor] = {}
+
+
 def _thresholds(spec: Any, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(np.asarray(spec.thresholds, np.float64), dtype=torch.float64)
+    """The thresholds on the batch's device, copied there once (no transfer per batch)."""
+    key = (tuple(float(t) for t in spec.thresholds), str(like.device))
+    t = _THRESHOLDS.get(key)
+    if t is None:
+        t = _THRESHOLDS[key] = torch.tensor(
+            np.asarray(key[0], np.float64), dtype=torch.float64, device=like.device
+        )
+    return t
 
 
 def _precision(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> Any:
@@ -195,7 +205,7 @@ def _mean_iou(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | No
     yl = (torch.argmax(y, -1) if not spec.sparse_y_true else y).reshape(-1).long()
     pl = (torch.argmax(p, -1) if not spec.sparse_y_pred else p).reshape(-1).long()
     w = (
-        torch.ones(yl.shape, dtype=torch.float64)
+        torch.ones(yl.shape, dtype=torch.float64, device=yl.device)
         if sw is None
         else torch.broadcast_to(sw.to(torch.float64).reshape(-1), yl.shape)
     )
@@ -203,7 +213,8 @@ def _mean_iou(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | No
     if spec.ignore_class is not None:
         ok = ok & (yl != spec.ignore_class)
     idx = torch.where(ok, yl * c + pl, torch.zeros_like(yl))
-    return torch.zeros(c * c, dtype=torch.float64).index_add_(0, idx, torch.where(ok, w, 0.0))
+    cm = torch.zeros(c * c, dtype=torch.float64, device=yl.device)
+    return cm.index_add_(0, idx, torch.where(ok, w, 0.0))
 
 
 DELTAS.update(

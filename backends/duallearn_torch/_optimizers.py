@@ -301,7 +301,11 @@ class TorchOptimizer:
         self.slots: dict[str, Tensors] = {}
         for name in spec.slot_names():
             self.slots[name] = [
-                torch.tensor(tn(spec.init_slot(name, tc(p.detach().numpy()))), dtype=p.dtype)
+                torch.tensor(
+                    tn(spec.init_slot(name, tc(p.detach().cpu().numpy()))),
+                    dtype=p.dtype,
+                    device=p.device,
+                )
                 for p, tc, tn in zip(params, self.to_canonical, self.to_native, strict=True)
             ]
         names_ = list(names) if names is not None else [None] * len(params)
@@ -393,7 +397,7 @@ class TorchOptimizer:
         out = {"iterations": np.array(self.iterations, dtype=np.int64)}
         for name, ts in self.slots.items():
             for i, (t, tc) in enumerate(zip(ts, self.to_canonical, strict=True)):
-                out[f"{name}/{i}"] = tc(t.detach().numpy()).copy()
+                out[f"{name}/{i}"] = tc(t.detach().cpu().numpy()).copy()
         return out
 
     def load(self, state: dict[str, np.ndarray]) -> None:
@@ -415,7 +419,7 @@ class TorchOptimizer:
                         f"expected {tuple(t.shape)}."
                     )
                 with torch.no_grad():
-                    t.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(t.dtype))
+                    t.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(t.device, t.dtype))
         self.iterations = int(np.asarray(state.get("iterations", 0)))
 
 
