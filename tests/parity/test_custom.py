@@ -246,3 +246,14 @@ def test_subclassed_model_with_two_inputs_builds_from_data():
     assert m.predict(x, verbose=0).shape == (4, 2)
     s = dl.Sequential([dl.Input((3,)), GatedDense(2)])  # custom layers in Sequential too
     assert s.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 2)
+
+
+def test_example_custom_layer_runs_on_every_backend():
+    import pathlib
+    import runpy
+
+    pytest.importorskip("sklearn")
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "custom_layer.py"
+    main = runpy.run_path(str(path))["main"]
+    for be in BACKENDS:
+        assert main(be, epochs=2) > 0.5
