@@ -497,3 +497,20 @@ def test_saved_optimizer_state_continues_on_the_other_backend(tmp_path):
         results[first] = same
     for a, e in zip(results["torch"], results["tensorflow"], strict=True):
         assert_close("torch vs tensorflow", a, e, "float64", "params_10")
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_exclude_from_weight_decay_by_weight_name(backend_name):
+    """Zero gradients: only decoupled decay acts, on the kernel and not on the bias."""
+    dl.config.set_floatx("float64")
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    with dl.use_backend(backend_name):
+        model = dl.Sequential([dl.layers.Input((3,)), dl.layers.Dense(2, bias_initializer="ones")])
+        opt = O.SGD(0.5, weight_decay=0.1)
+        opt.exclude_from_weight_decay(var_names=["bias"])
+        model.compile(optimizer=opt, loss="mse")
+        k0, b0 = model.get_weights()
+        model.fit(x, model.predict(x, verbose=0), batch_size=4, epochs=1, verbose=0)
+        k1, b1 = model.get_weights()
+    np.testing.assert_allclose(k1, k0 * (1 - 0.1 * 0.5), rtol=1e-15)
+    np.testing.assert_array_equal(b1, b0)
