@@ -56,7 +56,10 @@ class TFRNN(TFLayer):
         k, r = self.dl_vars[0], self.dl_vars[1]
         ks = [k[:, i * u : (i + 1) * u] for i in range(g)]
         rs = [r[:, i * u : (i + 1) * u] for i in range(g)]
-        return ks, rs, (self.dl_vars[2] if self.spec.use_bias else None)
+        bias = self.dl_vars[2] if self.spec.use_bias else None
+        if bias is not None and self.spec.use_recurrent_bias:
+            bias = bias + self.dl_vars[3]
+        return ks, rs, bias
 
     def _piece(self, bias: tf.Tensor, g: int) -> tf.Tensor:
         u = self.units
@@ -203,7 +206,8 @@ class TFLSTM(TFRNN):
             return tf.concat([a[..., p * u : (p + 1) * u] for p in _BLOCK_PERM], axis=-1)
 
         w = tf.concat([perm(k), perm(r)], axis=0)
-        b = perm(self.dl_vars[2]) if self.spec.use_bias else tf.zeros((4 * u,), x.dtype)
+        bias = self._gates()[2]
+        b = perm(bias) if bias is not None else tf.zeros((4 * u,), x.dtype)
         if init is None:
             zeros = tf.zeros(tf.stack([tf.shape(x)[0], u]), x.dtype)
             init = [zeros, zeros]

@@ -81,9 +81,14 @@ class TorchRNN(TorchLayer):
         ks = [w_ih[p * u : (p + 1) * u].t() for p in self.perm]
         rs = [w_hh[p * u : (p + 1) * u].t() for p in self.perm]
         bias = self.dl_vars[2] if self.spec.use_bias else None
+        if bias is not None and self.spec.use_recurrent_bias:
+            bias = bias + self.dl_vars[3]
         return ks, rs, bias
 
     def _zero_bias(self) -> torch.Tensor:
+        """torch's ``b_hh``: the ``recurrent_bias`` weight, or a zero buffer that never trains."""
+        if self.spec.use_recurrent_bias:
+            return self.dl_vars[3]
         b: torch.Tensor = self.get_buffer("b_hh")
         return b
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import duallearn as dl
+from duallearn import config
 from duallearn.errors import ConfigError, ShapeError
 from duallearn.testing import assert_close, check_layer, set_keras_weights_and_compare
 
@@ -475,3 +476,63 @@ def test_embedding_mask_reaches_rnn_like_keras(backend):
     dx = L.Embedding(9, 3, mask_zero=True)(din)
     dm = dl.Model(din, L.LSTM(2)(L.GRU(4, return_sequences=True)(dx)))
     set_keras_weights_and_compare(dm, km, ids)
+
+
+# ---- PyTorch behaviour by explicit argument: two biases ----------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "SimpleRNN"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_recurrent_bias_parity(kind, dtype):
+    x = np.random.default_rng(3).standard_normal((2, 4, 3))
+
+    def make():
+        return getattr(L, kind)(
+            3, use_recurrent_bias=True, bias_initializer="random_normal", return_sequences=True
+        )
+
+    check_layer(make, x, dtype=dtype, kind="forward")
+
+
+@pytest.mark.skipif("torch" not in BACKENDS, reason="needs torch")
+@pytest.mark.parametrize("kind", ["LSTM", "SimpleRNN", "GRU"])
+def test_imported_torch_rnn_matches_pytorch(kind):
+    """nn.LSTM / nn.RNN / nn.GRU weights mapped per docs give PyTorch's outputs and
+    gradients (two trainable biases via use_recurrent_bias; GRU's bias rows)."""
+    import torch
+
+    config.set_floatx("float64")
+    torch.manual_seed(0)
+    mod = {"LSTM": torch.nn.LSTM, "SimpleRNN": torch.nn.RNN, "GRU": torch.nn.GRU}[kind](
+        3, 4, batch_first=True, dtype=torch.float64
+    )
+    p = {n: t.detach().numpy() for n, t in mod.named_parameters()}
+    perm = (
+        (lambda a: np.concatenate([a[4:8], a[0:4], a[8:]], axis=0))
+        if kind == "GRU"
+        else (lambda a: a)
+    )  # fmt: skip  (torch r|z|n -> Keras z|r|h)
+    weights = [perm(p["weight_ih_l0"]).T, perm(p["weight_hh_l0"]).T]
+    if kind == "GRU":
+        weights.append(np.stack([perm(p["bias_ih_l0"]), perm(p["bias_hh_l0"])]))
+        layer = L.GRU(4, return_sequences=True)
+    else:
+        weights += [p["bias_ih_l0"], p["bias_hh_l0"]]
+        layer = getattr(L, kind)(4, return_sequences=True, use_recurrent_bias=True)
+    inp = L.Input((5, 3))
+    model = dl.Model(inp, layer(inp), backend="torch")
+    model.set_weights(weights)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    theirs, _ = mod(torch.tensor(x))
+    assert_close("vs PyTorch", model.predict(x, verbose=0), theirs.detach().numpy(), "float64")
+    cot = np.random.default_rng(1).standard_normal((2, 5, 4))
+    (theirs * torch.tensor(cot)).sum().backward()
+    _, dw = model._get_runtime().input_gradients([x], [cot])
+    g = {n: t.grad.numpy() for n, t in mod.named_parameters()}
+    expected = [perm(g["weight_ih_l0"]).T, perm(g["weight_hh_l0"]).T]
+    if kind == "GRU":
+        expected.append(np.stack([perm(g["bias_ih_l0"]), perm(g["bias_hh_l0"])]))
+    else:
+        expected += [g["bias_ih_l0"], g["bias_hh_l0"]]
+    for a, b in zip(dw, expected, strict=True):
+        assert_close("gradient vs PyTorch", a, b, "float64", "gradient")

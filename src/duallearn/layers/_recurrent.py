@@ -190,6 +190,8 @@ class _RNN(Layer):
         )
         if self.use_bias:
             self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init())
+            if self.use_recurrent_bias:
+                self.add_weight("recurrent_bias", (g * h,), "zeros")
 
     def _bias_shape(self) -> tuple[int, ...]:
         return (self.n_gates * self.units,)
@@ -235,8 +237,14 @@ class _RNN(Layer):
         return out
 
     # ---- numpy reference -----------------------------------------------------------------
+    use_recurrent_bias = False
+
     def _split(self, weights: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, Any]:
-        return weights[0], weights[1], (weights[2] if self.use_bias else None)
+        if not self.use_bias:
+            return weights[0], weights[1], None
+        if self.use_recurrent_bias:  # PyTorch's b_ih + b_hh: one effective bias
+            return weights[0], weights[1], weights[2] + weights[3]
+        return weights[0], weights[1], weights[2]
 
     def _step(self, w: Any, x: np.ndarray, states: list[np.ndarray], xs: Any, hs: Any) -> Any:
         raise NotImplementedError
@@ -332,6 +340,8 @@ class _RNN(Layer):
                 carry = [np.where(m, 0.0, d) for d in d_new]
                 d_new = [np.where(m, d, 0.0) for d in d_new]
             dxt, d_prev, dws = self._step_back(w, cache, d_new)
+            if self.use_bias and self.use_recurrent_bias:
+                dws = [*dws, dws[2]]
             if m is not None:
                 d_prev = [a + c for a, c in zip(d_prev, carry, strict=True)]
             d_states = d_prev
@@ -384,14 +394,26 @@ class SimpleRNN(_RNN):
     weights, initializes everything U(±1/√units) and its ``dropout`` acts between stacked
     layers; here dropout is Keras's per-sequence input/recurrent masks (module docstring).
     The torch backend runs ``nn.RNN``'s fused kernel (b_hh frozen at 0) for tanh/relu
-    without recurrent dropout or masks, a cell loop otherwise.
+    without recurrent dropout or masks, a cell loop otherwise. ``use_recurrent_bias=True``
+    (duallearn extension, PyTorch behaviour) adds a second trainable bias ``recurrent_bias``
+    (units,) = torch's ``b_hh``, summed with ``bias`` (so it learns like torch's pair).
     """
 
     n_gates = 1
     n_states = 1
 
-    def __init__(self, units: int, activation: str | None = "tanh", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = "tanh",
+        use_recurrent_bias: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(units, activation=activation, **kwargs)
+        self.use_recurrent_bias = bool(use_recurrent_bias)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "use_recurrent_bias": self.use_recurrent_bias}
 
     def _step(self, w, x, states, xs, hs):  # type: ignore[no-untyped-def]
         k, r, b = w
@@ -429,14 +451,24 @@ class LSTM(_RNN):
     (same gate order), initializes everything U(±1/√units) and applies ``dropout`` between
     stacked layers. The torch backend runs ``nn.LSTM``'s fused kernel with ``b_hh`` frozen at
     zero whenever the formula allows (sigmoid/tanh, no recurrent dropout, no mask).
+    ``use_recurrent_bias=True`` (duallearn extension, PyTorch behaviour) adds a second trainable
+    bias ``recurrent_bias`` (4·units,) = torch's ``bias_hh``, summed with ``bias``: an imported
+    ``nn.LSTM`` then trains as in PyTorch (both biases learn).
     """
 
     n_gates = 4
     n_states = 2
 
-    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        unit_forget_bias: bool = True,
+        use_recurrent_bias: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(units, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.use_recurrent_bias = bool(use_recurrent_bias)
 
     def _bias_init(self) -> _init.Initializer:
         if self.unit_forget_bias:
@@ -486,6 +518,7 @@ class LSTM(_RNN):
             **super().get_config(),
             "recurrent_activation": self.recurrent_activation,
             "unit_forget_bias": self.unit_forget_bias,
+            "use_recurrent_bias": self.use_recurrent_bias,
         }
 
 
