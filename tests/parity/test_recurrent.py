@@ -131,6 +131,24 @@ def test_fast_mode_dropout_runs_natively(backend):
     assert np.std(b[:, 0]) < 1e-6
 
 
+@pytest.mark.parametrize("which", ["dropout", "recurrent_dropout"])
+def test_fast_mode_masks_are_per_sequence_with_the_right_rate(backend, which):
+    """Native RNG masks (fast mode): kept fraction 1 - rate, scale 1/(1 - rate), and one mask
+    per sequence reused at every step. SimpleRNN(linear) with kernel = recurrent = I and
+    inputs [1, 0, 0]: h_3 = m_rec² (recurrent dropout) or m_in (input dropout)."""
+    rate, n = 0.3, 4000
+    layer = L.SimpleRNN(1, activation="linear", use_bias=False, **{which: rate})
+    model = dl.Sequential([L.Input((3, 1)), layer])
+    model.set_weights([np.ones((1, 1)), np.ones((1, 1))])
+    x = np.zeros((n, 3, 1), np.float32)
+    x[:, 0] = 1.0
+    h = model._get_runtime().forward([x], training=True)[0][:, 0]
+    keep = 1 / (1 - rate)
+    expected = keep**2 if which == "recurrent_dropout" else keep
+    np.testing.assert_allclose(np.unique(h), [0.0, expected], rtol=1e-6)
+    assert abs((h > 0).mean() - (1 - rate)) < 0.03
+
+
 @settings(max_examples=10)
 @given(
     kind=st.sampled_from(KINDS),
