@@ -1,6 +1,6 @@
 """A training run that SIGKILLs itself mid-epoch (run as a subprocess by test_resume.py).
 
-Usage: python _resume_worker.py BACKEND WORKDIR KILL_EPOCH KILL_BATCH
+Usage: python _resume_worker.py BACKEND WORKDIR KILL_EPOCH KILL_BATCH [BACKUP_EVERY_N_BATCHES]
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ def setup():
     return m, x, y
 
 
-def callbacks(workdir: str, kill_at: tuple[int, int] | None):
+def callbacks(workdir: str, kill_at: tuple[int, int] | None, save_freq: str | int = "epoch"):
     import duallearn as dl
 
     cbs = [
-        dl.callbacks.BackupAndRestore(os.path.join(workdir, "backup")),
+        dl.callbacks.BackupAndRestore(os.path.join(workdir, "backup"), save_freq=save_freq),
         dl.callbacks.ModelCheckpoint(os.path.join(workdir, "ckpt-{epoch}.dlm")),
     ]
     if kill_at is not None:
@@ -62,6 +62,7 @@ if __name__ == "__main__":
     import duallearn as dl
 
     backend, workdir, epoch, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    save_freq: str | int = int(sys.argv[5]) if len(sys.argv) > 5 else "epoch"
     if backend == "tensorflow":
         import torch  # noqa: F401  (torch before tensorflow in one process)
     dl.set_backend(backend)
@@ -72,6 +73,6 @@ if __name__ == "__main__":
         batch_size=BATCH,
         epochs=EPOCHS,
         verbose=0,
-        callbacks=callbacks(workdir, (epoch, batch)),
+        callbacks=callbacks(workdir, (epoch, batch), save_freq),
     )
     sys.exit(3)  # not reached: the process kills itself

@@ -29,9 +29,9 @@ def _fresh():
     return setup()
 
 
-def _killed_run(backend: str, workdir: str) -> None:
+def _killed_run(backend: str, workdir: str, *extra: str) -> None:
     proc = subprocess.run(
-        [sys.executable, WORKER, backend, workdir, str(KILL[0]), str(KILL[1])],
+        [sys.executable, WORKER, backend, workdir, str(KILL[0]), str(KILL[1]), *extra],
         capture_output=True,
         text=True,
         timeout=300,
@@ -92,3 +92,18 @@ def test_checkpoint_resumes_on_the_other_backend(tmp_path):
     m.fit(x, y, batch_size=BATCH, epochs=EPOCHS, initial_epoch=2, verbose=0)
     for i, (a, b) in enumerate(zip(m.get_weights(), reference, strict=True)):
         assert_close(f"weight {i}", a, b, "float32", "params_10")
+
+
+@pytest.mark.parametrize("backend_name", dl.available_backends())
+def test_mid_epoch_backup_resumes_inside_the_epoch(backend_name, tmp_path):
+    """BackupAndRestore(save_freq=1): the backup after batch 0 of epoch 3 resumes at batch 1."""
+    workdir = str(tmp_path)
+    _killed_run(backend_name, workdir, "1")
+    reference = _uninterrupted(backend_name)
+    with dl.use_backend(backend_name):
+        m, x, y = _fresh()
+        cbs = callbacks(workdir, None, save_freq=1)
+        h = m.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, callbacks=cbs)
+        assert h.epoch == [2, 3, 4] and m.optimizer.iterations == EPOCHS * 3
+        for a, b in zip(m.get_weights(), reference, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -159,8 +159,9 @@ class BackupAndRestore(Callback):
     backup is deleted when ``fit`` completes (``delete_checkpoint=True``). Not restored:
     other callbacks' state (as Keras), native RNGs of fast-mode dropout (use
     ``dl.config.set_deterministic()`` for exact resume with dropout), and the position
-    inside a torch ``DataLoader``/generator. ``save_freq`` is "epoch" only (a mid-epoch backup
-    is not resumable exactly).
+    inside a torch ``DataLoader``/generator. ``save_freq=N`` also backs up every N batches; a
+    resume inside an epoch skips the batches already trained (same order: exact for array
+    data and ``dl.data.Dataset``), and that epoch's logs cover only the batches after it.
     """
 
     FILE = "latest.dlm"
@@ -175,11 +176,16 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not backup_dir:
             raise ConfigError("BackupAndRestore: backup_dir must be a folder path.")
-        if save_freq != "epoch":
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+        ):
             raise ConfigError(
-                f"BackupAndRestore: only save_freq='epoch' is supported (exact resume restarts "
-                f"at an epoch boundary). Received: save_freq={save_freq!r}."
+                f"BackupAndRestore: save_freq must be 'epoch' or a positive integer (batches). "
+                f"Received: save_freq={save_freq!r}."
             )
+        self.save_freq = save_freq
+        self._wants_batch_logs = False
+        self._seen = 0
         self.backup_dir = os.fspath(backup_dir)
         self.delete_checkpoint = delete_checkpoint
         self.double_checkpoint = double_checkpoint
@@ -196,8 +202,18 @@ class BackupAndRestore(Callback):
         if found is not None:
             state = restore_checkpoint(self.model, found)
             self.model._resume_epoch = int(state.get("epoch", 0))
+            self.model._resume_batch = int(state.get("batch", 0))
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        if self.save_freq != "epoch":
+            self._seen += 1
+            if self._seen % self.save_freq == 0:
+                self._save()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._save()
+
+    def _save(self) -> None:
         if self.double_checkpoint and os.path.exists(self.path):
             os.replace(self.path, self.path + ".prev")
         self.model.save(self.path, overwrite=True)

@@ -153,6 +153,9 @@ class TrainingMixin:
     _shuffle_seed: int | None = None
     _resume_epoch: int | None = None
     _epochs_done: int = 0
+    _batches_done: int = 0  # batches finished in the current, unfinished epoch
+    _epoch_start_iterations: int = 0
+    _resume_batch: int = 0
     _pending_optimizer_state: Any = None
     _dtype_policy_name: str | None = None
     _policy_applied_to: Any = None
@@ -291,19 +294,28 @@ class TrainingMixin:
     def _training_state(self: Model) -> dict[str, Any]:
         """What a resumed ``fit`` needs besides weights and optimizer state."""
         return {
-            "shuffle_seed": getattr(self, "_shuffle_seed", None),
+            "shuffle_seed": self._shuffle_seed,
             "noise_stream": self._noise_stream,
-            "epoch": getattr(self, "_epochs_done", 0),
+            "epoch": self._epochs_done,
+            "batch": self._batches_done,
+            "epoch_start_iterations": self._epoch_start_iterations,
         }
 
     def _restore_training_state(self: Model, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`_training_state`; rejects values that are not integers >= 0."""
         for key, attr in (
             ("shuffle_seed", "_shuffle_seed"),
             ("noise_stream", "_noise_stream"),
             ("epoch", "_epochs_done"),
+            ("batch", "_batches_done"),
+            ("epoch_start_iterations", "_epoch_start_iterations"),
         ):
-            if state.get(key) is not None:
-                setattr(self, attr, int(state[key]))
+            value = state.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"training state {key!r} must be an integer >= 0: {value!r}.")
+            setattr(self, attr, value)
 
     def _ready_runtime(self: Model) -> Any:
         """The runtime, with the dtype policy, mode flags and restored optimizer state applied
@@ -432,23 +444,34 @@ class TrainingMixin:
         batch_logs = cbs.wants_batch_logs("on_train_batch_end")
         stops_on_nan = any(getattr(cb, "_stops_on_nan", False) for cb in cbs.callbacks)
         self.stop_training = False
-        self._resume_epoch = None
+        self._resume_epoch, self._resume_batch = None, 0
         cbs.on_train_begin({})
-        if self._resume_epoch is not None:
-            initial_epoch = max(initial_epoch, self._resume_epoch)
-            self._resume_epoch = None
+        skip, start_iterations = 0, None
+        if self._resume_epoch is not None:  # set by BackupAndRestore
+            if self._resume_epoch >= initial_epoch:
+                initial_epoch = self._resume_epoch
+                skip = self._resume_batch
+                start_iterations = self._epoch_start_iterations if skip else None
+            self._resume_epoch, self._resume_batch = None, 0
         logs: dict[str, float] = {}
         runtime: Any = None
         try:
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch, {})
                 progress.start_epoch(epoch)
-                key = (int(self._shuffle_seed or 0), epoch, self.optimizer_iterations())
+                if start_iterations is None:
+                    start_iterations = self.optimizer_iterations()
+                self._epoch_start_iterations, self._batches_done = start_iterations, 0
+                key = (int(self._shuffle_seed or 0), epoch, start_iterations)
+                start_iterations = None
                 it = feed.epoch(epoch, key)
                 try:
                     for b, (bx, by, bw) in _batches(
                         it, steps, epoch, "training", steps_per_epoch is not None, feed.kind
                     ):
+                        if b < skip:  # resuming inside this epoch: these batches were trained
+                            self._batches_done = b + 1
+                            continue
                         if runtime is None:
                             self._ensure_train_spec(by)
                             runtime = self._ready_runtime()
@@ -458,6 +481,7 @@ class TrainingMixin:
                         lr = self.optimizer.current_learning_rate()
                         runtime.train_batch(bx, by, bw, lr, self._draw_noise(len(bx[0])))
                         self.optimizer.iterations += 1
+                        self._batches_done = b + 1
                         if batch_logs:
                             blogs = self._logs(runtime.results(reset=False))
                             cbs.on_train_batch_end(b, blogs)
@@ -468,6 +492,9 @@ class TrainingMixin:
                             break
                 finally:
                     feed.close(it)
+                skip = 0
+                if runtime is None:  # resumed after the epoch's last batch: nothing left
+                    runtime = self._ready_runtime()
                 logs = self._logs(runtime.results())
                 if not math.isfinite(logs["loss"]) and not stops_on_nan:
                     self._pull_weights()
@@ -480,7 +507,7 @@ class TrainingMixin:
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     vlogs = self._run_test(val, validation_steps, None, "validation", epoch)
                     logs.update({f"val_{k}": v for k, v in vlogs.items()})
-                self._epochs_done = epoch + 1
+                self._epochs_done, self._batches_done = epoch + 1, 0
                 progress.end_epoch(epoch, logs)
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
