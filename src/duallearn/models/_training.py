@@ -603,10 +603,11 @@ class TrainingMixin:
         progress = Progress("evaluate", verbosity, steps or feed.steps, None)
         cbs.on_test_begin({})
         progress.start_epoch(0)
+        logs: dict[str, float] | None = None
         try:
             logs = self._run_test(feed, steps, cbs, "evaluation", progress=progress)
         finally:
-            progress.end_epoch(0, None)
+            progress.end_epoch(0, logs)
             progress.close()
         if verbosity and not progress.bar_used:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
