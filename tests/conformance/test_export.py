@@ -165,3 +165,31 @@ def test_export_needs_only_the_target_framework(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["True", "tensorflow", "tensorflow"]
+
+
+@pytest.mark.skipif("lstm" not in MODELS, reason="needs the LSTM layer")
+def test_torch_artifacts_serve_other_batch_sizes(tmp_path):
+    """The torch formats keep the batch dimension dynamic: batch 1 and 7 (exported at 3)."""
+    _needs("onnx")
+    import onnxruntime as ort
+    import torch
+
+    model = _trained("lstm", _source_backend("onnx"))
+    paths = {f: _path(tmp_path, "lstm", f) for f in ("onnx", "torchscript", "torch_export")}
+    for fmt, path in paths.items():
+        model.export(path, format=fmt)
+    session = ort.InferenceSession(paths["onnx"], providers=["CPUExecutionProvider"])
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", DeprecationWarning)  # torch 2.13 notice
+        ts = torch.jit.load(paths["torchscript"])
+    pt2 = torch.export.load(paths["torch_export"]).module()
+    for batch in (1, 7):
+        x = np.random.default_rng(batch).standard_normal((batch, 5, 3)).astype("float32")
+        ref = model.predict(x, verbose=0)
+        outs = {
+            "onnx": session.run(None, {session.get_inputs()[0].name: x})[0],
+            "torchscript": ts(torch.from_numpy(x)).detach().numpy(),
+            "torch_export": pt2(torch.from_numpy(x)).detach().numpy(),
+        }
+        for fmt, out in outs.items():
+            np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-6, err_msg=f"{fmt} b={batch}")
