@@ -78,6 +78,16 @@ def test_model_checkpoint_keeps_best_and_formats_names(backend, tmp_path):
     assert not glob.glob(str(tmp_path / ".tmp-*"))  # atomic writes leave no temp files
 
 
+def test_model_checkpoint_every_n_batches(backend, tmp_path):
+    x, y = data()
+    m = model()
+    ck = dl.callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}-{batch}.dlm"), save_freq=2)
+    m.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[ck])  # 3 batches per epoch
+    names = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "*.dlm")))
+    assert names == ["m-1-2.dlm", "m-2-1.dlm", "m-2-3.dlm"]
+    assert dl.load_model(str(tmp_path / "m-2-1.dlm")).optimizer.iterations == 4
+
+
 def test_unwritable_checkpoint_folder_fails_before_training(backend, tmp_path):
     x, y = data()
     m = model()

@@ -113,3 +113,25 @@ def test_prefetch_runs_ahead_and_reraises():
     assert next(it) == 1
     with pytest.raises(KeyError, match="bad record"):
         next(it)
+
+
+def test_callback_argument_errors():
+    from duallearn import callbacks as cb
+
+    with pytest.raises(ConfigError, match="does not support a factor >= 1.0"):
+        cb.ReduceLROnPlateau(factor=1.5)
+    with pytest.raises(ConfigError, match="mode must be 'auto', 'min' or 'max'"):
+        cb.EarlyStopping(mode="up")
+    with pytest.raises(ConfigError, match="save_freq must be 'epoch' or a positive integer"):
+        cb.ModelCheckpoint("m.dlm", save_freq=0)
+    with pytest.raises(ConfigError, match="save_freq must be 'epoch' or a positive integer"):
+        cb.BackupAndRestore("backup", save_freq="batch")
+    with pytest.raises(ConfigError, match="write_images, profile_batch and embeddings_freq"):
+        cb.TensorBoard(profile_batch=2)
+    with pytest.raises(ConfigError, match="update_freq must be 'epoch', 'batch'"):
+        cb.TensorBoard(update_freq=-1)
+    with pytest.raises(ConfigError, match="unknown hook 'on_epoch_finish'"):
+        cb.LambdaCallback(on_epoch_finish=print)
+    # "auto" mode: max for accuracy-like names, min otherwise (Keras's rule)
+    assert cb.EarlyStopping(monitor="val_accuracy").monitor_op(2.0, 1.0)
+    assert cb.EarlyStopping(monitor="val_loss").monitor_op(1.0, 2.0)
