@@ -28,7 +28,7 @@ def _t(x: Any) -> tf.Tensor:
     if isinstance(x, (tf.Tensor, tf.Variable)):
         return x
     if isinstance(x, Weight):
-        return bound(x)
+        return _t(bound(x))
     if (
         isinstance(x, (list, tuple))
         and x

@@ -28,7 +28,7 @@ def _t(x: Any) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, Weight):
-        return bound(x)  # type: ignore[no-any-return]
+        return _t(bound(x))
     if (
         isinstance(x, (list, tuple))
         and x

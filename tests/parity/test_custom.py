@@ -257,3 +257,14 @@ def test_example_custom_layer_runs_on_every_backend():
     main = runpy.run_path(str(path))["main"]
     for be in BACKENDS:
         assert main(be, epochs=2) > 0.5
+
+
+def test_layers_and_weights_outside_a_model():
+    g = GatedDense(2)
+    assert g(np.ones((2, 3), "float32")).shape == (2, 2)  # eager call on the active backend
+    for be in BACKENDS:
+        with dl.use_backend(be):
+            got = ops.convert_to_numpy(ops.add(g.w, 1.0))  # a Weight outside a call: its value
+        np.testing.assert_allclose(got, g.w.value + 1.0)
+    with ops.numpy_mode():  # built-in layers run their numpy reference in numpy mode
+        assert dl.layers.Dense(2)(np.ones((1, 3))).shape == (1, 2)
