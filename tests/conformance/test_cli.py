@@ -172,3 +172,16 @@ def test_hostile_file_is_one_line(tmp_path):
 
     (tmp_path / "evil.dlm").write_bytes(pickle.dumps(os.system))
     assert_user_error(run("parity", "evil.dlm", cwd=tmp_path), "not a duallearn model file")
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="parity needs two installed backends")
+def test_parity_above_tolerance_exits_1(model_file, monkeypatch, capsys):
+    """With a tolerance no difference can meet, parity prints FAILED and exits 1 (in-process:
+    the tolerance table is duallearn's own, not a framework's)."""
+    from duallearn.cli import main
+    from duallearn.testing import _tolerances
+
+    monkeypatch.setitem(_tolerances.TABLE["forward"], "float32", _tolerances.Tol(-1.0, 0.0))
+    assert main(["parity", str(model_file)]) == 1
+    out = capsys.readouterr().out
+    assert "parity: FAILED" in out and " NO" in out
