@@ -268,3 +268,20 @@ def test_layers_and_weights_outside_a_model():
         np.testing.assert_allclose(got, g.w.value + 1.0)
     with ops.numpy_mode():  # built-in layers run their numpy reference in numpy mode
         assert dl.layers.Dense(2)(np.ones((1, 3))).shape == (1, 2)
+
+
+@pytest.mark.skipif("torch" not in BACKENDS, reason="torch not installed")
+def test_torch_module_saves_weights_and_loads_with_the_module(tmp_path):
+    import torch
+
+    torch.manual_seed(1)
+    x = dl.Input((3,))
+    m = dl.Model(x, dl.layers.TorchModule(torch.nn.Linear(3, 2), name="lin")(x), backend="torch")
+    m.save(tmp_path / "t.dlm")
+    with pytest.raises(SerializationError, match="custom_objects"):
+        dl.load_model(tmp_path / "t.dlm", backend="torch")
+    again = dl.load_model(
+        tmp_path / "t.dlm", backend="torch", custom_objects={"lin": torch.nn.Linear(3, 2)}
+    )
+    data = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(again.predict(data, verbose=0), m.predict(data, verbose=0))
