@@ -31,6 +31,8 @@ from duallearn.saving import _container, _safetensors
 from duallearn.saving._container import pack
 
 SENTINEL = "duallearn_hostile_sentinel"
+ALLOC_FACTOR = 40
+ALLOC_FIXED = 4 << 20
 
 
 def _model() -> dl.Model:
@@ -112,8 +114,21 @@ def _reject(tmp_path, raw: bytes, *fragments: str) -> SerializationError:
     target = tmp_path / "hostile.dlm"
     target.write_bytes(raw)
     before = sorted(os.listdir(tmp_path))
-    with pytest.raises(SerializationError) as info:
-        dl.load_model(str(target))
+    nested = tracemalloc.is_tracing()
+    if not nested:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        with pytest.raises(SerializationError) as info:
+            dl.load_model(str(target))
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if not nested:
+            tracemalloc.stop()
+    # Allocation bound: a small multiple of the file (JSON parsing builds Python objects)
+    # plus a fixed allowance, never what a header declares.
+    assert peak <= ALLOC_FACTOR * len(raw) + ALLOC_FIXED, f"peak {peak} for {len(raw)} bytes"
     assert sorted(os.listdir(tmp_path)) == before, "loading wrote into the folder"
     assert not os.path.exists(os.path.join(tmp_path.parent, SENTINEL))
     message = str(info.value)
