@@ -545,3 +545,34 @@ def test_save_errors(tmp_path):
     metadata = json.loads(__import__("zipfile").ZipFile(tmp_path / "m.dlm").read("metadata.json"))
     assert metadata["format_version"] == _container.FORMAT_VERSION
     assert metadata["dtype_policy"]["variable_dtype"] == "float32"
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_optimizer_state_that_does_not_fit_is_refused(tmp_path, backend_name):
+    """An optimizer.safetensors whose slots do not match the compiled optimizer (renamed,
+    reshaped, missing): SerializationError before any value reaches the runtime."""
+    import zipfile
+
+    from duallearn.saving import _safetensors
+
+    with dl.use_backend(backend_name):
+        m = _small()
+        m.compile(optimizer="adam", loss="mse")
+        _fit(m, [_rng((4, 4))], _rng((4, 2)), 1)
+        m.save(str(tmp_path / "ok.dlm"))
+    with zipfile.ZipFile(tmp_path / "ok.dlm") as zf:
+        members = {n: zf.read(n) for n in zf.namelist() if n != "manifest.json"}
+    state, meta = _safetensors.loads(members["optimizer.safetensors"])
+    variants = {
+        "reshaped": {**state, "momentum/0": np.zeros((2, 2), "float32")},
+        "extra": {**state, "evil/0": np.zeros((1,), "float32")},
+        "missing": {k: v for k, v in state.items() if k != "velocity/3"},
+    }
+    for label, bad in variants.items():
+        members["optimizer.safetensors"] = _safetensors.dumps(bad, meta)
+        path = tmp_path / f"{label}.dlm"
+        path.write_bytes(_container.pack(members))
+        with dl.use_backend(backend_name):
+            with pytest.raises(SerializationError, match="optimizer state does not fit"):
+                dl.load_model(str(path))
+            dl.load_model(str(path), compile=False)  # the weights alone still load
