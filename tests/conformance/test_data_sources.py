@@ -155,6 +155,34 @@ def test_sample_and_class_weight_initial_epoch_validation_freq(backend):
     assert m.optimizer.iterations == 3  # 30 training samples: one batch per epoch
 
 
+def test_generators_for_training_and_validation_are_read_in_order(backend):
+    seen = []
+
+    def numbered(start):
+        i = start
+        while True:
+            seen.append(i)
+            yield X[:8] + i, Y[:8]
+            i += 1
+
+    m = model()
+    h = m.fit(
+        numbered(0),
+        steps_per_epoch=2,
+        epochs=3,
+        verbose=0,
+        validation_data=numbered(1000),
+        validation_steps=2,
+    )
+    assert len(h.history["val_loss"]) == 3
+    train = [i for i in seen if i < 1000]
+    val = [i for i in seen if i >= 1000]
+    assert train[:6] == list(range(6)) and val[:6] == list(range(1000, 1006))
+    # one prefetching reader per generator for the whole fit: at most 3 batches read ahead
+    # (one in flight + a queue of 2) in total, none dropped between epochs
+    assert len(train) <= 6 + 3 and len(val) <= 6 + 3
+
+
 def test_bad_inputs_fail_clearly(backend):
     m = model()
 

@@ -505,7 +505,9 @@ class TrainingMixin:
                         "dl.callbacks.TerminateOnNaN() to stop without an error."
                     )
                 if val is not None and (epoch + 1) % validation_freq == 0:
-                    vlogs = self._run_test(val, validation_steps, None, "validation", epoch)
+                    vlogs = self._run_test(
+                        val, validation_steps, None, "validation", epoch, finish=False
+                    )
                     logs.update({f"val_{k}": v for k, v in vlogs.items()})
                 self._epochs_done, self._batches_done = epoch + 1, 0
                 progress.end_epoch(epoch, logs)
@@ -553,6 +555,7 @@ class TrainingMixin:
         what: str,
         epoch: int = 0,
         progress: Progress | None = None,
+        finish: bool = True,
     ) -> dict[str, float]:
         runtime: Any = self._ready_runtime() if self._runtime is not None else None
         if runtime is not None:
@@ -576,7 +579,8 @@ class TrainingMixin:
                     progress.step(b, lambda rt=runtime: self._logs(rt.results(reset=False)))
         finally:
             feed.close(it)
-            feed.finish()
+            if finish:  # a one-shot validation generator stays open until fit ends
+                feed.finish()
         return self._logs(runtime.results())
 
     # ---- evaluate / predict --------------------------------------------------------------
