@@ -275,7 +275,11 @@ def chart(result: dict[str, Any], path: str) -> bool:
         (axes[1], 1, "speed / native loop of the same engine"),
     ):
         for j, n in enumerate(order):
-            xs = [i + (j - len(order) / 2 + 0.5) * width for i, g in enumerate(groups) if n in g]
+            xs = [
+                i + (j - len(order) / 2 + 0.5) * width
+                for i, g in enumerate(groups.values())
+                if n in g
+            ]
             ys = [g[n][idx] for g in groups.values() if n in g]
             if xs:
                 ax.bar(xs, ys, width, label=n, color=colors[n])
