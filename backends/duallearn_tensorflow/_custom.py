@@ -147,7 +147,15 @@ class TFNestedModel(TFLayer):
         return None
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        outs = self.net(x if isinstance(x, list) else [x], training, None)
+        masks = None
+        if noise is not None:  # deterministic mode: the inner nodes' masks, side by side
+            plan = self.spec._noise_plan
+            sizes = [int(np.prod(rest)) for _, rest in plan]
+            pieces = tf.split(noise, sizes, axis=1)
+            masks = {
+                k: tf.reshape(p, [-1, *rest]) for (k, rest), p in zip(plan, pieces, strict=True)
+            }
+        outs = self.net(x if isinstance(x, list) else [x], training, masks)
         return outs if len(outs) > 1 else outs[0]
 
 

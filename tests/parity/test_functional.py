@@ -243,3 +243,25 @@ def test_frozen_nested_model_does_not_train():
         ws[be] = after
     for a, b in zip(ws[BACKENDS[0]], ws[BACKENDS[1]], strict=True):
         assert_close("frozen nested", b, a, "float64", "params_10")
+
+
+@both()
+def test_dropout_inside_a_nested_model_is_identical_in_deterministic_mode():
+    dl.config.set_floatx("float64")
+    dl.config.set_deterministic(True)
+    ws = {}
+    for be in BACKENDS:
+        dl.set_random_seed(9)
+        with dl.use_backend(be):
+            z = dl.Input((6,))
+            h = dl.layers.Dropout(0.5)(dl.layers.Dense(6, activation="relu")(z))
+            inner = dl.Model(z, dl.layers.Dropout(0.3)(dl.layers.Dense(4)(h)))
+            w = dl.Input((6,))
+            m = dl.Model(w, dl.layers.Dense(1)(inner(w)))
+        x = np.random.default_rng(0).standard_normal((16, 6))
+        m.compile(dl.optimizers.Adam(0.01), loss="mse")
+        m.fit(x, np.ones((16, 1)), epochs=2, batch_size=4, verbose=0)
+        ws[be] = m.get_weights()
+        assert [k for k, _ in inner._noise_plan] == [1, 3]  # both inner dropouts got masks
+    for a, b in zip(ws[BACKENDS[0]], ws[BACKENDS[1]], strict=True):
+        assert_close("nested dropout, deterministic", b, a, "float64", "params_10")

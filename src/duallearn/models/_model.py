@@ -134,6 +134,36 @@ class Model(TrainingMixin, Layer):
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
+    # ---- deterministic noise of a model nested as a layer ---------------------------------
+    def noise_shape_for(self, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Nested models: the masks of every noisy inner node, side by side, as one
+        ``(batch, total)`` array (the backend splits it back); None when none is noisy."""
+        batch = int(input_shape[0])
+        plan = []
+        for k, node in enumerate(self.graph.nodes):
+            if not node.inputs:
+                continue
+            shape = node.inputs[0].shape
+            full = (batch, *(int(d) for d in shape[1:] if d is not None))
+            ns = node.layer.noise_shape_for(full)
+            if ns is None:
+                continue
+            if not ns or ns[0] != batch:
+                return None  # a mask without a leading batch axis: native RNG instead
+            plan.append((k, tuple(int(d) for d in ns[1:])))
+        self._noise_plan = plan
+        if not plan:
+            return None
+        return (batch, sum(int(np.prod(rest)) for _, rest in plan))
+
+    def draw_noise(self, rng: np.random.Generator, input_shape: tuple[int, ...]) -> np.ndarray:
+        batch = int(input_shape[0])
+        parts = []
+        for k, rest in self._noise_plan:
+            layer = self.graph.nodes[k].layer
+            parts.append(np.asarray(layer.draw_noise(rng, (batch, *rest))).reshape(batch, -1))
+        return np.concatenate(parts, axis=1)
+
     # ---- runtime -------------------------------------------------------------------------
     def _get_runtime(self) -> Runtime:
         if self._runtime is None:
