@@ -254,6 +254,7 @@ class TFBidirectional(TFLayer):
 
     def __init__(self, layer: Any) -> None:
         tf.Module.__init__(self, name=None)
+        self.takes_mask = True
         self.spec = layer
         self.dtype = DTYPES[layer.dtype]
         self.fwd = native_layer(layer.forward_layer)

@@ -285,6 +285,7 @@ class TorchBidirectional(TorchLayer):
 
     def __init__(self, layer: Any) -> None:
         nn.Module.__init__(self)
+        self.takes_mask = True
         self.spec = layer
         self.dtype = DTYPES[layer.dtype]
         self.fwd = native_layer(layer.forward_layer)

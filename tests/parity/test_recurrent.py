@@ -496,6 +496,22 @@ def test_embedding_mask_reaches_rnn_like_keras(backend):
     set_keras_weights_and_compare(dm, km, ids)
 
 
+def test_embedding_mask_reaches_bidirectional_like_keras(backend):
+    rng = np.random.default_rng(4)
+    ids = rng.integers(1, 9, (4, 6))
+    ids[1, 2:] = 0
+    ids[3, 4:] = 0
+    kin = keras.Input((6,), dtype="int32")
+    kx = keras.layers.Embedding(9, 3, mask_zero=True)(kin)
+    kx = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(kx)
+    km = keras.Model(kin, keras.layers.Bidirectional(keras.layers.GRU(2), merge_mode="sum")(kx))
+    din = L.Input((6,), dtype="int32")
+    dx = L.Embedding(9, 3, mask_zero=True)(din)
+    dx = L.Bidirectional(L.LSTM(3, return_sequences=True))(dx)
+    dm = dl.Model(din, L.Bidirectional(L.GRU(2), merge_mode="sum")(dx))
+    set_keras_weights_and_compare(dm, km, ids)
+
+
 # ---- PyTorch behaviour by explicit argument: two biases ----------------------------------------
 
 
