@@ -257,10 +257,10 @@ class MultiHeadAttention(_CallOptions):
     def noise_shape_for(self, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
         if self.dropout == 0:
             return None
-        if self._kv_len is None:
+        if self._kv_len is None or len(input_shape) != 3:
             raise ConfigError(
-                f"MultiHeadAttention {self.name!r}: deterministic dropout needs a static "
-                "value length. Fix: give the value Input a full shape."
+                f"MultiHeadAttention {self.name!r}: deterministic dropout needs static "
+                "query and value lengths. Fix: give the Inputs full shapes."
             )
         return (int(input_shape[0]), self.num_heads, int(input_shape[1]), self._kv_len)
 
@@ -420,10 +420,10 @@ class Attention(_CallOptions):
     def noise_shape_for(self, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
         if self.dropout == 0:
             return None
-        if self._kv_len is None:
+        if self._kv_len is None or len(input_shape) != 3:
             raise ConfigError(
-                f"Attention {self.name!r}: deterministic dropout needs a static value "
-                "length. Fix: give the value Input a full shape."
+                f"Attention {self.name!r}: deterministic dropout needs static query "
+                "and value lengths. Fix: give the Inputs full shapes."
             )
         return (int(input_shape[0]), int(input_shape[1]), self._kv_len)
 
