@@ -7,6 +7,7 @@ lets a killed run resume exactly where it stopped.
 Run on either engine:  DUALLEARN_BACKEND=torch python examples/callbacks_tensorboard.py
                        DUALLEARN_BACKEND=tensorflow python examples/callbacks_tensorboard.py
 Output folder:         python examples/callbacks_tensorboard.py runs/digits  (default: a temp dir)
+Fewer epochs:          EXAMPLE_EPOCHS=5 python examples/callbacks_tensorboard.py
 Then:                  tensorboard --logdir runs/digits/tensorboard
 """
 
@@ -85,4 +86,4 @@ def main(out_dir: str | None = None, epochs: int = 40) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main(sys.argv[1] if len(sys.argv) > 1 else None, int(os.environ.get("EXAMPLE_EPOCHS", "40")))
