@@ -455,6 +455,19 @@ def test_partial_loading_by_name_and_skip_mismatch(tmp_path):
     assert wider.get_weights()[0].shape == (4, 6)
 
 
+def test_by_name_reads_files_of_other_writers(tmp_path):
+    """A safetensors file keyed "<layer>/<weight>" without duallearn's index prefix (e.g.
+    written with the safetensors package) loads by name."""
+    from safetensors.numpy import save_file
+
+    kernel = np.arange(6, dtype="float32").reshape(2, 3)
+    save_file({"out/kernel": kernel, "unrelated": np.zeros(1, "float32")},
+              str(tmp_path / "w.safetensors"))  # fmt: skip
+    m = dl.Sequential([dl.Input((4,)), L.Dense(2, name="hidden"), L.Dense(3, name="out")])
+    m.load_weights(str(tmp_path / "w.safetensors"), by_name=True)
+    np.testing.assert_array_equal(m.get_weights()[2], kernel)
+
+
 def test_load_weights_errors(tmp_path):
     with pytest.raises(SerializationError, match="No such weights file"):
         _small().load_weights(str(tmp_path / "missing.safetensors"))

@@ -364,7 +364,11 @@ def load_weights(
     tensors, _ = _safetensors.loads(raw, label)
     current = model.get_weights()
     slots = [(layer.name, w.name) for layer in model.layers for w in layer.weights]
-    by_key = {(k.split("/", 1)[1] if "/" in k else k): v for k, v in tensors.items()}
+    # "00003/dense/kernel" (duallearn) or "dense/kernel" (other writers) -> "dense/kernel"
+    by_key = {
+        (k.split("/", 1)[1] if k.split("/", 1)[0].isdigit() and "/" in k else k): v
+        for k, v in tensors.items()
+    }
     ordered = [tensors[k] for k in sorted(tensors)]
     if not by_name and not skip_mismatch and len(ordered) != len(slots):
         raise ShapeError(
