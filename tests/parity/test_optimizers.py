@@ -445,6 +445,7 @@ def test_ema_weights_at_end_of_fit(backend_name):
         (lambda: O.SGD(formula="pytorch"), "formula"),
         (lambda: O.AdamW(weight_decay=None), "weight_decay"),
         (lambda: O.SGD(learning_rate=float("nan")), "learning_rate"),
+        (lambda: O.Ftrl(learning_rate_power=0.5), "learning_rate_power"),
         (lambda: S.PiecewiseConstantDecay([1, 2], [0.1]), "boundaries"),
         (lambda: S.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
     ],

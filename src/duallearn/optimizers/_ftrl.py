@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ._optimizer import REGISTRY, Optimizer, _number
 
 
@@ -36,7 +37,16 @@ class Ftrl(Optimizer):
     ) -> None:
         super().__init__(learning_rate, **kwargs)
         n = "Ftrl"
-        self.learning_rate_power = -_number(n, "-learning_rate_power", -learning_rate_power, 0.0)
+        if (
+            isinstance(learning_rate_power, bool)
+            or not isinstance(learning_rate_power, (int, float))
+            or learning_rate_power > 0
+        ):
+            raise ConfigError(
+                "Ftrl: learning_rate_power must be a number <= 0. Received: "
+                f"learning_rate_power={learning_rate_power!r}."
+            )
+        self.learning_rate_power = float(learning_rate_power)
         self.initial_accumulator_value = _number(
             n, "initial_accumulator_value", initial_accumulator_value, 0.0
         )
