@@ -589,3 +589,21 @@ def test_optimizer_state_that_does_not_fit_is_refused(tmp_path, backend_name):
             with pytest.raises(SerializationError, match="optimizer state does not fit"):
                 dl.load_model(str(path))
             dl.load_model(str(path), compile=False)  # the weights alone still load
+
+
+def test_registered_custom_layer_round_trip(tmp_path):
+    """A user class loads only once registered (or passed in custom_objects); saving an
+    unregistered one says how to fix it."""
+
+    class Scaled(L.Dense):
+        pass
+
+    m = dl.Sequential([dl.Input((3,)), Scaled(2, name="scaled")])
+    with pytest.raises(SerializationError, match="register_serializable"):
+        m.save(str(tmp_path / "m.dlm"))
+    registered = dl.saving.register_serializable(package="test_pkg")(Scaled)
+    m2 = dl.Sequential([dl.Input((3,)), registered(2, name="scaled")])
+    m2.save(str(tmp_path / "m.dlm"))
+    loaded = dl.load_model(str(tmp_path / "m.dlm"))
+    assert type(loaded.layers[0]) is Scaled
+    np.testing.assert_array_equal(loaded.get_weights()[0], m2.get_weights()[0])
