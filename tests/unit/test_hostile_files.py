@@ -614,3 +614,56 @@ def test_random_safetensors_header(tmp_path, header, tail):
 
 #: Recorded in the note: hand-written cases collected above plus hypothesis examples.
 HYPOTHESIS_EXAMPLES = 60 + 80 + 40 + 40 + 30 + 30
+
+
+def _functional_file(mutate) -> bytes:
+    from duallearn.saving import _weights_blob
+
+    a = dl.Input((4,), name="a")
+    h = dl.layers.Dense(3, name="h")(a)
+    model = dl.Model(a, dl.layers.Dense(2, name="o")(h), name="func")
+    cfg = {
+        "format_version": _container.FORMAT_VERSION,
+        "model": {"class_name": "Model", "config": model.get_config()},
+        "compile": None,
+    }
+    mutate(cfg["model"]["config"])
+    return pack(
+        {
+            "config.json": json.dumps(cfg).encode(),
+            "model.safetensors": _weights_blob(model),
+            "metadata.json": MEMBERS["metadata.json"],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda c: c["nodes"][0].__setitem__("inputs", [-1]), "refers to tensor -1"),
+        (lambda c: c["nodes"][0].__setitem__("inputs", [5]), "refers to tensor 5"),
+        (lambda c: c["nodes"][0].__setitem__("inputs", [True]), "refers to tensor True"),
+        (lambda c: c.__setitem__("outputs", [99]), "refers to tensor 99"),
+        (lambda c: c["layers"][1]["config"].__setitem__("name", "h"), "repeats layer names"),
+        (lambda c: c["nodes"][0].__setitem__("layer", "os.system"), "malformed"),
+        (lambda c: c["nodes"].append(c["nodes"][0]), ""),  # a reused node: never crash
+    ],
+    ids=["negative", "forward", "bool", "output", "dup-names", "unknown-layer", "reuse"],
+)
+def test_functional_graph_config(tmp_path, mutate, fragment):
+    raw = _functional_file(mutate)
+    if fragment:
+        _reject(tmp_path, raw, fragment)
+    else:
+        target = tmp_path / "f.dlm"
+        target.write_bytes(raw)
+        try:
+            dl.load_model(str(target))
+        except SerializationError:
+            pass
+
+
+def test_functional_file_control(tmp_path):
+    target = tmp_path / "f.dlm"
+    target.write_bytes(_functional_file(lambda c: None))
+    assert [l.name for l in dl.load_model(str(target)).layers][-2:] == ["h", "o"]

@@ -107,7 +107,19 @@ def functional_from_config(
 ) -> Any:
     from ..models import Model
 
+    def at(tensors: list[Any], i: Any) -> Any:
+        # Tensor numbers are indices into what exists so far: no negatives, no forward refs.
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(tensors):
+            raise SerializationError(
+                f"The functional model config refers to tensor {i!r}; only 0..{len(tensors) - 1}"
+                " exist at that point."
+            )
+        return tensors[i]
+
     try:
+        names = [c["config"]["name"] for c in cfg["layers"]]
+        if len(set(names)) != len(names):
+            raise SerializationError(f"The functional model config repeats layer names: {names}.")
         layers = {c["config"]["name"]: layer_from_config(c, custom_objects) for c in cfg["layers"]}
         tensors: list[Any] = [
             Input(tuple(i["shape"]), dtype=i.get("dtype"), name=i["name"]) for i in cfg["inputs"]
@@ -115,10 +127,10 @@ def functional_from_config(
         n_inputs = len(tensors)
         for node in cfg["nodes"]:
             layer = layers[node["layer"]]
-            args = [tensors[i] for i in node["inputs"]]
+            args = [at(tensors, i) for i in node["inputs"]]
             out = layer(args if node["list_input"] else args[0])
             tensors.extend(out if isinstance(out, list) else [out])
-        outputs = [tensors[i] for i in cfg["outputs"]]
+        outputs = [at(tensors, i) for i in cfg["outputs"]]
         inputs = tensors[:n_inputs]
     except (KeyError, IndexError, TypeError) as exc:
         raise SerializationError(f"The functional model config is malformed: {exc!r}.") from None
