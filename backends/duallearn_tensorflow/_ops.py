@@ -15,7 +15,7 @@ from duallearn import config
 from duallearn.errors import ConfigError
 from duallearn.layers import Weight
 from duallearn.ops._dispatch import bound
-from duallearn.ops._numpy import check_format, ntuple, same_pads
+from duallearn.ops._numpy import _key, check_format, ntuple, same_pads
 
 NAME = "tensorflow"
 
@@ -500,3 +500,7 @@ def dot_product_attention(
     if m is not None:
         logits = tf.where(m, logits, _c(-0.7 * np.finfo(logits.dtype.as_numpy_dtype).max, logits))
     return tf.einsum("bnts,bsnh->btnh", tf.nn.softmax(logits, axis=-1), v)
+
+
+def getitem(x: Any, key: Any) -> Any:
+    return _t(x)[_key(key)]

@@ -15,7 +15,7 @@ from duallearn import config
 from duallearn.errors import ConfigError
 from duallearn.layers import Weight
 from duallearn.ops._dispatch import bound
-from duallearn.ops._numpy import check_format, ntuple, same_pads
+from duallearn.ops._numpy import _key, check_format, ntuple, same_pads
 
 NAME = "torch"
 
@@ -550,3 +550,26 @@ def dot_product_attention(
             m, logits, torch.full((), -0.7 * torch.finfo(logits.dtype).max, dtype=logits.dtype)
         )
     return torch.einsum("bnts,bsnh->btnh", torch.softmax(logits, dim=-1), v)
+
+
+def getitem(x: Any, key: Any) -> Any:
+    """Basic indexing; negative slice steps (unsupported by torch) become index_select."""
+    t = _t(x)
+    keys = list(key) if isinstance(key, tuple) else [key]
+    if not builtins.any(isinstance(k, slice) and (k.step or 1) < 0 for k in keys):
+        return t[_key(key)]
+    consumed = builtins.sum(1 for k in keys if k is not None and k is not Ellipsis)
+    out_keys, d = [], 0
+    for k in keys:
+        if k is Ellipsis:
+            out_keys.append(k)
+            d += t.dim() - consumed
+            continue
+        if isinstance(k, slice) and (k.step or 1) < 0:
+            idx = np.arange(t.shape[d])[k].tolist()
+            t = torch.index_select(t, d, torch.as_tensor(idx, dtype=torch.long))
+            k = slice(None)
+        out_keys.append(k)
+        if k is not None:
+            d += 1
+    return t[tuple(out_keys)]

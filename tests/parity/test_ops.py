@@ -226,6 +226,22 @@ ROWS = [
     ("tile", lambda o, a: o.tile(a, (2,)), U, None, True, "activation"),
     ("repeat", lambda o, a: o.repeat(a, 2, axis=0), U, None, True, "activation"),
     ("broadcast_to", lambda o, a: o.broadcast_to(a, (2, *o.shape(a))), U, None, True, "activation"),
+    (
+        "getitem",
+        lambda o, a: o.getitem(a, (Ellipsis, slice(None, None, -1))),
+        U,
+        None,
+        True,
+        "activation",
+    ),
+    (
+        "getitem_op",
+        lambda o, a: o.getitem(o.expand_dims(a, 0), (0, None, slice(1, None))),
+        U,
+        None,
+        True,
+        "activation",
+    ),
     ("flip", lambda o, a: o.flip(a, axis=0), U, None, True, "activation"),
     ("cast", lambda o, a: o.cast(o.multiply(a, 3.0), "int32"), U, None, False, "activation"),
     ("one_hot", lambda o, i: o.one_hot(i, 3), [idx(3)], None, False, "activation"),
@@ -515,3 +531,5 @@ def test_symbolic_ops_build_a_graph():
     assert m.outputs[0].shape == (None, 3)
     x = np.array([[1.0, -2.0, 3.0]], "float32")
     np.testing.assert_allclose(m.predict(x, verbose=0), [[4.0, 2.0, 8.0]])
+    s = dl.Model(a, a[:, ::-1][..., :2])  # slicing symbolic tensors records getitem
+    np.testing.assert_allclose(s.predict(x, verbose=0), [[3.0, -2.0]])

@@ -523,6 +523,12 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     return _d("broadcast_to", x, shape)
 
 
+def getitem(x: Any, key: Any) -> Any:
+    """``x[key]`` with basic indexing (ints, slices, ``...``, ``None``); what ``x[...]``
+    does on symbolic tensors and weights."""
+    return _d("getitem", x, key)
+
+
 def flip(x: Any, axis: Axis = None) -> Any:
     """Reverse the order of elements along ``axis`` (all axes when None)."""
     return _d("flip", x, axis)

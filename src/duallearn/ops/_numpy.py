@@ -469,3 +469,12 @@ def dot_product_attention(
     if m is not None:
         logits = np.where(m, logits, -0.7 * np.finfo(logits.dtype).max)
     return np.einsum("bnts,bsnh->btnh", softmax(logits, -1), v).astype(q.dtype)
+
+
+def getitem(x: Any, key: Any) -> Any:
+    return _a(x)[_key(key)]  # type: ignore[no-any-return]
+
+
+def _key(key: Any) -> Any:
+    """A getitem key (kept for symmetry with the backends: keys arrive decoded)."""
+    return key

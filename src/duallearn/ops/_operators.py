@@ -59,11 +59,4 @@ class TensorOperators:
         return _ops().negative(self)
 
     def __getitem__(self, key: Any) -> Any:
-        if hasattr(self, "node"):  # a symbolic tensor
-            from ..errors import ConfigError
-
-            raise ConfigError(
-                "Slicing a symbolic tensor is not supported. Fix: use dl.ops.take / "
-                "dl.ops.split, or slice inside a custom layer's call()."
-            )
-        return _ops().convert_to_tensor(self)[key]
+        return _ops().getitem(self, key)

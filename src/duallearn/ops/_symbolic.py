@@ -57,12 +57,18 @@ def _encode(value: Any, tensors: list[Any], sym: type) -> Any:
     if isinstance(value, sym):
         tensors.append(value)
         return {"__tensor__": len(tensors) - 1}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, tensors, sym) for v in value]}
+    if isinstance(value, list):
         return [_encode(v, tensors, sym) for v in value]
     if isinstance(value, np.ndarray):
         return {"__array__": value.tolist(), "dtype": str(value.dtype)}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, slice):
+        return {"__slice__": [value.start, value.stop, value.step]}
+    if value is Ellipsis:
+        return {"__ellipsis__": True}
     if isinstance(value, np.generic):
         return value.item()
     raise ConfigError(
@@ -74,6 +80,12 @@ def _encode(value: Any, tensors: list[Any], sym: type) -> Any:
 def decode(value: Any, tensors: Sequence[Any]) -> Any:
     if isinstance(value, dict) and "__tensor__" in value:
         return tensors[value["__tensor__"]]
+    if isinstance(value, dict) and "__slice__" in value:
+        return slice(*value["__slice__"])
+    if isinstance(value, dict) and "__ellipsis__" in value:
+        return Ellipsis
+    if isinstance(value, dict) and "__tuple__" in value:
+        return tuple(decode(v, tensors) for v in value["__tuple__"])
     if isinstance(value, dict) and "__array__" in value:
         return np.asarray(value["__array__"], dtype=value["dtype"])
     if isinstance(value, list):
