@@ -111,14 +111,21 @@ def import_time(repeats: int) -> dict[str, Any]:
 
 
 def peak_rss(engine: str, workload: str, quick: bool, scale: float) -> dict[str, Any]:
+    """Peak RSS of the native loop and of duallearn, each in its own process (the two run at
+    the same time: ru_maxrss is per process, and no timing is taken)."""
     res: dict[str, Any] = {}
+    procs = {}
     for system in ("native", "duallearn"):
         cmd = [PY, os.path.join(HERE, "_rss.py"), system, engine, workload]
         cmd += ["--quick", "--epochs", "1"] if quick else ["--scale", str(scale)]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            return {"error": p.stderr[-1000:]}
-        res[f"{system}_mb"] = json.loads(p.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+        procs[system] = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    outs = {system: (p.communicate(), p.returncode) for system, p in procs.items()}
+    for system, ((out, err), rc) in outs.items():
+        if rc != 0:
+            return {"error": err[-1000:]}
+        res[f"{system}_mb"] = json.loads(out.strip().splitlines()[-1])["peak_rss_mb"]
     res["ratio"] = round(res["duallearn_mb"] / res["native_mb"], 3)
     return res
 
