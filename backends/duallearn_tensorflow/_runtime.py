@@ -230,7 +230,8 @@ class TFRuntime(Runtime):
         parts = []
         total: Any = None
         for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
-            if fn is None:
+            if fn is None:  # an output without a loss: a zero slot keeps the log layout
+                parts.append(tf.zeros((), dtype=p.dtype))
                 continue
             l = fn(y, p, sw)
             parts.append(l)

@@ -159,7 +159,8 @@ class TorchRuntime(Runtime):
         parts = []
         total: Any = 0.0
         for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
-            if fn is None:
+            if fn is None:  # an output without a loss: a zero slot keeps the log layout
+                parts.append(torch.zeros((), dtype=p.dtype))
                 continue
             l = fn(y, p, sw)
             parts.append(l)

@@ -265,3 +265,13 @@ def test_dropout_inside_a_nested_model_is_identical_in_deterministic_mode():
         assert [k for k, _ in inner._noise_plan] == [1, 3]  # both inner dropouts got masks
     for a, b in zip(ws[BACKENDS[0]], ws[BACKENDS[1]], strict=True):
         assert_close("nested dropout, deterministic", b, a, "float64", "params_10")
+
+
+def test_an_output_without_a_loss_trains_the_others():
+    for be in BACKENDS:
+        a = dl.Input((3,))
+        h = dl.layers.Dense(2, name="h")(a)
+        m = dl.Model(a, [dl.layers.Dense(1, name="y")(h), h], backend=be)
+        m.compile("sgd", loss=["mse", None])
+        hist = m.fit(np.ones((8, 3)), [np.zeros((8, 1)), np.zeros((8, 2))], epochs=1, verbose=0)
+        assert np.isfinite(hist.history["loss"][0]) and hist.history["h_loss"][0] == 0.0
