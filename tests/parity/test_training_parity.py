@@ -35,6 +35,12 @@ OPTIMIZERS = [
     lambda: dl.optimizers.Adam(0.01),
     lambda: dl.optimizers.Adam(0.01, amsgrad=True),
     lambda: dl.optimizers.Adam(0.01, epsilon=1e-8, formula="torch"),
+    lambda: dl.optimizers.AdamW(0.01, weight_decay=0.01, global_clipnorm=1.0),
+    lambda: dl.optimizers.RMSprop(0.005, centered=True, momentum=0.5, clipvalue=0.5),
+    lambda: dl.optimizers.Nadam(0.01, use_ema=True, ema_momentum=0.9),
+    lambda: dl.optimizers.Adagrad(0.05, clipnorm=0.5),
+    lambda: dl.optimizers.Lion(0.001, weight_decay=0.1),
+    lambda: dl.optimizers.SGD(0.05, momentum=0.9, weight_decay=0.01, gradient_accumulation_steps=2),
 ]
 LOSSES = [
     ("sparse", lambda: dl.losses.SparseCategoricalCrossentropy(from_logits=True)),

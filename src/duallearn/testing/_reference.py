@@ -123,24 +123,29 @@ def train_steps(
     batches: Sequence[tuple[np.ndarray, np.ndarray]],
     lr_fn: Any = None,
 ) -> tuple[list[np.ndarray], list[float]]:
-    """Run the optimizer's numpy reference over ``batches``; returns final weights, losses."""
+    """Run the optimizer's numpy reference (``reference_apply``: weight decay, clipping,
+    EMA and accumulation included) over ``batches``; returns final weights and losses."""
     w = [np.array(v, dtype=np.float64) for v in weights]
-    trainable_idx = []
+    trainable_idx, names = [], []
     k = 0
     for layer in model.layers:
         ids = {id(t) for t in layer.trainable_weights}
         for wt in layer.weights:
             if id(wt) in ids:
                 trainable_idx.append(k)
+                names.append(wt.name)
             k += 1
     slots = [
         {s: optimizer.init_slot(s, w[i]) for s in optimizer.slot_names()} for i in trainable_idx
     ]
     losses = []
-    for step, (x, y) in enumerate(batches, start=1):
+    for it, (x, y) in enumerate(batches):
         lval, grads = loss_and_grads(model, w, [x], [y], [loss])
         losses.append(lval)
-        lr = optimizer.current_learning_rate(step - 1) if lr_fn is None else lr_fn(step - 1)
-        for j, (i, g) in enumerate(zip(trainable_idx, grads, strict=True)):
-            w[i], slots[j] = optimizer.reference_update(w[i], g, slots[j], lr, step)
+        lr = optimizer.current_learning_rate(it) if lr_fn is None else lr_fn(it)
+        new_w, slots = optimizer.reference_apply(
+            [w[i] for i in trainable_idx], grads, slots, it, lr, names
+        )
+        for i, v in zip(trainable_idx, new_w, strict=True):
+            w[i] = v
     return w, losses
