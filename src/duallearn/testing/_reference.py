@@ -148,4 +148,7 @@ def train_steps(
         )
         for i, v in zip(trainable_idx, new_w, strict=True):
             w[i] = v
+    if getattr(optimizer, "use_ema", False):  # Keras overwrites weights with EMA after fit
+        for i, s in zip(trainable_idx, slots, strict=True):
+            w[i] = s["average"].copy()
     return w, losses
