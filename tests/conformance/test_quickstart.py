@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("name", BACKENDS)
 def test_quickstart_accuracy(name):
-    env = {**os.environ, "DUALLEARN_BACKEND": name}
+    # One OpenMP thread: torch with 2 threads slows badly when other processes share the cores.
+    env = {**os.environ, "DUALLEARN_BACKEND": name, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")],
                          capture_output=True, text=True, env=env, timeout=600, check=True).stdout
     assert f"backend: {name}" in out
