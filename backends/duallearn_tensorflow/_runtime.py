@@ -17,6 +17,23 @@ from ._layers import DTYPES, TFLayer, native_layer
 from ._optimizers import TFOptimizer
 
 
+def _mask_weight(sw: Any, mask: Any, dtype: Any, rescale: bool) -> tf.Tensor:
+    """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
+    reductions the mask is scaled by total/valid so the mean runs over valid entries only."""
+    m = tf.cast(mask, dtype)
+    if rescale:
+        total = tf.cast(tf.size(m), dtype)
+        m = m * (total / (tf.reduce_sum(m) + tf.constant(1e-7, dtype)))
+    if sw is None:
+        return m
+    w = tf.cast(sw, dtype)
+    while w.shape.rank > m.shape.rank and w.shape[-1] == 1:
+        w = tf.squeeze(w, -1)
+    while w.shape.rank < m.shape.rank:
+        w = w[..., None]
+    return w * m
+
+
 class Net(tf.Module):
     """The whole graph as one ``tf.Module`` (what ``model.native`` returns)."""
 
@@ -29,6 +46,7 @@ class Net(tf.Module):
             (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
         ]
         self._masking = any(getattr(layer, "produces_mask", False) for layer in graph.layers)
+        self.output_masks: list[Any] | None = None  # Keras masks of the outputs (masked graphs)
 
     def __call__(
         self,
@@ -68,6 +86,7 @@ class Net(tf.Module):
                 m_outs = m_out if isinstance(m_out, (list, tuple)) else [m_out] * len(outs)
                 for i, o, m in zip(outs, out, m_outs, strict=True):
                     vals[i], masks[i] = o, m
+        self.output_masks = [masks[i] for i in self.graph.outputs]
         return [vals[i] for i in self.graph.outputs]
 
 
@@ -224,6 +243,15 @@ class TFRuntime(Runtime):
             and sum(int(np.prod(v.shape)) for v in self.params) >= 65536
         )
 
+    def _output_mask(self, o: int) -> Any:
+        """The Keras mask of output ``o`` from the forward just run (None if unmasked)."""
+        masks = self.net.output_masks if self.net._masking else None
+        return None if masks is None else masks[o]
+
+    def _metric_weight(self, sw: Any, o: int, dtype: Any) -> Any:
+        mask = self._output_mask(o)
+        return sw if mask is None else _mask_weight(sw, mask, dtype, False)
+
     def _loss(
         self, ys: list[tf.Tensor], outs: list[tf.Tensor], sws: list[tf.Tensor | None]
     ) -> tuple[tf.Tensor, list[tf.Tensor]]:
@@ -233,6 +261,11 @@ class TFRuntime(Runtime):
             if fn is None:  # an output without a loss: a zero slot keeps the log layout
                 parts.append(tf.zeros((), dtype=p.dtype))
                 continue
+            mask = self._output_mask(len(parts))
+            if mask is not None:  # Keras: masked entries weigh 0, the mean is over valid ones
+                sw = _mask_weight(
+                    sw, mask, p.dtype, fn.reduction in ("sum_over_batch_size", "mean")
+                )
             l = fn(y, p, sw)
             parts.append(l)
             term = l if w == 1.0 else tf.constant(w, l.dtype) * l
@@ -253,7 +286,17 @@ class TFRuntime(Runtime):
             for p in parts:
                 vals += [tf.cast(p, tf.float64) * batch, batch]
         pieces = [tf.stack(vals)]
-        pieces += [_metrics.delta(m, ys[o], outs[o], sws[o]) for o, m in self._metric_specs]
+        pieces += [
+            _metrics.delta(
+                m,
+                ys[o],
+                outs[o],
+                self._metric_weight(
+                    sws[o] if getattr(m, "weighted", False) else None, o, outs[o].dtype
+                ),
+            )
+            for o, m in self._metric_specs
+        ]
         self._acc.assign_add(tf.concat(pieces, axis=0) if len(pieces) > 1 else pieces[0])
 
     def _train_step(

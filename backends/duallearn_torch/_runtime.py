@@ -17,6 +17,22 @@ from ._layers import DTYPES, TorchLayer, native_layer
 from ._optimizers import TorchOptimizer
 
 
+def _mask_weight(sw: Any, mask: Any, dtype: Any, rescale: bool) -> torch.Tensor:
+    """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
+    reductions the mask is scaled by total/valid so the mean runs over valid entries only."""
+    m = mask.to(dtype)
+    if rescale:
+        m = m * (m.numel() / (m.sum() + 1e-7))
+    if sw is None:
+        return m
+    w = sw.to(dtype)
+    while w.dim() > m.dim() and w.shape[-1] == 1:
+        w = w.squeeze(-1)
+    while w.dim() < m.dim():
+        w = w.unsqueeze(-1)
+    return w * m
+
+
 class Net(nn.Module):
     """The whole graph as one ``nn.Module`` (what ``model.native`` returns)."""
 
@@ -29,6 +45,7 @@ class Net(nn.Module):
             (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
         ]
         self._masking = any(getattr(layer, "produces_mask", False) for layer in graph.layers)
+        self.output_masks: list[Any] | None = None  # Keras masks of the outputs (masked graphs)
 
     def forward(
         self,
@@ -68,6 +85,7 @@ class Net(nn.Module):
                 m_outs = m_out if isinstance(m_out, (list, tuple)) else [m_out] * len(outs)
                 for i, o, m in zip(outs, out, m_outs, strict=True):
                     vals[i], masks[i] = o, m
+        self.output_masks = [masks[i] for i in self.graph.outputs]
         return [vals[i] for i in self.graph.outputs]
 
 
@@ -153,6 +171,15 @@ class TorchRuntime(Runtime):
                 names=[m.spec.weights[i].name for (m, i, _) in self._trainable],
             )
 
+    def _output_mask(self, o: int) -> Any:
+        """The Keras mask of output ``o`` from the forward just run (None if unmasked)."""
+        masks = self.net.output_masks if self.net._masking else None
+        return None if masks is None else masks[o]
+
+    def _metric_weight(self, sw: Any, o: int, dtype: Any) -> Any:
+        mask = self._output_mask(o)
+        return sw if mask is None else _mask_weight(sw, mask, dtype, False)
+
     def _loss(
         self, ys: list[torch.Tensor], outs: list[torch.Tensor], sws: list[torch.Tensor | None]
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -162,6 +189,11 @@ class TorchRuntime(Runtime):
             if fn is None:  # an output without a loss: a zero slot keeps the log layout
                 parts.append(torch.zeros((), dtype=p.dtype))
                 continue
+            mask = self._output_mask(len(parts))
+            if mask is not None:  # Keras: masked entries weigh 0, the mean is over valid ones
+                sw = _mask_weight(
+                    sw, mask, p.dtype, fn.reduction in ("sum_over_batch_size", "mean")
+                )
             l = fn(y, p, sw)
             parts.append(l)
             total = total + (l if w == 1.0 else w * l)
@@ -186,7 +218,15 @@ class TorchRuntime(Runtime):
             self._acc_loss.add_(loss.detach(), alpha=b)
         if self._metric_specs:
             deltas = [
-                _metrics.delta(m, ys[o], outs[o].detach(), sws[o]) for o, m in self._metric_specs
+                _metrics.delta(
+                    m,
+                    ys[o],
+                    outs[o].detach(),
+                    self._metric_weight(
+                        sws[o] if getattr(m, "weighted", False) else None, o, outs[o].dtype
+                    ),
+                )
+                for o, m in self._metric_specs
             ]
             self._acc_metrics.add_(torch.cat(deltas) if len(deltas) > 1 else deltas[0])
 

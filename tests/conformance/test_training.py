@@ -151,3 +151,28 @@ def test_native_module(backend):
     native = model.native
     expected = {"torch": "Module", "tensorflow": "Module"}[backend]
     assert any(c.__name__ == expected for c in type(native).__mro__)
+
+
+def test_metrics_ignore_sample_weight_weighted_metrics_use_it(backend, tmp_path):
+    """Keras: `metrics` are unweighted, `weighted_metrics` see sample/class weights; a
+    weighted metric whose name is taken is logged as weighted_<name>."""
+    x, y = blobs(60)
+    model = mlp()
+    model.compile(
+        optimizer="sgd",
+        loss=dl.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    sw = np.where(y == 0, 3.0, 0.0)
+    logs = model.evaluate(x, y, sample_weight=sw, batch_size=60, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "accuracy", "weighted_accuracy"}
+    pred = model.predict(x, verbose=0).argmax(-1)
+    assert logs["accuracy"] == pytest.approx(float((pred == y).mean()), abs=1e-12)
+    assert logs["weighted_accuracy"] == pytest.approx(float((pred == y)[y == 0].mean()), abs=1e-12)
+    path = tmp_path / "w.dlm"
+    model.save(str(path))
+    again = dl.load_model(str(path)).evaluate(
+        x, y, sample_weight=sw, batch_size=60, verbose=0, return_dict=True
+    )
+    assert again == pytest.approx(logs)

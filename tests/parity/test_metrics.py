@@ -293,9 +293,17 @@ def test_metrics_through_evaluate(backend_name):
             M.RootMeanSquaredError(),
             M.MeanIoU(3, sparse_y_true=False, sparse_y_pred=False),
         ]
-        model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=mets)
+        # Keras: `weighted_metrics` see the sample weights, `metrics` do not.
+        model.compile(
+            optimizer="sgd",
+            loss="categorical_crossentropy",
+            weighted_metrics=mets,
+            metrics=[M.CategoricalAccuracy(name="plain_accuracy")],
+        )
         logs = model.evaluate(x, yo, sample_weight=sw, batch_size=6, return_dict=True, verbose=0)
         p = model.predict(x, verbose=0)
+    plain = float((p.argmax(-1) == y).mean())
+    assert logs["plain_accuracy"] == pytest.approx(plain, rel=1e-12)
     refs = [
         M.CategoricalAccuracy(name="accuracy"),
         M.TopKCategoricalAccuracy(k=2),

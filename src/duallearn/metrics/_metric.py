@@ -28,6 +28,9 @@ class Metric:
     """
 
     fn: str = ""
+    # Set by compile(): True for `weighted_metrics` (sample/class weights apply), False for
+    # `metrics` (Keras ignores sample weights there).
+    weighted: bool = False
 
     def __init__(self, name: str | None = None, dtype: str | None = None) -> None:
         self.name = name or snake_case(type(self).__name__)

@@ -267,6 +267,30 @@ class Model(TrainingMixin, Layer):
             return list(value)
         return [value] * len(names)
 
+    def _metrics_per_output(
+        self, raw: Any, targets: list[np.ndarray] | None, weighted: bool
+    ) -> list[list[Any]]:
+        raw = raw or []
+        if isinstance(raw, dict):
+            per_out = [raw.get(n, []) for n in self.output_names]
+        elif len(self.output_names) > 1 and raw and all(isinstance(m, (list, tuple)) for m in raw):
+            per_out = list(raw)
+        else:
+            per_out = [raw] * len(self.output_names)
+        ys: list[Any] = list(targets) if targets is not None else [None] * len(self.outputs)
+        out_lists = []
+        for out, ms, y in zip(self.outputs, per_out, ys, strict=True):
+            ms = ms if isinstance(ms, (list, tuple)) else [ms]
+            objs = [
+                _metrics.get(m, None if y is None else y.shape, out.shape)
+                for m in ms
+                if m is not None
+            ]
+            for m in objs:
+                m.weighted = weighted
+            out_lists.append(objs)
+        return out_lists
+
     def _ensure_train_spec(self, targets: list[np.ndarray] | None) -> TrainSpec:
         if self._compile_args is None or self.optimizer is None:
             raise ConfigError(
@@ -287,24 +311,10 @@ class Model(TrainingMixin, Layer):
             if weights is None
             else [1.0 if v is None else float(v) for v in self._per_output(weights, "loss_weights")]
         )
-        raw = args["metrics"] or []
-        if isinstance(raw, dict):
-            per_out = [raw.get(n, []) for n in self.output_names]
-        elif len(self.output_names) > 1 and raw and all(isinstance(m, (list, tuple)) for m in raw):
-            per_out = list(raw)
-        else:
-            per_out = [raw] * len(self.output_names)
-        metrics = []
-        ys: list[Any] = list(targets) if targets is not None else [None] * len(self.outputs)
-        for out, ms, y in zip(self.outputs, per_out, ys, strict=True):
-            ms = ms if isinstance(ms, (list, tuple)) else [ms]
-            metrics.append(
-                [
-                    _metrics.get(m, None if y is None else y.shape, out.shape)
-                    for m in ms
-                    if m is not None
-                ]
-            )
+        # Keras: `metrics` ignore sample and class weights, `weighted_metrics` use them.
+        unweighted = self._metrics_per_output(args["metrics"], targets, weighted=False)
+        weighted = self._metrics_per_output(args.get("weighted_metrics"), targets, weighted=True)
+        metrics = [u + w for u, w in zip(unweighted, weighted, strict=True)]
         self._train_spec = TrainSpec(
             self.optimizer, losses, lw, metrics, jit_compile=args.get("jit_compile", "auto")
         )
@@ -328,9 +338,10 @@ class Model(TrainingMixin, Layer):
         for name, ms in zip(self.output_names, spec.metrics, strict=True):
             for m in ms:
                 n = m.state_size()
-                logs[f"{name}_{m.name}" if multi else m.name] = m.result_from_state(
-                    state[pos : pos + n]
-                )
+                key = f"{name}_{m.name}" if multi else m.name
+                if key in logs and getattr(m, "weighted", False):  # Keras's rename
+                    key = f"{name}_weighted_{m.name}" if multi else f"weighted_{m.name}"
+                logs[key] = m.result_from_state(state[pos : pos + n])
                 pos += n
         return logs
 
@@ -386,8 +397,10 @@ class Model(TrainingMixin, Layer):
         from ..layers._input import Input
         from ._functional import reorder_like_attributes
 
-        many = isinstance(input_shape, list) and bool(input_shape) and isinstance(
-            input_shape[0], (list, tuple)
+        many = (
+            isinstance(input_shape, list)
+            and bool(input_shape)
+            and isinstance(input_shape[0], (list, tuple))
         )
         shapes = [tuple(s) for s in input_shape] if many else [tuple(input_shape)]
         ins = [Input(s[1:], dtype=self.dtype) for s in shapes]

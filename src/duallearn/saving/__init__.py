@@ -81,9 +81,14 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
         else model._compile_args["loss_weights"],
     }
     if spec is not None:
-        cfg["metrics"] = [[_metrics.serialize(m) for m in ms] for ms in spec.metrics]
+        unweighted = [[m for m in ms if not getattr(m, "weighted", False)] for ms in spec.metrics]
+        weighted = [[m for m in ms if getattr(m, "weighted", False)] for ms in spec.metrics]
+        cfg["metrics"] = [[_metrics.serialize(m) for m in ms] for ms in unweighted]
+        if any(weighted):
+            cfg["weighted_metrics"] = [[_metrics.serialize(m) for m in ms] for ms in weighted]
     else:
         cfg["metrics_raw"] = model._compile_args["metrics"]
+        cfg["weighted_metrics_raw"] = model._compile_args.get("weighted_metrics")
     return cfg
 
 
@@ -308,12 +313,22 @@ def _restore_compile(model: Any, comp: Any, opt_blob: bytes | None, filepath: st
             if metrics is not None
             else comp.get("metrics_raw")
         )
+        wm = comp.get("weighted_metrics")
+        weighted_objs = (
+            [[_metrics.get(m) for m in ms] for ms in wm]
+            if wm is not None
+            else comp.get("weighted_metrics_raw")
+        )
         lw = comp.get("loss_weights")
+        single = len(losses) == 1
         model.compile(
             optimizer=optimizer,
             loss=losses if len(losses) > 1 else losses[0],
             loss_weights=lw[0] if isinstance(lw, list) and len(lw) == 1 else lw,
-            metrics=metric_objs if (metric_objs is None or len(losses) > 1) else metric_objs[0],
+            metrics=metric_objs[0] if (metric_objs is not None and single) else metric_objs,
+            weighted_metrics=weighted_objs[0]
+            if (weighted_objs is not None and single and metrics is not None)
+            else weighted_objs,
         )
     except DuallearnError as exc:
         raise SerializationError(f"{filepath}: the compile config is invalid: {exc}") from None
