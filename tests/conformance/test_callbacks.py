@@ -250,3 +250,27 @@ def test_callback_hooks_and_params(backend):
         ("predict_batch", 0, (40, 2)),
         ("predict_batch", 1, (8, 2)),
     ]
+
+
+def test_tensorboard_files_read_by_the_tensorboard_package(backend, tmp_path):
+    """The `tensorboard` package itself (what `tensorboard --logdir` uses) reads the files."""
+    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    x, y = data()
+    m = model()
+    tb = dl.callbacks.TensorBoard(str(tmp_path), histogram_freq=1)
+    h = m.fit(x, y, epochs=3, verbose=0, validation_split=0.25, callbacks=[tb])
+    acc = ea_mod.EventAccumulator(
+        str(tmp_path / "train"), size_guidance={"scalars": 0, "histograms": 0}
+    )
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"epoch_loss", "epoch_learning_rate"} <= set(tags["scalars"])
+    assert "dense/kernel" in tags["histograms"]
+    losses = [e.value for e in acc.Scalars("epoch_loss")]
+    np.testing.assert_allclose(losses, h.history["loss"], rtol=1e-6)
+    assert [e.step for e in acc.Scalars("epoch_loss")] == [0, 1, 2]
+    val = ea_mod.EventAccumulator(str(tmp_path / "validation"))
+    val.Reload()
+    np.testing.assert_allclose(
+        [e.value for e in val.Scalars("epoch_loss")], h.history["val_loss"], rtol=1e-6
+    )
