@@ -194,9 +194,23 @@ class TFRuntime(Runtime):
         self._fns[key] = fn
         return fn
 
+    def to_device(self, device: str) -> None:
+        """Run the compiled steps under ``tf.device`` ("cpu" -> /CPU:0, "cuda:N" -> /GPU:N).
+        Variables stay where TensorFlow placed them when the model was built (its default:
+        the first GPU when one is present)."""
+        index = device.split(":")[1] if ":" in device else "0"
+        self._scope = "/CPU:0" if device == "cpu" else f"/GPU:{index}"
+
+    def _placed(self) -> Any:
+        import contextlib
+
+        scope = getattr(self, "_scope", None)
+        return contextlib.nullcontext() if scope is None else tf.device(scope)
+
     # ---- forward -------------------------------------------------------------------------
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        outs = self._function("predict", inputs)(tuple(inputs))
+        with self._placed():
+            outs = self._function("predict", inputs)(tuple(inputs))
         return [o.numpy() for o in outs]
 
     def forward(
@@ -401,13 +415,14 @@ class TFRuntime(Runtime):
     ) -> None:
         fn = self._function("train", inputs, targets, sample_weights, noise)
         masks = tuple(noise.masks[k] for k in sorted(noise.masks)) if noise and noise.masks else ()
-        fn(
-            tuple(inputs),
-            tuple(targets),
-            tuple(s for s in sample_weights if s is not None),
-            tf.constant(learning_rate, tf.float64),
-            masks,
-        )
+        with self._placed():
+            fn(
+                tuple(inputs),
+                tuple(targets),
+                tuple(s for s in sample_weights if s is not None),
+                tf.constant(learning_rate, tf.float64),
+                masks,
+            )
 
     def test_batch(
         self,
@@ -416,7 +431,8 @@ class TFRuntime(Runtime):
         sample_weights: Sequence[np.ndarray | None],
     ) -> None:
         fn = self._function("test", inputs, targets, sample_weights)
-        fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
+        with self._placed():
+            fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
 
     def results(self, reset: bool = True) -> np.ndarray:
         out = self._acc.numpy().copy()

@@ -98,7 +98,7 @@ class TorchConcatenate(_TorchMerge):
         if mask is None or all(m is None for m in mask):
             return None
         ms = [
-            torch.ones(a.shape[:-1], dtype=torch.bool) if m is None else m
+            torch.ones(a.shape[:-1], dtype=torch.bool, device=a.device) if m is None else m
             for a, m in zip(x, mask, strict=True)
         ]
         if self.spec.axis % x[0].dim() == x[0].dim() - 1:

@@ -89,8 +89,10 @@ class Net(nn.Module):
         return [vals[i] for i in self.graph.outputs]
 
 
-def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a))
+def _t(a: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
+    """numpy -> torch without a copy on the CPU; one (non-blocking) transfer otherwise."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return t if device is None else t.to(device, non_blocking=True)
 
 
 class TorchRuntime(Runtime):
@@ -104,6 +106,7 @@ class TorchRuntime(Runtime):
         self.set_weights(weights)
         self._spec: TrainSpec | None = None
         self._opt: TorchOptimizer | None = None
+        self.device: torch.device | None = None  # None: the CPU (no transfers at all)
         # the forward that fit/evaluate/predict run: eager, or torch.compile(jit_compile=True)
         self._fwd: Any = self.net
 
@@ -111,37 +114,53 @@ class TorchRuntime(Runtime):
     def native(self) -> nn.Module:
         return self.net
 
+    @torch.no_grad()
+    def to_device(self, device: str) -> None:
+        """Place weights, optimizer slots and accumulators on ``device`` ("cpu", "cuda:N");
+        batches are then transferred once per step and results copied back at reads."""
+        dev = torch.device(device)
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", 0)
+        self.net.to(dev)  # moves parameters and buffers in place (same Parameter objects)
+        if self._opt is not None:
+            for tensors in self._opt.slots.values():
+                for t in tensors:
+                    t.data = t.data.to(dev)
+        if hasattr(self, "_acc"):
+            self._acc = self._acc.to(dev)
+        self.device = None if dev.type == "cpu" else dev
+
     # ---- weights -------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
-        return [m.to_canonical(i, v.detach().numpy()).copy() for (m, i, v) in self._vars]
+        return [m.to_canonical(i, v.detach().cpu().numpy()).copy() for (m, i, v) in self._vars]
 
     @torch.no_grad()
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         for (m, i, v), w in zip(self._vars, weights, strict=True):
             native = np.ascontiguousarray(m.to_native(i, np.asarray(w)))
-            v.copy_(torch.from_numpy(native).to(v.dtype))
+            v.copy_(torch.from_numpy(native).to(device=v.device, dtype=v.dtype))
 
     # ---- forward -------------------------------------------------------------------------
     def _inputs(self, arrays: Sequence[np.ndarray]) -> list[torch.Tensor]:
-        return [_t(a) for a in arrays]
+        return [_t(a, self.device) for a in arrays]
 
     def _noise(self, noise: StepNoise | None) -> dict[int, torch.Tensor] | None:
         if noise is None or not noise.masks:
             return None
-        return {k: _t(v) for k, v in noise.masks.items()}
+        return {k: _t(v, self.device) for k, v in noise.masks.items()}
 
     @torch.inference_mode()
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         with self._precision():
             outs = self._fwd(self._inputs(inputs), False, None)
-        return [o.numpy() for o in self._cast_out(outs)]
+        return [o.cpu().numpy() for o in self._cast_out(outs)]
 
     def forward(
         self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
     ) -> list[np.ndarray]:
         with torch.no_grad():
             outs = self.net(self._inputs(inputs), training, self._noise(noise))
-        return [o.numpy() for o in outs]
+        return [o.cpu().numpy() for o in outs]
 
     # ---- training ------------------------------------------------------------------------
     def compile(self, spec: TrainSpec) -> None:
@@ -158,7 +177,7 @@ class TorchRuntime(Runtime):
         # loss sums then metric states, float64 on the device; the sample counts of the loss
         # slots are known on the host and kept there (results() interleaves them)
         size = self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
-        self._acc = torch.zeros(size, dtype=torch.float64)
+        self._acc = torch.zeros(size, dtype=torch.float64, device=self.device)
         self._acc_loss = self._acc[: self._n_loss_slots]  # views made once: no per-step ops
         self._acc_metrics = self._acc[self._n_loss_slots :]
         self._count = 0.0
@@ -238,8 +257,8 @@ class TorchRuntime(Runtime):
     ) -> tuple[Any, Any, Any]:
         return (
             self._inputs(inputs),
-            [_t(a) for a in targets],
-            [None if s is None else _t(s) for s in sample_weights],
+            [_t(a, self.device) for a in targets],
+            [None if s is None else _t(s, self.device) for s in sample_weights],
         )
 
     def train_batch(
@@ -317,7 +336,7 @@ class TorchRuntime(Runtime):
             self._scale[0], self._scale[1] = scale * 2.0, 0
 
     def results(self, reset: bool = True) -> np.ndarray:
-        acc, n = self._acc.numpy(), self._n_loss_slots
+        acc, n = self._acc.cpu().numpy(), self._n_loss_slots
         out = np.empty(acc.shape[0] + n, dtype=np.float64)
         out[0 : 2 * n : 2], out[1 : 2 * n : 2], out[2 * n :] = acc[:n], self._count, acc[n:]
         if reset:
@@ -338,7 +357,7 @@ class TorchRuntime(Runtime):
         loss, _ = self._loss(ys, outs, sws)
         grads = torch.autograd.grad(loss, self.params)
         return float(loss.detach()), [
-            m.to_canonical(i, g.numpy()).copy()
+            m.to_canonical(i, g.cpu().numpy()).copy()
             for (m, i, _), g in zip(self._trainable, grads, strict=True)
         ]
 
@@ -350,19 +369,19 @@ class TorchRuntime(Runtime):
         noise: StepNoise | None = None,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """VJP of the outputs: ``(dL/dinputs, dL/dweights)`` for given ``dL/doutputs``."""
-        xs = [_t(a).clone().requires_grad_(a.dtype.kind == "f") for a in inputs]
+        xs = [_t(a, self.device).clone().requires_grad_(a.dtype.kind == "f") for a in inputs]
         outs = self.net(xs, training, self._noise(noise))
-        s = sum((o * _t(g)).sum() for o, g in zip(outs, output_grads, strict=True))
+        s = sum((o * _t(g, self.device)).sum() for o, g in zip(outs, output_grads, strict=True))
         diff = [x for x in xs if x.requires_grad]  # integer inputs (token ids) have no gradient
         got = list(torch.autograd.grad(s, diff + self.params, allow_unused=True))
         gx = iter(got[: len(diff)])
         grads = [next(gx) if x.requires_grad else None for x in xs] + got[len(diff) :]
         dx = [
-            np.zeros_like(a) if g is None else g.numpy()
+            np.zeros_like(a) if g is None else g.cpu().numpy()
             for a, g in zip(inputs, grads, strict=False)
         ]
         dw = [
-            np.zeros(tuple(p.shape)) if g is None else m.to_canonical(i, g.numpy()).copy()
+            np.zeros(tuple(p.shape)) if g is None else m.to_canonical(i, g.cpu().numpy()).copy()
             for (m, i, p), g in zip(self._trainable, grads[len(xs) :], strict=True)
         ]
         return dx, dw
