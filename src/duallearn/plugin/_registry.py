@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from ..errors import BackendError
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from ._base import Backend
 
 GROUP = "duallearn.backends"
@@ -23,6 +24,8 @@ _lock = threading.RLock()
 
 
 def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points  # ~10 ms: only when backends are listed
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
