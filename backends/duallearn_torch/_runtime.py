@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -89,6 +90,9 @@ class Net(nn.Module):
         return [vals[i] for i in self.graph.outputs]
 
 
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
+
+
 def _t(a: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
     """numpy -> torch without a copy on the CPU; one (non-blocking) transfer otherwise."""
     t = torch.from_numpy(np.ascontiguousarray(a))
@@ -108,7 +112,8 @@ class TorchRuntime(Runtime):
         self._opt: TorchOptimizer | None = None
         self.device: torch.device | None = None  # None: the CPU (no transfers at all)
         # the forward that fit/evaluate/predict run: eager, or torch.compile(jit_compile=True)
-        self._fwd: Any = self.net
+        # (eager: the bound forward, skipping Module.__call__'s hook dispatch per step)
+        self._fwd: Any = self.net.forward
 
     @property
     def native(self) -> nn.Module:
@@ -168,7 +173,7 @@ class TorchRuntime(Runtime):
         # eager by default (torch.compile costs seconds to minutes on CPU and gains ~10% at
         # best on the benchmark workloads, docs/benchmarks.md); jit_compile=True compiles
         jit = getattr(spec, "jit_compile", "auto")
-        self._fwd = torch.compile(self.net) if jit is True else self.net
+        self._fwd = torch.compile(self.net) if jit is True else self.net.forward
         self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
         self._loss_weights = spec.loss_weights
         self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
@@ -309,10 +314,8 @@ class TorchRuntime(Runtime):
         self._scale = [2.0**15, 0] if loss_scale else None
 
     def _precision(self) -> Any:
-        import contextlib
-
         if self._autocast is None:
-            return contextlib.nullcontext()
+            return _NO_AUTOCAST
         device = self.params[0].device.type if self.params else "cpu"
         return torch.autocast(device, dtype=self._autocast)
 

@@ -90,9 +90,14 @@ class _Feed:
 
     def epoch(self, epoch: int, key: tuple[int, ...] = ()) -> Iterator[Batch]:
         """The prepared batches of ``epoch``, produced ahead in a background thread. A
-        one-shot generator is read through one iterator across epochs."""
+        one-shot generator is read through one iterator across epochs.
+
+        In-memory arrays are sliced on the caller's thread: a batch is a view (or one gather
+        when shuffled), cheaper than a thread hand-off, and on a 2-core machine a producer
+        thread would compete with the engine's own compute threads (measured: predict of
+        the benchmark MLP 0.82-0.85x native with the thread)."""
         if self.arrays is not None:
-            return prefetched(self._array_batches(epoch, key), PREFETCH)
+            return self._array_batches(epoch, key)
         assert self.source is not None
         if not self.source.reiterable:
             if self._persistent is None:
