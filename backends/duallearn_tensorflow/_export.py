@@ -93,8 +93,8 @@ def _never(dtype: Any) -> bool:
 
 
 def _unfuse(net: tf.Module) -> None:
-    """TF Lite has no kernel for fused training ops such as ``BlockLSTMV2`` (nor a Flex one):
-    make recurrent layers run their scanned cell, which converts to TF Lite's WHILE."""
+    """Make recurrent layers run their plain per-gate scanned cell, the form that converts
+    to TF Lite's WHILE without Flex ops."""
     for layer in getattr(net, "layers_", []):
         for mod in [layer, *layer.submodules]:
             if hasattr(mod, "fusable"):
