@@ -51,8 +51,12 @@ class TFMultiHeadAttention(TFLayer):
         self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
     ) -> Any:
         spec = self.spec
-        w = dict(zip([wt.name for wt in spec.weights], self.dl_vars, strict=True))
         q, v, k = x[0], x[1], x[2]
+        # weights in the compute dtype of the call (float16/bfloat16 under mixed policies)
+        w = {
+            wt.name: var if var.dtype == q.dtype else tf.cast(var, q.dtype)
+            for wt, var in zip(spec.weights, self.dl_vars, strict=True)
+        }
         qp = tf.einsum("btd,dhk->bhtk", q, w["query_kernel"])
         kp = tf.einsum("bsd,dhk->bhsk", k, w["key_kernel"])
         vp = tf.einsum("bsd,dhv->bhsv", v, w["value_kernel"])
@@ -83,8 +87,12 @@ class TFAttention(TFLayer):
         self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
     ) -> Any:
         spec = self.spec
-        w = dict(zip([wt.name for wt in spec.weights], self.dl_vars, strict=True))
         q, v, k = x[0], x[1], x[2]
+        # weights in the compute dtype of the call (float16/bfloat16 under mixed policies)
+        w = {
+            wt.name: var if var.dtype == q.dtype else tf.cast(var, q.dtype)
+            for wt, var in zip(spec.weights, self.dl_vars, strict=True)
+        }
         scale = w.get("scale")
         if spec.score_mode == "dot":
             scores = tf.matmul(q, k, transpose_b=True)

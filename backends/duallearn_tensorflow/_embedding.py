@@ -13,7 +13,8 @@ from ._layers import TFLayer, implements
 class TFEmbedding(TFLayer):
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         ids = x if x.dtype in (tf.int32, tf.int64) else tf.cast(x, tf.int64)
-        return tf.gather(self.dl_vars[0], ids)
+        # the attribute (not dl_vars): mixed precision swaps it for its compute-dtype cast
+        return tf.gather(self.embeddings, ids)
 
     def compute_mask(self, x: Any, mask: Any) -> Any:
         return tf.not_equal(x, tf.zeros((), x.dtype)) if self.spec.mask_zero else None

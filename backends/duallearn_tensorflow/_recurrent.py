@@ -53,13 +53,20 @@ class TFRNN(TFLayer):
 
     def _gates(self) -> tuple[list[tf.Tensor], list[tf.Tensor], Any]:
         u, g = self.units, self.spec.n_gates
-        k, r = self.dl_vars[0], self.dl_vars[1]
+        k, r = self._var(0), self._var(1)
         ks = [k[:, i * u : (i + 1) * u] for i in range(g)]
         rs = [r[:, i * u : (i + 1) * u] for i in range(g)]
-        bias = self.dl_vars[2] if self.spec.use_bias else None
+        bias = self._var(2) if self.spec.use_bias else None
         if bias is not None and self.spec.use_recurrent_bias:
-            bias = bias + self.dl_vars[3]
+            bias = bias + self._var(3)
         return ks, rs, bias
+
+    def _var(self, i: int) -> tf.Tensor:
+        """Weight ``i`` in the compute dtype of the current call (mixed precision keeps the
+        variables in float32 and computes in the inputs' float16/bfloat16)."""
+        v = self.dl_vars[i]
+        dt = getattr(self, "_compute", None)
+        return v if dt is None or dt == v.dtype else tf.cast(v, dt)
 
     def _piece(self, bias: tf.Tensor, g: int) -> tf.Tensor:
         u = self.units
@@ -80,6 +87,9 @@ class TFRNN(TFLayer):
         if isinstance(x, (list, tuple)):
             x, init = x[0], list(x[1:])
             mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        self._compute = x.dtype
+        if init is not None:
+            init = [tf.cast(s, x.dtype) for s in init]
         f = int(x.shape[-1])
         g = spec.n_gates
         masks: Any = None
@@ -155,11 +165,7 @@ class TFSimpleRNN(TFRNN):
 class TFLSTM(TFRNN):
     def fusable(self, dtype: tf.DType) -> bool:
         s = self.spec
-        return (
-            dtype.is_floating
-            and s.activation == "tanh"
-            and s.recurrent_activation == "sigmoid"
-        )
+        return dtype.is_floating and s.activation == "tanh" and s.recurrent_activation == "sigmoid"
 
     def fused(self, x: tf.Tensor, init: Any = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """The input projection of every time step in one GEMM, then a scan that does one
@@ -167,7 +173,7 @@ class TFLSTM(TFRNN):
         faster than the fused ``BlockLSTMV2`` op (22 vs 38 ms per step at B=64, T=50,
         D=32, H=128) and faster than Keras's per-step cell loop."""
         u = self.units
-        k, r = self.dl_vars[0], self.dl_vars[1]
+        k, r = self._var(0), self._var(1)
         bias = self._gates()[2]
         shape = tf.shape(x)
         flat = tf.matmul(tf.reshape(x, tf.stack([-1, int(x.shape[-1])])), k)

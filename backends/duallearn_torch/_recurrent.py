@@ -46,6 +46,14 @@ def draw_masks(layer: Any, b: int, f: int, like: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _cpu_half_autocast(x: torch.Tensor) -> bool:
+    return (
+        x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.float16
+    )
+
+
 class TorchRNN(TorchLayer):
     """Shared driver: masks, direction, fused call or cell loop, outputs."""
 
@@ -129,7 +137,13 @@ class TorchRNN(TorchLayer):
         rec = masks is not None and spec.recurrent_dropout > 0
         if mask is None and not rec and self.fusable():
             x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
-            out, states = self.fused(x_in, init)
+            if _cpu_half_autocast(x):  # oneDNN has no float16 RNN kernel: run it in float32
+                with torch.autocast("cpu", enabled=False):
+                    w = self.dl_vars[0].dtype
+                    init32 = None if init is None else [s.to(w) for s in init]
+                    out, states = self.fused(x_in.to(w), init32)
+            else:
+                out, states = self.fused(x_in, init)
         else:
             dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
             rm = [None if not rec else masks[:, k, f:] for k in range(g)]
