@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from duallearn.errors import ShapeError
-from duallearn.plugin import GraphSpec, Runtime, StepNoise, TrainSpec
+from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec
 
 from . import _losses, _metrics
 from ._layers import DTYPES, TFLayer, native_layer
@@ -41,12 +41,16 @@ class Net(tf.Module):
         super().__init__(name="duallearn_model")
         self.graph = graph
         self.layers_ = [native_layer(layer) for layer in graph.layers]
-        self._n_tensors = 1 + max([*graph.inputs, *(o for n in graph.nodes for o in n.outputs)])
-        self._plan = [
-            (self.layers_[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes
-        ]
-        self._masking = any(getattr(layer, "produces_mask", False) for layer in graph.layers)
-        self.output_masks: list[Any] | None = None  # Keras masks of the outputs (masked graphs)
+        self._walk = GraphWalk(graph, self.layers_)
+
+    @property
+    def _masking(self) -> bool:
+        return self._walk.masking
+
+    @property
+    def output_masks(self) -> list[Any] | None:
+        """Keras masks of the outputs from the last run (masked graphs only)."""
+        return self._walk.output_masks
 
     def __call__(
         self,
@@ -54,40 +58,7 @@ class Net(tf.Module):
         training: bool = False,
         noise: Mapping[int, tf.Tensor] | None = None,
     ) -> list[tf.Tensor]:
-        vals: list[Any] = [None] * self._n_tensors
-        for i, t in zip(self.graph.inputs, inputs, strict=True):
-            vals[i] = t
-        if self._masking:
-            return self._forward_masked(vals, training, noise)
-        for k, (mod, ins, outs, list_input) in enumerate(self._plan):
-            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
-            out = mod.forward(arg, training, noise.get(k) if noise else None)
-            if len(outs) == 1:
-                vals[outs[0]] = out
-            else:
-                for i, o in zip(outs, out, strict=True):
-                    vals[i] = o
-        return [vals[i] for i in self.graph.outputs]
-
-    def _forward_masked(self, vals: list[Any], training: bool, noise: Any) -> list[Any]:
-        """The same walk, carrying Keras masks: a layer receives ``mask=`` when its input has
-        one, and ``compute_mask`` gives the mask of its output."""
-        masks: list[Any] = [None] * self._n_tensors
-        for k, (mod, ins, outs, list_input) in enumerate(self._plan):
-            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
-            m_in = [masks[i] for i in ins] if list_input else masks[ins[0]]
-            has = any(m is not None for m in m_in) if list_input else m_in is not None
-            kw = {"mask": m_in} if has and mod.takes_mask else {}
-            out = mod.forward(arg, training, noise.get(k) if noise else None, **kw)
-            m_out = mod.compute_mask(arg, m_in if has else None)
-            if len(outs) == 1:
-                vals[outs[0]], masks[outs[0]] = out, m_out
-            else:
-                m_outs = m_out if isinstance(m_out, (list, tuple)) else [m_out] * len(outs)
-                for i, o, m in zip(outs, out, m_outs, strict=True):
-                    vals[i], masks[i] = o, m
-        self.output_masks = [masks[i] for i in self.graph.outputs]
-        return [vals[i] for i in self.graph.outputs]
+        return self._walk.run(inputs, training, noise)
 
 
 # layers whose graphs XLA speeds up on CPU (matmul + elementwise, no RNG)

@@ -14,10 +14,12 @@ from ._select import current_backend as current_backend
 from ._select import selection as selection
 from ._select import set_backend as set_backend
 from ._select import use_backend as use_backend
+from ._walk import GraphWalk as GraphWalk
 
 __all__ = [
     "Backend",
     "GraphSpec",
+    "GraphWalk",
     "Node",
     "Runtime",
     "StepNoise",
