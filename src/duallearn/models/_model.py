@@ -112,12 +112,9 @@ class Model(TrainingMixin, Layer):
         )
 
     @property
-    def _weights_list(self) -> list[Weight]:
-        return [w for layer in self.layers for w in layer.weights]
-
-    @property
     def weights(self) -> list[Weight]:  # type: ignore[override]
-        return self._weights_list
+        """Every weight, layer by layer in ``model.layers`` order (Keras 3's order)."""
+        return [w for layer in self.layers for w in layer.weights]
 
     @property
     def trainable_weights(self) -> list[Weight]:
