@@ -8,6 +8,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from . import _rng
 from ._layers import TFLayer, implements
 
 LARGE_NEGATIVE = -1e9
@@ -37,12 +38,12 @@ def score_mask(spec: Any, x: list[tf.Tensor], mask: Any, t: Any, s: Any) -> tupl
     return qm, out
 
 
-def _dropout(p: tf.Tensor, rate: float, training: bool, noise: Any) -> tf.Tensor:
+def _dropout(p: tf.Tensor, rate: float, training: bool, noise: Any, layer: TFLayer) -> tf.Tensor:
     if not training or rate == 0:
         return p
     if noise is not None:
         return p * tf.cast(noise, p.dtype)
-    return tf.nn.dropout(p, rate=rate)
+    return _rng.dropout(layer, p, rate)
 
 
 @implements("MultiHeadAttention")
@@ -71,7 +72,7 @@ class TFMultiHeadAttention(TFLayer):
             fill = tf.constant(LARGE_NEGATIVE, dtype=scores.dtype)
             scores = tf.where(m[:, None], scores, fill)
         p = tf.nn.softmax(scores, axis=-1)
-        o = tf.matmul(_dropout(p, spec.dropout, training, noise), vp)
+        o = tf.matmul(_dropout(p, spec.dropout, training, noise, self), vp)
         y = tf.einsum("bhtv,hvo->bto", o, w["output_kernel"])
         if spec.use_bias:
             y = y + w["output_bias"]
@@ -108,7 +109,7 @@ class TFAttention(TFLayer):
             big = tf.constant(1e9, dtype=scores.dtype)
             scores = tf.where(m, scores, scores - big)
         p = tf.nn.softmax(scores, axis=-1)
-        y = tf.matmul(_dropout(p, spec.dropout, training, noise), v)
+        y = tf.matmul(_dropout(p, spec.dropout, training, noise, self), v)
         if qm is not None:
             y = tf.where(qm[..., None], y, tf.zeros_like(y))
         return [y, p] if spec.return_attention_scores else y

@@ -37,6 +37,10 @@ def implements(*names: str) -> Callable[[type[TFLayer]], type[TFLayer]]:
 class TFLayer(tf.Module):
     """Base class of native TensorFlow layers."""
 
+    # fast-mode randomness (_rng.py): the runtime's seed and this layer's key in it
+    rng: Any = None
+    rng_id: int = 0
+
     def __init__(self, layer: Any) -> None:
         super().__init__(name=None)
         # Keras passes ``mask=`` only to layers whose call() takes it.

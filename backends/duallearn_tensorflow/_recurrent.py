@@ -14,23 +14,24 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from . import _activations
+from . import _activations, _rng
 from ._layers import DTYPES, TFLayer, implements, native_layer
 
 
-def draw_masks(layer: Any, b: tf.Tensor, f: int, dtype: tf.DType) -> tf.Tensor:
+def draw_masks(native: TFLayer, b: tf.Tensor, f: int, dtype: tf.DType) -> tf.Tensor:
     """Fast-mode masks with the layout of ``Layer.draw_noise``: (B, gates, F + units)."""
+    layer = native.spec
     g, u = layer.n_gates, layer.units
     parts = []
     if layer.dropout > 0:
         shape = tf.stack([b, g if layer.recurrent_dropout > 0 else 1, f])
-        keep = tf.cast(tf.random.uniform(shape, dtype=dtype) >= layer.dropout, dtype)
+        keep = tf.cast(_rng.uniform(native, shape, dtype, tag=0) >= layer.dropout, dtype)
         m = keep * tf.constant(1.0 / (1.0 - layer.dropout), dtype=dtype)
         parts.append(tf.broadcast_to(m, tf.stack([b, g, f])))
     else:
         parts.append(tf.ones(tf.stack([b, g, f]), dtype))
     if layer.recurrent_dropout > 0:
-        keep = tf.random.uniform(tf.stack([b, g, u]), dtype=dtype) >= layer.recurrent_dropout
+        keep = _rng.uniform(native, tf.stack([b, g, u]), dtype, tag=1) >= layer.recurrent_dropout
         parts.append(
             tf.cast(keep, dtype) * tf.constant(1.0 / (1.0 - layer.recurrent_dropout), dtype=dtype)
         )
@@ -97,7 +98,7 @@ class TFRNN(TFLayer):
             masks = (
                 tf.cast(noise, x.dtype)
                 if noise is not None
-                else draw_masks(spec, tf.shape(x)[0], f, x.dtype)
+                else draw_masks(self, tf.shape(x)[0], f, x.dtype)
             )
         if spec.go_backwards:
             x = tf.reverse(x, axis=[1])

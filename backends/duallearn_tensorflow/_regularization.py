@@ -1,5 +1,5 @@
 """Dropout, SpatialDropout1D/2D and GaussianNoise on TensorFlow: the front-end's mask/noise in
-deterministic mode, TF's RNG otherwise."""
+deterministic mode, the runtime's stateless keys (``_rng``) otherwise."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from . import _rng
 from ._layers import TFLayer, implements
 
 
@@ -22,12 +23,12 @@ class TFDropout(TFLayer):
             return x * tf.cast(noise, x.dtype)
         spec = self.spec
         if spec.noise_shape is None and type(spec).__name__ == "Dropout":
-            return tf.nn.dropout(x, rate=rate)
+            return _rng.dropout(self, x, rate)
         dyn = tf.shape(x)
         static = x.shape
         sym = [dyn[i] if static[i] is None else int(static[i]) for i in range(static.rank)]
         shape = spec.resolve_noise_shape(sym)  # symbolic sizes pass through
-        return tf.nn.dropout(x, rate=rate, noise_shape=tf.stack(shape))
+        return _rng.dropout(self, x, rate, tf.stack(shape))
 
 
 @implements("GaussianNoise")
@@ -37,6 +38,4 @@ class TFGaussianNoise(TFLayer):
             return x
         if noise is not None:
             return x + tf.cast(noise, x.dtype)
-        return x + tf.random.normal(
-            tf.shape(x), stddev=tf.constant(self.spec.stddev, x.dtype), dtype=x.dtype
-        )
+        return x + _rng.normal(self, tf.shape(x), x.dtype, self.spec.stddev)

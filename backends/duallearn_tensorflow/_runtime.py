@@ -15,6 +15,7 @@ from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec
 from . import _losses, _metrics
 from ._layers import DTYPES, TFLayer, native_layer
 from ._optimizers import TFOptimizer
+from ._rng import TFRng
 
 
 def _mask_weight(sw: Any, mask: Any, dtype: Any, rescale: bool) -> tf.Tensor:
@@ -87,6 +88,19 @@ class TFRuntime(Runtime):
         self._opt: TFOptimizer | None = None
         self._fns: dict[Any, Any] = {}
         self._jit: Any = "auto"  # compile(jit_compile=...): True, False or "auto"
+        self.rng = TFRng.seeded_from_global()
+        # every native layer (nested models' too) keys its fast-mode draws by its index here
+        layers = [m for m in self.net.submodules if isinstance(m, TFLayer)]
+        for k, m in enumerate(layers):
+            m.rng, m.rng_id = self.rng, k
+
+    def _seed_step(self, noise: StepNoise | None, training: bool) -> None:
+        """Fast mode: key this call's native draws by the step's seed (a fresh key for a
+        training-mode call without one)."""
+        if noise is not None and noise.seed is not None:
+            self.rng.reseed(noise.seed)
+        elif training:
+            self.rng.advance()
 
     @property
     def native(self) -> tf.Module:
@@ -188,6 +202,7 @@ class TFRuntime(Runtime):
         self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
     ) -> list[np.ndarray]:
         masks = {k: tf.constant(v) for k, v in noise.masks.items()} if noise else None
+        self._seed_step(noise, training)
         return [o.numpy() for o in self.net([tf.constant(a) for a in inputs], training, masks)]
 
     # ---- training ------------------------------------------------------------------------
@@ -386,6 +401,8 @@ class TFRuntime(Runtime):
     ) -> None:
         fn = self._function("train", inputs, targets, sample_weights, noise)
         masks = tuple(noise.masks[k] for k in sorted(noise.masks)) if noise and noise.masks else ()
+        if noise is not None and noise.seed is not None:
+            self.rng.reseed(noise.seed)
         with self._placed():
             fn(
                 tuple(inputs),
@@ -422,6 +439,7 @@ class TFRuntime(Runtime):
         masks = (
             {k: tf.constant(v) for k, v in noise.masks.items()} if noise and noise.masks else None
         )
+        self._seed_step(noise, training)
         with tf.GradientTape() as tape:
             outs = self.net([tf.constant(a) for a in inputs], training, masks)
             loss, _ = self._loss(
@@ -446,6 +464,7 @@ class TFRuntime(Runtime):
             {k: tf.constant(v) for k, v in noise.masks.items()} if noise and noise.masks else None
         )
         xs = [tf.constant(a) for a in inputs]
+        self._seed_step(noise, training)
         with tf.GradientTape() as tape:
             for x in xs:
                 if x.dtype.is_floating:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ._layers import TorchLayer, implements
+from ._rng import TorchRng
 
 LARGE_NEGATIVE = -1e9
 
@@ -48,12 +49,14 @@ def score_mask(spec: Any, x: list[torch.Tensor], mask: Any, t: int, s: int) -> t
     return qm, out
 
 
-def _dropout(p: torch.Tensor, rate: float, training: bool, noise: Any) -> torch.Tensor:
+def _dropout(
+    p: torch.Tensor, rate: float, training: bool, noise: Any, rng: TorchRng
+) -> torch.Tensor:
     if not training or rate == 0:
         return p
     if noise is not None:
         return p * noise.to(p.dtype)
-    return F.dropout(p, rate, True)
+    return rng.dropout(p, rate)
 
 
 @implements("MultiHeadAttention")
@@ -86,7 +89,7 @@ class TorchMultiHeadAttention(TorchLayer):
             if m is not None:
                 scores = scores.masked_fill(~m[:, None], LARGE_NEGATIVE)
             p = torch.softmax(scores, dim=-1)
-            o = torch.matmul(_dropout(p, spec.dropout, training, noise), vp)
+            o = torch.matmul(_dropout(p, spec.dropout, training, noise, self.rng), vp)
         y = torch.einsum("bhtv,hvo->bto", o, w["output_kernel"])
         if spec.use_bias:
             y = y + w["output_bias"]
@@ -126,7 +129,7 @@ class TorchAttention(TorchLayer):
         if m is not None:
             scores = torch.where(m, scores, scores - 1e9)
         p = torch.softmax(scores, dim=-1)
-        y = torch.matmul(_dropout(p, spec.dropout, training, noise), v)
+        y = torch.matmul(_dropout(p, spec.dropout, training, noise, self.rng), v)
         if qm is not None:
             y = torch.where(qm[..., None], y, torch.zeros((), dtype=y.dtype, device=y.device))
         return [y, p] if spec.return_attention_scores else y

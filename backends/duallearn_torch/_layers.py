@@ -18,6 +18,8 @@ from torch import nn
 
 from duallearn.errors import BackendError
 
+from ._rng import GLOBAL, TorchRng
+
 DTYPES = {
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
@@ -40,6 +42,8 @@ def implements(*names: str) -> Callable[[type[TorchLayer]], type[TorchLayer]]:
 
 class TorchLayer(nn.Module):
     """Base class of native torch layers."""
+
+    rng: TorchRng = GLOBAL  # fast-mode randomness; the runtime gives each layer its own
 
     def __init__(self, layer: Any) -> None:
         super().__init__()

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import _activations
 from ._layers import DTYPES, TorchLayer, implements, native_layer
+from ._rng import TorchRng
 
 _GRU_PERM = (1, 0, 2)  # Keras gate g lives in torch block _GRU_PERM[g] (r|z|n)
 
@@ -30,16 +31,16 @@ def _perm_cols(a: np.ndarray, perm: tuple[int, ...], n: int) -> np.ndarray:
     return np.concatenate([a[..., p * u : (p + 1) * u] for p in perm], axis=-1)
 
 
-def draw_masks(layer: Any, b: int, f: int, like: torch.Tensor) -> torch.Tensor:
+def draw_masks(layer: Any, b: int, f: int, like: torch.Tensor, rng: TorchRng) -> torch.Tensor:
     """Fast-mode masks with the layout of ``Layer.draw_noise``: (B, gates, F + units)."""
     g, u = layer.n_gates, layer.units
     out = torch.ones((b, g, f + u), dtype=like.dtype, device=like.device)
     if layer.dropout > 0:
         shape = (b, g, f) if layer.recurrent_dropout > 0 else (b, 1, f)
-        keep = torch.rand(shape, dtype=like.dtype, device=like.device) >= layer.dropout
+        keep = rng.uniform(shape, like) >= layer.dropout
         out[:, :, :f] = keep.to(like.dtype) / (1.0 - layer.dropout)
     if layer.recurrent_dropout > 0:
-        keep = torch.rand((b, g, u), dtype=like.dtype, device=like.device)
+        keep = rng.uniform((b, g, u), like)
         out[:, :, f:] = (keep >= layer.recurrent_dropout).to(like.dtype) / (
             1.0 - layer.recurrent_dropout
         )
@@ -130,7 +131,7 @@ class TorchRNN(TorchLayer):
         g = spec.n_gates
         masks: Any = None
         if training and (spec.dropout > 0 or spec.recurrent_dropout > 0):
-            masks = noise.to(x.dtype) if noise is not None else draw_masks(spec, b, f, x)
+            masks = noise.to(x.dtype) if noise is not None else draw_masks(spec, b, f, x, self.rng)
         if spec.go_backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)

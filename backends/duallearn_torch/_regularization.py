@@ -1,12 +1,11 @@
 """Dropout, SpatialDropout1D/2D and GaussianNoise on torch: the front-end's mask/noise in
-deterministic mode, torch's RNG otherwise."""
+deterministic mode, the runtime's generator (``_rng.TorchRng``) otherwise."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ._layers import TorchLayer, implements
 
@@ -23,11 +22,7 @@ class TorchDropout(TorchLayer):
             return x
         if noise is not None:
             return x * noise.to(x.dtype)
-        shape = self.spec.resolve_noise_shape(tuple(x.shape))
-        if shape == tuple(x.shape):
-            return F.dropout(x, rate, True)
-        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - rate)
-        return x * keep.div_(1.0 - rate)
+        return self.rng.dropout(x, rate, tuple(self.spec.resolve_noise_shape(tuple(x.shape))))
 
 
 @implements("GaussianNoise")
@@ -39,4 +34,4 @@ class TorchGaussianNoise(TorchLayer):
             return x
         if noise is not None:
             return x + noise.to(x.dtype)
-        return x + torch.randn_like(x) * self.spec.stddev
+        return x + self.rng.normal(x, self.spec.stddev)

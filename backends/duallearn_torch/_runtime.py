@@ -16,6 +16,7 @@ from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec
 from . import _losses, _metrics
 from ._layers import DTYPES, TorchLayer, native_layer
 from ._optimizers import TorchOptimizer
+from ._rng import TorchRng
 
 
 def _mask_weight(sw: Any, mask: Any, dtype: Any, rescale: bool) -> torch.Tensor:
@@ -82,6 +83,7 @@ class TorchRuntime(Runtime):
         self._spec: TrainSpec | None = None
         self._opt: TorchOptimizer | None = None
         self.device: torch.device | None = None  # None: the CPU (no transfers at all)
+        self._give_rng(TorchRng.seeded_from_global())
         # the forward that fit/evaluate/predict run: eager, or torch.compile(jit_compile=True)
         # (eager: the bound forward, skipping Module.__call__'s hook dispatch per step)
         self._fwd: Any = self.net.forward
@@ -89,6 +91,13 @@ class TorchRuntime(Runtime):
     @property
     def native(self) -> nn.Module:
         return self.net
+
+    def _give_rng(self, rng: TorchRng) -> None:
+        """Every native layer (nested models' too) draws its fast-mode noise from ``rng``."""
+        self.rng = rng
+        for m in self.net.modules():
+            if isinstance(m, TorchLayer):
+                m.rng = rng
 
     @torch.no_grad()
     def to_device(self, device: str) -> None:
@@ -104,6 +113,8 @@ class TorchRuntime(Runtime):
                     t.data = t.data.to(dev)
         if hasattr(self, "_acc"):
             self._acc = self._acc.to(dev)
+        if self.rng.generator is not None and self.rng.generator.device != dev:
+            self._give_rng(self.rng.to(dev))
         self.device = None if dev.type == "cpu" else dev
 
     # ---- weights -------------------------------------------------------------------------
@@ -121,7 +132,12 @@ class TorchRuntime(Runtime):
         return [_t(a, self.device) for a in arrays]
 
     def _noise(self, noise: StepNoise | None) -> dict[int, torch.Tensor] | None:
-        if noise is None or not noise.masks:
+        """The step's front-end masks on the device; in fast mode, reseed the generator."""
+        if noise is None:
+            return None
+        if noise.seed is not None:
+            self.rng.reseed(noise.seed)
+        if not noise.masks:
             return None
         return {k: _t(v, self.device) for k, v in noise.masks.items()}
 

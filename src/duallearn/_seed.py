@@ -59,3 +59,21 @@ def philox(key: int, *counter: int) -> np.random.Generator:
     ctr = [int(c) & mask for c in counter] + [0] * (4 - len(counter))
     bitgen = np.random.Philox(counter=np.array(ctr, dtype=np.uint64), key=key_words)
     return np.random.Generator(bitgen)
+
+
+def _splitmix64(z: int) -> int:
+    z = (z + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return z ^ (z >> 31)
+
+
+def step_seed(stream: int, step: int) -> int:
+    """The 63-bit seed of the native (fast-mode) RNG for training step ``step``:
+    ``splitmix64(splitmix64(stream) ^ step) >> 1``.
+
+    Backends reseed their generator with it before each step, so the native dropout masks of a
+    step depend only on (stream, step): a resumed run draws the same masks as an uninterrupted
+    one without saving any generator state.
+    """
+    return _splitmix64(_splitmix64(int(stream)) ^ int(step)) >> 1

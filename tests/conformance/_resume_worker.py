@@ -1,6 +1,8 @@
 """A training run that SIGKILLs itself mid-epoch (run as a subprocess by test_resume.py).
 
-Usage: python _resume_worker.py BACKEND WORKDIR KILL_EPOCH KILL_BATCH [BACKUP_EVERY_N_BATCHES]
+Usage: python _resume_worker.py BACKEND WORKDIR KILL_EPOCH KILL_BATCH MODE [BACKUP_EVERY_N_BATCHES]
+
+MODE: "deterministic" (front-end dropout masks) or "fast" (the backend's native generator).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ EPOCHS = 5
 BATCH = 16
 
 
-def setup():
+def setup(mode: str = "deterministic"):
     import duallearn as dl
 
-    dl.config.set_deterministic(True)
+    dl.config.set_deterministic(mode == "deterministic")
     dl.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(48, 6)).astype("float32")
@@ -62,11 +64,12 @@ if __name__ == "__main__":
     import duallearn as dl
 
     backend, workdir, epoch, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    save_freq: str | int = int(sys.argv[5]) if len(sys.argv) > 5 else "epoch"
+    mode = sys.argv[5]
+    save_freq: str | int = int(sys.argv[6]) if len(sys.argv) > 6 else "epoch"
     if backend == "tensorflow":
         import torch  # noqa: F401  (torch before tensorflow in one process)
     dl.set_backend(backend)
-    m, x, y = setup()
+    m, x, y = setup(mode)
     m.fit(
         x,
         y,

@@ -155,6 +155,7 @@ class TrainingMixin:
 
     history: History | None
     _noise_stream: int | None
+    _noisy_graph: tuple[Any, bool]
     _shuffle_seed: int | None = None
     _resume_epoch: int | None = None
     _epochs_done: int = 0
@@ -275,24 +276,40 @@ class TrainingMixin:
             self, kind, source=_data.Source(x, kind), class_weight=class_weight, with_y=with_y
         )
 
-    def _draw_noise(self: Model, batch: int) -> StepNoise | None:
-        if not config.is_deterministic():
-            return None
-        graph = self.graph
-        masks = {}
-        step = self.optimizer.iterations if self.optimizer is not None else 0
-        if self._noise_stream is None:
-            self._noise_stream = _seed.draw_seed()
-        assert self._noise_stream is not None
-        for i, node in enumerate(graph.nodes):
+    def _noisy_nodes(self: Model, batch: int) -> list[tuple[int, Any, tuple[int, ...]]]:
+        """(node index, layer, noise shape) of every node that draws noise in training."""
+        out = []
+        for i, node in enumerate(self.graph.nodes):
             shape = node.inputs[0].shape if node.inputs else None
             if shape is None:
                 continue
             full = (batch, *(int(d) for d in shape[1:] if d is not None))
             ns = node.layer.noise_shape_for(full)
             if ns is not None:
-                rng = _seed.philox(self._noise_stream, step, i)
-                masks[i] = node.layer.draw_noise(rng, ns).astype(node.layer.dtype)
+                out.append((i, node.layer, ns))
+        return out
+
+    def _draw_noise(self: Model, batch: int) -> StepNoise | None:
+        """The step's randomness: front-end masks ``philox(stream, step, node)`` in
+        deterministic mode; in fast mode the native generator's seed ``step_seed(stream,
+        step)`` (None when no layer is noisy). Either way a function of (stream, step)."""
+        fast = not config.is_deterministic()
+        if fast:
+            graph = self.graph
+            if getattr(self, "_noisy_graph", (None,))[0] is not graph:
+                self._noisy_graph = (graph, bool(self._noisy_nodes(1)))
+            if not self._noisy_graph[1]:
+                return None
+        step = self.optimizer.iterations if self.optimizer is not None else 0
+        if self._noise_stream is None:
+            self._noise_stream = _seed.draw_seed()
+        stream = self._noise_stream
+        if fast:
+            return StepNoise(seed=_seed.step_seed(stream, step))
+        masks = {}
+        for i, layer, ns in self._noisy_nodes(batch):
+            rng = _seed.philox(stream, step, i)
+            masks[i] = layer.draw_noise(rng, ns).astype(layer.dtype)
         return StepNoise(masks)
 
     # ---- training state (saved with checkpoints for exact resume) ------------------------

@@ -59,13 +59,16 @@ class TrainSpec:
 
 @dataclass
 class StepNoise:
-    """Per-step randomness drawn by the front-end in deterministic mode.
+    """Per-step randomness fixed by the front-end.
 
-    ``masks`` maps a layer index to the multiplicative mask (values 0 or 1/(1-rate)) that
-    the layer applies in training. Empty in fast mode, where backends use native RNGs.
+    ``masks`` (deterministic mode) maps a layer index to the multiplicative mask (values 0 or
+    1/(1-rate)) or additive noise that the layer applies in training. In fast mode it is empty
+    and ``seed`` is set instead: the backend reseeds its native generator with it before the
+    step, so native masks are a function of (noise stream, step) and survive a resume.
     """
 
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    seed: int | None = None
 
 
 class Runtime(ABC):
