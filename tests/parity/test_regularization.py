@@ -197,3 +197,53 @@ def test_matches_keras_in_inference(keras, name, kw, shape):
     for b in BACKENDS:
         model = dl.Sequential([L.Input(shape), getattr(L, name)(**kw)], backend=b)
         assert set_keras_weights_and_compare(model, km, x, "float32", "layer") == 0.0
+
+
+def _noisy_sequential():
+    return dl.Sequential(
+        [
+            L.Input((40,)),
+            L.Dense(32),
+            L.Dropout(0.5),
+            L.BatchNormalization(),
+            L.GaussianNoise(0.3),
+        ]
+    )
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="needs both backends")
+def test_training_call_outside_fit_is_identical_on_both_backends_in_deterministic_mode():
+    """``model(x, training=True)`` and ``layer(x, training=True)`` on arrays run in training
+    mode (Keras's eager call): dropout and noise are active, each call draws new masks, and in
+    deterministic mode the masks (front-end, keyed by the global seed stream) are the same on
+    both backends."""
+    config.set_deterministic(True)
+    x = np.random.default_rng(0).normal(size=(8, 40)).astype("float32")
+    got = {}
+    for name in ("torch", "tensorflow"):
+        with dl.use_backend(name):
+            dl.set_random_seed(5)
+            m = _noisy_sequential()
+            first, second = m(x, training=True), m(x, training=True)
+            moving_mean = m.layers[2].get_weights()[2]
+            got[name] = (first, second, m(x), L.Dropout(0.5)(x, training=True), moving_mean)
+    names = ("first", "second", "inference", "layer", "moving mean")
+    for what, a, b in zip(names, got["torch"], got["tensorflow"], strict=True):
+        assert_close(f"{what} call torch vs tensorflow", a, b, "float32", "forward")
+    first, second, inference, layer, moving_mean = got["torch"]
+    assert np.abs(first - second).max() > 0.1 and np.abs(first - inference).max() > 0.1
+    assert 0.3 < np.mean(layer == 0) < 0.7
+    np.testing.assert_allclose(layer[layer != 0], 2 * x[layer != 0], rtol=1e-6)
+    assert np.abs(moving_mean).max() > 1e-3  # two training calls moved BatchNorm's statistics
+
+
+def test_training_call_outside_fit_in_fast_mode(backend):
+    """Fast mode: the same call draws native noise, new on every call."""
+    x = np.random.default_rng(1).normal(size=(8, 40)).astype("float32")
+    dl.set_random_seed(5)
+    m = _noisy_sequential()
+    first, second, inference = m(x, training=True), m(x, training=True), m(x)
+    assert np.abs(first - second).max() > 0.1 and np.abs(first - inference).max() > 0.1
+    y = L.Dropout(0.25)(x, training=True)
+    assert 0.1 < np.mean(y == 0) < 0.4
+    np.testing.assert_allclose(y[y != 0], x[y != 0] / 0.75, rtol=1e-6)

@@ -23,5 +23,6 @@ def call_eager(layer: Layer, inputs: Any, training: bool = False, **_: Any) -> A
     out = layer(syms if many else syms[0])
     model = Model(syms, out)
     runtime = model._get_runtime()
-    res = runtime.forward(model._cast_x(arrays), training=training)
+    noise = model._draw_noise(len(arrays[0]), fresh=True) if training else None
+    res = runtime.forward(model._cast_x(arrays), training, noise)
     return res if isinstance(out, list) else res[0]

@@ -441,5 +441,6 @@ class Model(TrainingMixin, Layer):
             from ..layers._input import call_symbolic
 
             return call_symbolic(self, inputs, **kwargs)
-        out = self.predict(inputs, verbose=0)
-        return out
+        if kwargs.get("training"):
+            return self._training_call(inputs)
+        return self.predict(inputs, verbose=0)

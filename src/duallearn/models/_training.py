@@ -289,10 +289,12 @@ class TrainingMixin:
                 out.append((i, node.layer, ns))
         return out
 
-    def _draw_noise(self: Model, batch: int) -> StepNoise | None:
+    def _draw_noise(self: Model, batch: int, fresh: bool = False) -> StepNoise | None:
         """The step's randomness: front-end masks ``philox(stream, step, node)`` in
         deterministic mode; in fast mode the native generator's seed ``step_seed(stream,
-        step)`` (None when no layer is noisy). Either way a function of (stream, step)."""
+        step)`` (None when no layer is noisy). Either way a function of (stream, step).
+        ``fresh``: a training-mode call outside ``fit``, keyed by a new seed of the global
+        stream instead (new noise on every call, the same on both backends)."""
         fast = not config.is_deterministic()
         if fast:
             graph = self.graph
@@ -300,10 +302,13 @@ class TrainingMixin:
                 self._noisy_graph = (graph, bool(self._noisy_nodes(1)))
             if not self._noisy_graph[1]:
                 return None
-        step = self.optimizer.iterations if self.optimizer is not None else 0
-        if self._noise_stream is None:
-            self._noise_stream = _seed.draw_seed()
-        stream = self._noise_stream
+        if fresh:
+            stream, step = _seed.draw_seed(), 0
+        else:
+            step = self.optimizer.iterations if self.optimizer is not None else 0
+            if self._noise_stream is None:
+                self._noise_stream = _seed.draw_seed()
+            stream = self._noise_stream
         if fast:
             return StepNoise(seed=_seed.step_seed(stream, step))
         masks = {}
@@ -546,6 +551,18 @@ class TrainingMixin:
             runtime.finalize_optimizer()
         cbs.on_train_end(logs)
         return history
+
+    def _training_call(self: Model, x: Any) -> Any:
+        """``model(x, training=True)`` on arrays: one training-mode forward of the whole input
+        (Keras's eager call: dropout active, BatchNormalization on batch statistics), with
+        fresh noise (:meth:`_draw_noise`). Returns numpy, one array per output."""
+        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
+        self._build_from(xs0)
+        xs = self._cast_x(xs0)
+        runtime = self._ready_runtime()
+        outs = runtime.forward(xs, True, self._draw_noise(len(xs[0]), fresh=True))
+        self._pull_weights()  # BatchNormalization's moving statistics moved
+        return outs if len(outs) > 1 else outs[0]
 
     def optimizer_iterations(self: Model) -> int:
         return 0 if self.optimizer is None else int(self.optimizer.iterations)
