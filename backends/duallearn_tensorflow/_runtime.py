@@ -139,6 +139,12 @@ class TFRuntime(Runtime):
                 autograph=False,
                 jit_compile=self._xla(kind),
             )
+        elif kind == "predict_many":
+            fn = tf.function(
+                self._predict_loop,
+                input_signature=[x_spec, tf.TensorSpec((), tf.int32)],
+                autograph=False,
+            )
         else:
             y_spec = tuple(_spec(a, s) for a, s in zip(ys, out_shapes, strict=True))
             w_spec = tuple(_spec(s) for s in sws if s is not None)
@@ -197,6 +203,36 @@ class TFRuntime(Runtime):
         with self._placed():
             outs = self._function("predict", inputs)(tuple(inputs))
         return [o.numpy() for o in outs]
+
+    def predict_many(self, inputs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """Every ``batch_size`` slice through the predict forward in one ``tf.function`` call
+        (an in-graph loop: no Python round trip and no tensor conversion per batch)."""
+        with self._placed():
+            outs = self._function("predict_many", inputs)(
+                tuple(inputs), tf.constant(batch_size, tf.int32)
+            )
+        return [o.numpy() for o in outs]
+
+    def _predict_loop(self, x: Sequence[tf.Tensor], bs: tf.Tensor) -> list[tf.Tensor]:
+        """``concat([forward(x[i·bs : (i+1)·bs]) for i])`` as a ``tf.while_loop``; the first
+        batch runs before the loop to give the outputs' dtypes and shapes."""
+        steps = (tf.shape(x[0])[0] + bs - 1) // bs
+        first = self._mp_forward([a[:bs] for a in x], False, None)
+        tas = [
+            tf.TensorArray(o.dtype, size=steps, infer_shape=False, element_shape=o.shape).write(
+                0, o
+            )
+            for o in first
+        ]
+
+        def body(i: tf.Tensor, *tas: tf.TensorArray) -> tuple[Any, ...]:
+            outs = self._mp_forward([a[i * bs : (i + 1) * bs] for a in x], False, None)
+            return (i + 1, *[ta.write(i, o) for ta, o in zip(tas, outs, strict=True)])
+
+        done = tf.while_loop(
+            lambda i, *_: i < steps, body, (tf.constant(1), *tas), parallel_iterations=1
+        )
+        return [ta.concat() for ta in done[1:]]
 
     def forward(
         self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None

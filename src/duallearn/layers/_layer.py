@@ -298,9 +298,7 @@ def _trainable_in(w: Weight, layer: Layer) -> bool:
     """Whether sublayer weight ``w`` is trainable within ``layer`` (its sublayer is)."""
     from ._custom import tracked_sublayers
 
-    return any(
-        any(w is t for t in sub.trainable_weights) for sub in tracked_sublayers(layer)
-    )
+    return any(any(w is t for t in sub.trainable_weights) for sub in tracked_sublayers(layer))
 
 
 def _shape_fits(expected: Any, received: Any) -> bool:

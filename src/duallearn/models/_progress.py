@@ -77,10 +77,11 @@ class Progress:
             mininterval=0.1,
         )
 
-    def step(self, batch: int, logs: Callable[[], dict[str, float]] | None) -> None:
+    def step(self, batch: int, logs: Callable[[], dict[str, float]] | None, n: int = 1) -> None:
+        """``n`` more batches done (the last one ``batch``)."""
         if self._bar is None:
             return
-        self._bar.update(1)
+        self._bar.update(n)
         now = time.perf_counter()
         if logs is not None and now - self._last >= REFRESH:
             self._last = now

@@ -150,6 +150,9 @@ def _batches(
         b += 1
 
 
+PREDICT_GROUP_BYTES = 64 << 20  # inputs per predict_many call (array data, no batch hooks)
+
+
 class TrainingMixin:
     """fit / evaluate / predict for :class:`~duallearn.Model`."""
 
@@ -682,10 +685,25 @@ class TrainingMixin:
         chunks: list[list[np.ndarray]] = []
         it = feed.epoch(0)
         runtime: Any = None
+        # in-memory arrays and no per-batch hooks: many batches per runtime call
+        grouped = (
+            feed.arrays is not None
+            and steps is None
+            and not want
+            and not cbs.wants_batch_logs("on_predict_batch_begin")
+        )
         try:
-            for b, (bx, _, _) in _batches(
-                it, steps or feed.steps, 0, "prediction", steps is not None, feed.kind
-            ):
+            if grouped:
+                assert feed.arrays is not None
+                chunks = self._predict_grouped(feed.arrays[0], batch_size, progress)
+            batches = (
+                []
+                if grouped
+                else _batches(
+                    it, steps or feed.steps, 0, "prediction", steps is not None, feed.kind
+                )
+            )
+            for b, (bx, _, _) in batches:
                 if runtime is None:
                     runtime = self._ready_runtime()
                 cbs.on_predict_batch_begin(b, {})
@@ -706,6 +724,25 @@ class TrainingMixin:
         if isinstance(getattr(self, "_output_struct", None), dict):
             return dict(zip(self.output_names, outs, strict=True))
         return outs if len(outs) > 1 else outs[0]
+
+    def _predict_grouped(
+        self: Model, xs: list[np.ndarray], batch_size: int, progress: Progress
+    ) -> list[list[np.ndarray]]:
+        """Outputs of every ``batch_size`` batch, computed a group of batches (at most
+        ``PREDICT_GROUP_BYTES`` of inputs) per :meth:`Runtime.predict_many` call: the same
+        per-batch forward as one call per batch, without the per-batch round trip."""
+        n = len(xs[0])
+        row_bytes = max(1, sum(a[:1].nbytes for a in xs))
+        group = max(1, PREDICT_GROUP_BYTES // (row_bytes * batch_size)) * batch_size
+        chunks = []
+        runtime = None
+        for start in range(0, n, group):
+            runtime = runtime or self._ready_runtime()
+            part = [a[start : start + group] for a in xs]
+            chunks.append(runtime.predict_many(part, batch_size))
+            done = math.ceil(min(n, start + group) / batch_size)
+            progress.step(done - 1, None, n=done - start // batch_size)
+        return chunks
 
     def predict_on_batch(self: Model, x: Any) -> Any:
         return self.predict(

@@ -78,6 +78,15 @@ class Runtime(ABC):
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Forward pass in inference mode; returns every model output as numpy."""
 
+    def predict_many(self, inputs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """:meth:`predict` of each ``batch_size`` slice of ``inputs`` in order, concatenated
+        (the same per-batch forward; a backend may run the loop natively in one call)."""
+        n = len(inputs[0])
+        chunks = [
+            self.predict([a[i : i + batch_size] for a in inputs]) for i in range(0, n, batch_size)
+        ]
+        return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+
     @abstractmethod
     def forward(
         self, inputs: Sequence[np.ndarray], training: bool, noise: StepNoise | None = None
