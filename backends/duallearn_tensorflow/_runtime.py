@@ -66,13 +66,15 @@ class Net(tf.Module):
 _XLA_LAYERS = frozenset({"InputLayer", "Dense", "Activation", "Flatten", "Reshape"})
 
 
-def _spec(a: np.ndarray, shape: tuple[int | None, ...] | None = None) -> tf.TensorSpec:
-    """A signature for batches like ``a``: the batch dimension open, and any dimension the
-    model declares as None (variable-length sequences) open too."""
-    dims: list[int | None] = [None, *a.shape[1:]]
+def _spec(
+    a: np.ndarray, shape: tuple[int | None, ...] | None = None, batch: int | None = None
+) -> tf.TensorSpec:
+    """A signature for batches like ``a``: the batch dimension ``batch`` (None: open), and any
+    dimension the model declares as None (variable-length sequences) open."""
+    dims: list[int | None] = [batch, *a.shape[1:]]
     if shape is not None and len(shape) == a.ndim:
         rest = zip(shape[1:], a.shape[1:], strict=True)
-        dims = [None] + [None if s is None else d for s, d in rest]
+        dims = [batch] + [None if s is None else d for s, d in rest]
     return tf.TensorSpec(dims, tf.as_dtype(a.dtype))
 
 
@@ -87,6 +89,7 @@ class TFRuntime(Runtime):
         self.set_weights(weights)
         self._opt: TFOptimizer | None = None
         self._fns: dict[Any, Any] = {}
+        self._batch_sizes: dict[str, int | None] = {}  # the first batch size of each kind
         self._jit: Any = "auto"  # compile(jit_compile=...): True, False or "auto"
         self.rng = TFRng.seeded_from_global()
         # every native layer (nested models' too) keys its fast-mode draws by its index here
@@ -125,13 +128,19 @@ class TFRuntime(Runtime):
     ) -> Any:
         present = tuple(s is not None for s in sws)
         mask_keys = tuple(sorted(noise.masks)) if noise is not None and noise.masks else ()
-        key = (kind, present, mask_keys)
+        # The first batch size of a kind gets a trace with a static batch dimension (grappler
+        # and oneDNN plan better: LSTM train step 1.1x); any other size (the last partial
+        # batch, uneven sources) shares one trace with the batch dimension open.
+        n = len(xs[0]) if xs else None
+        static = None if kind == "predict_many" else self._batch_sizes.setdefault(kind, n)
+        batch = static if static == n else None
+        key = (kind, present, mask_keys, batch)
         fn = self._fns.get(key)
         if fn is not None:
             return fn
         in_shapes = self.graph.input_shapes or [None] * len(xs)
         out_shapes = self.graph.output_shapes or [None] * len(ys)
-        x_spec = tuple(_spec(a, s) for a, s in zip(xs, in_shapes, strict=True))
+        x_spec = tuple(_spec(a, s, batch) for a, s in zip(xs, in_shapes, strict=True))
         if kind == "predict":
             fn = tf.function(
                 lambda x: self._mp_forward(list(x), False, None),
@@ -146,8 +155,8 @@ class TFRuntime(Runtime):
                 autograph=False,
             )
         else:
-            y_spec = tuple(_spec(a, s) for a, s in zip(ys, out_shapes, strict=True))
-            w_spec = tuple(_spec(s) for s in sws if s is not None)
+            y_spec = tuple(_spec(a, s, batch) for a, s in zip(ys, out_shapes, strict=True))
+            w_spec = tuple(_spec(s, None, batch) for s in sws if s is not None)
             m_spec = tuple(_spec(noise.masks[k]) for k in mask_keys) if noise else ()
 
             def expand(ws: Sequence[tf.Tensor]) -> list[tf.Tensor | None]:
