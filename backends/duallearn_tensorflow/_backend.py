@@ -39,8 +39,10 @@ class TensorFlowBackend(Backend):
     def __init__(self) -> None:
         self.tf = tf
 
-    def build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> TFRuntime:
-        return TFRuntime(graph, weights)
+    def build(
+        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
+    ) -> TFRuntime:
+        return TFRuntime(graph, weights, device)
 
     def versions(self) -> dict[str, str]:
         return {"tensorflow": tf.__version__}

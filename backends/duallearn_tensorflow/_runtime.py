@@ -3,6 +3,7 @@ structure, batch dimension left open), device-side metric accumulators."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -78,8 +79,22 @@ def _spec(
     return tf.TensorSpec(dims, tf.as_dtype(a.dtype))
 
 
+def _scope(device: str) -> str:
+    """duallearn device name → TensorFlow device ("cpu" → /CPU:0, "cuda:N" → /GPU:N)."""
+    return "/CPU:0" if device == "cpu" else f"/GPU:{device.split(':')[1] if ':' in device else 0}"
+
+
 class TFRuntime(Runtime):
-    def __init__(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> None:
+    def __init__(
+        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
+    ) -> None:
+        # every variable (weights, optimizer slots, accumulators, RNG seed) is created under
+        # the requested device; None leaves placement to TensorFlow (the first GPU if any)
+        self._scope = None if device is None else _scope(device)
+        with self._placed():
+            self._build(graph, weights)
+
+    def _build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> None:
         self.graph = graph
         self.net = Net(graph)
         mods: list[TFLayer] = self.net.layers_
@@ -196,15 +211,12 @@ class TFRuntime(Runtime):
 
     def to_device(self, device: str) -> None:
         """Run the compiled steps under ``tf.device`` ("cpu" -> /CPU:0, "cuda:N" -> /GPU:N).
-        Variables stay where TensorFlow placed them when the model was built (its default:
-        the first GPU when one is present)."""
-        index = device.split(":")[1] if ":" in device else "0"
-        self._scope = "/CPU:0" if device == "cpu" else f"/GPU:{index}"
+        Variables stay where they were created: on the device given to the constructor
+        (``Model.set_device`` before the first fit/evaluate/predict)."""
+        self._scope = _scope(device)
 
     def _placed(self) -> Any:
-        import contextlib
-
-        scope = getattr(self, "_scope", None)
+        scope = self._scope
         return contextlib.nullcontext() if scope is None else tf.device(scope)
 
     # ---- forward -------------------------------------------------------------------------
@@ -252,6 +264,10 @@ class TFRuntime(Runtime):
 
     # ---- training ------------------------------------------------------------------------
     def compile(self, spec: TrainSpec) -> None:
+        with self._placed():  # optimizer slots and accumulators beside the weights
+            self._compile(spec)
+
+    def _compile(self, spec: TrainSpec) -> None:
         self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
         self._loss_weights = spec.loss_weights
         self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
@@ -376,14 +392,15 @@ class TFRuntime(Runtime):
         stays in the variable dtype. ``loss_scale``: dynamic loss scaling as Keras's
         LossScaleOptimizer (2**15; halve and skip on inf/NaN; double after 2000 steps)."""
         self._compute = None if compute_dtype is None else DTYPES[compute_dtype]
-        self._ls = (
-            (
-                tf.Variable(2.0**15, dtype=tf.float32, trainable=False),
-                tf.Variable(0, dtype=tf.int64, trainable=False),
+        with self._placed():
+            self._ls = (
+                (
+                    tf.Variable(2.0**15, dtype=tf.float32, trainable=False),
+                    tf.Variable(0, dtype=tf.int64, trainable=False),
+                )
+                if loss_scale
+                else None
             )
-            if loss_scale
-            else None
-        )
         self._fns = {}
 
     def _mp_forward(self, xs: list[Any], training: bool, masks: Any) -> list[Any]:

@@ -36,8 +36,13 @@ class TorchBackend(Backend):
     def __init__(self) -> None:
         self.torch = torch
 
-    def build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> TorchRuntime:
-        return TorchRuntime(graph, weights)
+    def build(
+        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
+    ) -> TorchRuntime:
+        runtime = TorchRuntime(graph, weights)
+        if device is not None:
+            runtime.to_device(device)
+        return runtime
 
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}

@@ -36,6 +36,31 @@ def run(device, seed=0):
     return m, h, m.predict(x, verbose=0)
 
 
+def _devices(model) -> set[str]:
+    """Where every variable of the model's runtime lives: weights, optimizer slots, the metric
+    accumulator and the fast-mode RNG (torch generator / TF seed), as "cpu" / "cuda:N"."""
+    rt = model._get_runtime()
+    tensors = [v for (_, _, v) in rt._vars] + [t for ts in rt._opt.slots.values() for t in ts]
+    tensors.append(rt._acc)
+    tensors.append(rt.rng.seed if hasattr(rt.rng, "seed") else rt.rng.generator)
+    out = set()
+    for t in tensors:
+        d = str(t.device)
+        if "device:" in d:  # TensorFlow: /job:localhost/replica:0/task:0/device:CPU:0
+            kind, index = d.rsplit("device:", 1)[1].split(":")
+            d = "cpu" if kind == "CPU" else f"cuda:{index}"
+        out.add(d)
+    return out
+
+
+def test_explicit_cpu_holds_every_variable(backend):
+    """set_device("cpu") creates every variable on the CPU, also on TensorFlow, whose own
+    default on a GPU machine is the GPU (on this CPU-only machine the check cannot tell the
+    two apart; the CUDA test below covers a GPU)."""
+    m, _, _ = run("cpu")
+    assert _devices(m) == {"cpu"}
+
+
 def test_explicit_cpu_equals_default(backend):
     if config.gpu_count(backend):
         pytest.skip("the default is the GPU on this machine; the CUDA test covers it")
@@ -53,6 +78,7 @@ def test_cuda_run_matches_cpu_run(backend):
     mc, hc, pc = run("cpu")
     mg, hg, pg = run("cuda:0")
     assert mg.device == "cuda:0"
+    assert _devices(mg) == {"cuda:0"} and _devices(mc) == {"cpu"}
     assert_close("predictions on cuda vs cpu", pg, pc, "float32", "forward")
     for a, b in zip(mg.get_weights(), mc.get_weights(), strict=True):
         assert_close("weights after 8 steps on cuda vs cpu", a, b, "float32", "params_10")

@@ -166,8 +166,12 @@ class Model(TrainingMixin, Layer):
         if self._runtime is None:
             graph = self.graph
             backend = get_backend(self.backend_name)
+            # variables are created on the model's device (set_device / DUALLEARN_DEVICE)
+            device = config.resolve_device(
+                self._device_request, config.gpu_count(self.backend_name)
+            )
             self._runtime = backend.build(
-                graph.spec(self._dtype()), [w.value for w in self.weights]
+                graph.spec(self._dtype()), [w.value for w in self.weights], device
             )
             offset = 0
             for layer in graph.layers:

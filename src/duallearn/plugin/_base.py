@@ -177,8 +177,11 @@ class Backend(ABC):
     name: str = ""
 
     @abstractmethod
-    def build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> Runtime:
-        """Build the native model for ``graph`` with the given canonical weights."""
+    def build(
+        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
+    ) -> Runtime:
+        """Build the native model for ``graph`` with the given canonical weights, its
+        variables created on ``device`` ("cpu", "cuda:N"; None: the framework's default)."""
 
     @abstractmethod
     def versions(self) -> dict[str, str]:
