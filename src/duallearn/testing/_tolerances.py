@@ -44,18 +44,25 @@ def max_errors(a: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
 
 
 def assert_close(
-    label: str, a: object, ref: object, dtype: str = "float64", kind: str = "layer", lr: float = 1.0
+    label: str,
+    a: object,
+    ref: object,
+    dtype: str = "float64",
+    kind: str = "layer",
+    lr: float = 1.0,
+    scale: float | None = None,
 ) -> None:
-    """Assert ``a`` matches ``ref`` within the table's tolerance, with a labelled message."""
+    """Assert ``a`` matches ``ref`` within the table's tolerance, with a labelled message.
+
+    ``scale`` replaces ``max|ref|`` in the absolute term when the natural magnitude of the
+    computation is larger than the result (a gradient entry that is a sum of terms which
+    cancel: its rounding error follows the terms, not the sum)."""
     a_arr, r_arr = np.asarray(a, np.float64), np.asarray(ref, np.float64)
     if a_arr.shape != r_arr.shape:
         raise AssertionError(f"{label}: shape {a_arr.shape} != reference shape {r_arr.shape}")
     tol = tolerance(kind, dtype)
-    atol = (
-        tol.atol_s
-        * (lr if kind == "step" else 1.0)
-        * (float(np.max(np.abs(r_arr))) if r_arr.size else 0.0)
-    )
+    own = float(np.max(np.abs(r_arr))) if r_arr.size else 0.0
+    atol = tol.atol_s * (lr if kind == "step" else 1.0) * max(own, scale or 0.0)
     bound = atol + tol.rtol * np.abs(r_arr)
     diff = np.abs(a_arr - r_arr)
     if not np.all(diff <= bound) or not np.all(np.isfinite(a_arr) == np.isfinite(r_arr)):
