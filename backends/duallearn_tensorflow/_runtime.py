@@ -292,7 +292,7 @@ class TFRuntime(Runtime):
         """XLA (``jit_compile``) for a step: as compiled, or by default ("auto") only where it
         measurably helps on the benchmarks (docs/benchmarks.md): the train step of float32
         graphs made only of matmul and elementwise layers with >= 64k weights (MLP: 1.45x).
-        XLA makes convolutions ~2x slower on CPU and compiles an LSTM for ~30 s."""
+        XLA makes convolutions ~2x slower on CPU and the LSTM loop ~1.1x slower."""
         if self._jit is True or self._jit is False:
             return bool(self._jit)
         return (
