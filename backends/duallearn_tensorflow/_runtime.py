@@ -104,7 +104,7 @@ class TFRuntime(Runtime):
         self.set_weights(weights)
         self._opt: TFOptimizer | None = None
         self._fns: dict[Any, Any] = {}
-        self._batch_sizes: dict[str, int | None] = {}  # the first batch size of each kind
+        self._batch_sizes: dict[str, int | None] = {}  # set_batch_size: kind -> static size
         self._jit: Any = "auto"  # compile(jit_compile=...): True, False or "auto"
         self.rng = TFRng.seeded_from_global()
         # every native layer (nested models' too) keys its fast-mode draws by its index here
@@ -143,12 +143,14 @@ class TFRuntime(Runtime):
     ) -> Any:
         present = tuple(s is not None for s in sws)
         mask_keys = tuple(sorted(noise.masks)) if noise is not None and noise.masks else ()
-        # The first batch size of a kind gets a trace with a static batch dimension (grappler
-        # and oneDNN plan better: LSTM train step 1.1x); any other size (the last partial
-        # batch, uneven sources) shares one trace with the batch dimension open.
+        # Batches of the size given by set_batch_size get a trace with a static batch dimension
+        # (grappler and oneDNN plan better: LSTM train step 1.1x); any other size (the last
+        # partial batch, other sources) shares one trace with the batch dimension open. The
+        # two can round differently (CNN, GRU: 1 ulp), so the choice depends on the call's
+        # arguments only, never on which size came first.
         n = len(xs[0]) if xs else None
-        static = None if kind == "predict_many" else self._batch_sizes.setdefault(kind, n)
-        batch = static if static == n else None
+        static = self._batch_sizes.get(kind)
+        batch = static if static is not None and static == n else None
         key = (kind, present, mask_keys, batch)
         fn = self._fns.get(key)
         if fn is not None:
@@ -224,6 +226,9 @@ class TFRuntime(Runtime):
         with self._placed():
             outs = self._function("predict", inputs)(tuple(inputs))
         return [o.numpy() for o in outs]
+
+    def set_batch_size(self, kind: str, batch_size: int | None) -> None:
+        self._batch_sizes[kind] = batch_size
 
     def predict_many(self, inputs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
         """Every ``batch_size`` slice through the predict forward in one ``tf.function`` call

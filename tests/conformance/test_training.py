@@ -176,3 +176,57 @@ def test_metrics_ignore_sample_weight_weighted_metrics_use_it(backend, tmp_path)
         x, y, sample_weight=sw, batch_size=60, verbose=0, return_dict=True
     )
     assert again == pytest.approx(logs)
+
+
+def _cnn():
+    dl.set_random_seed(0)
+    m = dl.Sequential(
+        [
+            dl.layers.Input((12, 12, 3)),
+            dl.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            dl.layers.MaxPooling2D(),
+            dl.layers.BatchNormalization(),
+            dl.layers.Flatten(),
+            dl.layers.Dense(2),
+        ]
+    )
+    m.compile(dl.optimizers.Adam(0.01), dl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+class _PerBatch(dl.callbacks.Callback):
+    """Hooks predict batches, so predict takes the one-call-per-batch path."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
+
+
+def test_results_do_not_depend_on_earlier_batch_sizes(backend):
+    """TensorFlow compiles a step with a static batch dimension for the call's batch_size and
+    an open one for other sizes; the two may round differently (1 ulp on this CNN), so which
+    one a batch takes depends only on the call's arguments: after calls whose first batch was
+    small, fit / evaluate / predict give bit-identical results to a fresh model's."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 12, 12, 3)).astype("float32")
+    y = rng.integers(0, 2, 40)
+    fresh = _cnn()
+    w_init = fresh.get_weights()
+    fresh.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    ref = (
+        fresh.get_weights(),
+        fresh.predict(x, batch_size=16, verbose=0, callbacks=[_PerBatch()]),
+        fresh.evaluate(x, y, batch_size=16, verbose=0),
+    )
+    m = _cnn()
+    m.fit(x[:5], y[:5], batch_size=16, epochs=1, verbose=0)  # first batches: 5 samples
+    m.predict(x[:5], batch_size=16, verbose=0, callbacks=[_PerBatch()])
+    m.evaluate(x[:5], y[:5], batch_size=16, verbose=0)
+    m.set_weights(w_init)
+    m.compile(dl.optimizers.Adam(0.01), dl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(m.get_weights(), ref[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        m.predict(x, batch_size=16, verbose=0, callbacks=[_PerBatch()]), ref[1]
+    )
+    assert m.evaluate(x, y, batch_size=16, verbose=0) == ref[2]

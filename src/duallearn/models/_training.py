@@ -67,6 +67,12 @@ class _Feed:
             self.n = -1
             self.steps = source.steps
 
+    @property
+    def static_batch(self) -> int | None:
+        """The batch size of almost every batch (in-memory arrays: ``batch_size``; other
+        sources: unknown): what ``Runtime.set_batch_size`` may specialise a step to."""
+        return self.batch_size if self.arrays is not None else None
+
     def _array_batches(self, epoch: int, key: tuple[int, ...]) -> Iterator[Batch]:
         assert self.arrays is not None
         xs, ys, sws = self.arrays
@@ -506,6 +512,7 @@ class TrainingMixin:
                             self._ensure_train_spec(by)
                             runtime = self._ready_runtime()
                             runtime.results(reset=True)
+                            runtime.set_batch_size("train", feed.static_batch)
                         assert self.optimizer is not None
                         cbs.on_train_batch_begin(b, {})
                         lr = self.optimizer.current_learning_rate()
@@ -602,6 +609,7 @@ class TrainingMixin:
         runtime: Any = self._ready_runtime() if self._runtime is not None else None
         if runtime is not None:
             runtime.results(reset=True)
+            runtime.set_batch_size("test", feed.static_batch)
         it = feed.epoch(epoch)
         want = cbs is not None and cbs.wants_batch_logs("on_test_batch_end")
         try:
@@ -612,6 +620,7 @@ class TrainingMixin:
                     self._ensure_train_spec(by)
                     runtime = self._ready_runtime()
                     runtime.results(reset=True)
+                    runtime.set_batch_size("test", feed.static_batch)
                 if cbs is not None:
                     cbs.on_test_batch_begin(b, {})
                 runtime.test_batch(bx, by, bw)
@@ -706,6 +715,7 @@ class TrainingMixin:
             for b, (bx, _, _) in batches:
                 if runtime is None:
                     runtime = self._ready_runtime()
+                    runtime.set_batch_size("predict", feed.static_batch)
                 cbs.on_predict_batch_begin(b, {})
                 out = runtime.predict(bx)
                 chunks.append(out)

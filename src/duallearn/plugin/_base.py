@@ -78,6 +78,13 @@ class Runtime(ABC):
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Forward pass in inference mode; returns every model output as numpy."""
 
+    def set_batch_size(self, kind: str, batch_size: int | None) -> None:
+        """The batch size that the coming ``kind`` calls ("train", "test", "predict") mostly
+        have, from the call's arguments (None: unknown). A backend may specialise its compiled
+        step to it; the choice must not depend on the order of earlier calls, so that a
+        resumed run computes exactly what the uninterrupted one did. Default: ignored."""
+        return None
+
     def predict_many(self, inputs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
         """:meth:`predict` of each ``batch_size`` slice of ``inputs`` in order, concatenated
         (the same per-batch forward; a backend may run the loop natively in one call)."""
