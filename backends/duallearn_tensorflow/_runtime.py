@@ -1,5 +1,6 @@
-"""The TensorFlow runtime: native modules, a ``tf.function`` train step (one trace per input
-structure, batch dimension left open), device-side metric accumulators."""
+"""The TensorFlow runtime: native modules, a ``tf.function`` train step (per input structure,
+one trace with the batch dimension of ``set_batch_size`` and one with it open), device-side
+metric accumulators."""
 
 from __future__ import annotations
 
