@@ -19,18 +19,12 @@ import tensorflow as tf
 class TFRng:
     """The seed variable ``[seed, call]`` (int64) of one runtime."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int = 0) -> None:
+        # TensorFlow's global generator is left alone: every step and every call from the
+        # front-end reseeds this one
         with tf.init_scope():
             self.seed = tf.Variable([seed, 0], dtype=tf.int64, trainable=False, name="rng_seed")
         self._base, self._calls = seed, 0
-
-    @classmethod
-    def seeded_from_global(cls) -> TFRng:
-        """Seeded by one draw of TensorFlow's global generator (``tf.random.set_seed`` makes
-        training-mode calls outside ``fit`` reproducible)."""
-        with tf.init_scope():
-            draw = tf.random.uniform((), 0, 2**62, dtype=tf.int64)
-        return cls(int(draw.numpy()))
 
     def reseed(self, seed: int) -> None:
         """Key the next draws by a training step's seed."""

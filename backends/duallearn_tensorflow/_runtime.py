@@ -107,7 +107,7 @@ class TFRuntime(Runtime):
         self._fns: dict[Any, Any] = {}
         self._batch_sizes: dict[str, int | None] = {}  # set_batch_size: kind -> static size
         self._jit: Any = "auto"  # compile(jit_compile=...): True, False or "auto"
-        self.rng = TFRng.seeded_from_global()
+        self.rng = TFRng()
         # every native layer (nested models' too) keys its fast-mode draws by its index here
         layers = [m for m in self.net.submodules if isinstance(m, TFLayer)]
         for k, m in enumerate(layers):
@@ -469,8 +469,7 @@ class TFRuntime(Runtime):
     ) -> None:
         fn = self._function("train", inputs, targets, sample_weights, noise)
         masks = tuple(noise.masks[k] for k in sorted(noise.masks)) if noise and noise.masks else ()
-        if noise is not None and noise.seed is not None:
-            self.rng.reseed(noise.seed)
+        self._seed_step(noise, training=False)  # no seed: a noiseless model, nothing to key
         with self._placed():
             fn(
                 tuple(inputs),

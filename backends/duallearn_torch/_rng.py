@@ -18,11 +18,11 @@ class TorchRng:
         self.generator = generator
 
     @classmethod
-    def seeded_from_global(cls, device: torch.device | str = "cpu") -> TorchRng:
-        """A runtime's generator on ``device``, seeded by one draw of torch's global generator
-        (``torch.manual_seed`` makes training-mode calls outside ``fit`` reproducible)."""
+    def seeded(cls, seed: int = 0, device: torch.device | str = "cpu") -> TorchRng:
+        """A runtime's own generator on ``device`` (torch's global generator is left alone;
+        every step and every call from the front-end reseeds it anyway)."""
         gen = torch.Generator(device=device)
-        gen.manual_seed(int(torch.randint(0, 2**62, ()).item()))
+        gen.manual_seed(seed)
         return cls(gen)
 
     def reseed(self, seed: int) -> None:

@@ -83,7 +83,7 @@ class TorchRuntime(Runtime):
         self._spec: TrainSpec | None = None
         self._opt: TorchOptimizer | None = None
         self.device: torch.device | None = None  # None: the CPU (no transfers at all)
-        self._give_rng(TorchRng.seeded_from_global())
+        self._give_rng(TorchRng.seeded())
         # the forward that fit/evaluate/predict run: eager, or torch.compile(jit_compile=True)
         # (eager: the bound forward, skipping Module.__call__'s hook dispatch per step)
         self._fwd: Any = self.net.forward

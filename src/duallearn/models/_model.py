@@ -167,11 +167,11 @@ class Model(TrainingMixin, Layer):
             graph = self.graph
             backend = get_backend(self.backend_name)
             # variables are created on the model's device (set_device / DUALLEARN_DEVICE)
-            device = config.resolve_device(
+            self._device = config.resolve_device(
                 self._device_request, config.gpu_count(self.backend_name)
             )
             self._runtime = backend.build(
-                graph.spec(self._dtype()), [w.value for w in self.weights], device
+                graph.spec(self._dtype()), [w.value for w in self.weights], self._device
             )
             offset = 0
             for layer in graph.layers:

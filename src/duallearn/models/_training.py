@@ -363,11 +363,8 @@ class TrainingMixin:
             if policy.is_mixed and hasattr(runtime, "set_precision"):
                 runtime.set_precision(policy.compute_dtype, policy.loss_scaling)
             config.apply_backend_flags(self.backend_name)
-            self._device = config.resolve_device(
-                self._device_request, config.gpu_count(self.backend_name)
-            )
             to_device = getattr(runtime, "to_device", None)
-            if to_device is not None:
+            if to_device is not None:  # self._device: resolved when the runtime was built
                 to_device(self._device)
             else:
                 self._device = "cpu"  # this runtime places everything on the CPU
