@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-
-import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -39,10 +36,8 @@ class TensorFlowBackend(Backend):
     def __init__(self) -> None:
         self.tf = tf
 
-    def build(
-        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
-    ) -> TFRuntime:
-        return TFRuntime(graph, weights, device)
+    def build(self, graph: GraphSpec, device: str | None = None) -> TFRuntime:
+        return TFRuntime(graph, device)
 
     def versions(self) -> dict[str, str]:
         return {"tensorflow": tf.__version__}

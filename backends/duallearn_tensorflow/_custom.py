@@ -3,9 +3,7 @@ models nested as layers, and ``TFModule`` (a native module as a layer)."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,7 +13,7 @@ from duallearn.errors import BackendError
 from duallearn.ops import native_call
 
 from . import _ops
-from ._layers import DTYPES, TFLayer, implements
+from ._layers import DTYPES, TFLayer, bind, implements
 
 
 def _call_kwargs(layer: Any) -> set[str]:
@@ -26,21 +24,6 @@ def _call_kwargs(layer: Any) -> set[str]:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return {"training", "mask"}
     return {n for n in ("training", "mask") if n in params}
-
-
-@contextlib.contextmanager
-def _frozen(layers: Any, freeze: bool) -> Iterator[None]:
-    """Build native modules of ``layers`` as non-trainable (a frozen parent): tf.Variables
-    fix ``trainable`` at creation, so the flags are lowered while they are created."""
-    saved = [(l, l.trainable) for l in layers]
-    if freeze:
-        for l, _ in saved:
-            l.trainable = False
-    try:
-        yield
-    finally:
-        for l, t in saved:
-            l.trainable = t
 
 
 def _check_portable(layer: Any, name: str) -> None:
@@ -76,21 +59,11 @@ class TFOpsLayer(TFLayer):
         self.dtype = DTYPES.get(layer.dtype, tf.float32)
         self._kw = _call_kwargs(layer)
         own = layer._own_trainable() + layer._own_non_trainable()
-        trainable = {id(w) for w in layer._own_trainable()}
         self._own = own
-        self.dl_vars: list[tf.Variable] = [
-            tf.Variable(
-                np.asarray(w.value),
-                dtype=DTYPES[w.dtype],
-                trainable=id(w) in trainable,
-                name=w.name,
-            )
-            for w in own
-        ]
+        self.dl_vars: list[tf.Variable] = [bind(w) for w in own]
         self._index: list[tuple[Any, int]] = [(None, i) for i in range(len(own))]
         subs = [s for s in tracked_sublayers(layer) if s.built]
-        with _frozen(subs, not layer.trainable):
-            self.subs = [native_layer(s) for s in subs]
+        self.subs = [native_layer(s) for s in subs]
         self._sub_of = {id(s): m for s, m in zip(subs, self.subs, strict=True)}
         for m in self.subs:
             for i, v in enumerate(m.dl_vars):
@@ -129,8 +102,7 @@ class TFNestedModel(TFLayer):
         tf.Module.__init__(self, name=None)
         self.spec = layer
         self.dtype = DTYPES.get(layer.dtype, tf.float32)
-        with _frozen(layer.graph.layers, not layer.trainable):
-            self.net = Net(layer.graph.spec(layer._dtype()))
+        self.net = Net(layer.graph.spec(layer._dtype()))
         mods: list[TFLayer] = self.net.layers_
         self._index = [(m, i) for m in mods for i in range(len(m.dl_vars))]
         self.dl_vars = [v for m in mods for v in m.dl_vars]
@@ -170,12 +142,10 @@ class TFNativeModule(TFLayer):
         self.dtype = DTYPES.get(layer.dtype, tf.float32)
         self.module = layer.module
         train, rest = layer._variables()
-        self.dl_vars = (train + rest) if layer.trainable else []
-        if not layer.trainable:
-            raise BackendError(
-                f"Layer {layer.name!r}: a frozen TFModule is not supported. Fix: set "
-                "trainable=False on the tf.Variables of the module instead."
-            )
+        # the module's own variables are the layer's storage (created in this order)
+        for w, v in zip(layer._weights, train + rest, strict=True):
+            bind(w, existing=v)
+        self.dl_vars = [w.native_for("tensorflow") for w in layer.weights]
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
         return self.module(x)

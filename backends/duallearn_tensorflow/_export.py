@@ -67,15 +67,15 @@ class Serving(tf.Module):
 
 def export(
     graph: GraphSpec,
-    weights: Sequence[np.ndarray],
     path: str,
     fmt: str,
     probe: Sequence[np.ndarray],
     input_names: Sequence[str],
     output_names: Sequence[str],
 ) -> list[np.ndarray]:
-    """Write ``fmt`` to ``path`` and return the artifact's outputs on ``probe``."""
-    runtime = TFRuntime(graph, weights)
+    """Write ``fmt`` to ``path`` and return the artifact's outputs on ``probe``. Called
+    under ``duallearn.variables.detached()``: the modules hold copies of the weights."""
+    runtime = TFRuntime(graph)
     if fmt == "tflite":
         _unfuse(runtime.net)
     # TF Lite: a fixed batch (the probe's) lets the converter lower the recurrent layers'

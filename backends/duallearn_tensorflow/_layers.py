@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from duallearn.errors import BackendError
+from duallearn.plugin import bind_variable
 
 DTYPES = {
     "float16": tf.float16,
@@ -48,13 +49,11 @@ class TFLayer(tf.Module):
         self.spec = layer
         self.dtype = DTYPES[layer.dtype]
         self.dl_vars: list[tf.Variable] = []
-        trainable_ids = {id(w) for w in layer.trainable_weights}
         for i, w in enumerate(layer.weights):
-            v = tf.Variable(
-                self.to_native(i, np.asarray(w.value)),
-                dtype=DTYPES[w.dtype],
-                trainable=id(w) in trainable_ids,
-                name=w.name,
+            v = bind(
+                w,
+                lambda a, i=i: self.to_native(i, a),
+                lambda a, i=i: self.to_canonical(i, a),
             )
             setattr(self, w.name.replace(".", "_"), v)
             self.dl_vars.append(v)
@@ -72,6 +71,33 @@ class TFLayer(tf.Module):
 
     def forward(self, x: Any, training: bool, noise: tf.Tensor | None = None) -> Any:
         raise NotImplementedError
+
+
+def _variable(value: np.ndarray, variable: Any) -> tf.Variable:
+    dtype = DTYPES.get(variable.dtype, tf.as_dtype(value.dtype))
+    return tf.Variable(value, dtype=dtype, trainable=variable.trainable, name=variable.name)
+
+
+def _assign(v: tf.Variable, a: np.ndarray) -> None:
+    v.assign(a.astype(v.dtype.as_numpy_dtype, copy=False))
+
+
+def bind(
+    variable: Any, to_native: Any = None, to_canonical: Any = None, existing: Any = None
+) -> Any:
+    """The ``tf.Variable`` of front-end ``variable`` (``duallearn.plugin.bind_variable``),
+    created under the caller's device scope. Which variables train is the runtime's choice
+    at compile, not ``tf.Variable``'s flag."""
+    conv = {} if to_native is None else {"to_native": to_native, "to_canonical": to_canonical}
+    return bind_variable(
+        variable,
+        "tensorflow",
+        lambda v: _variable(v, variable),
+        lambda v: v.numpy(),
+        _assign,
+        existing=existing,
+        **conv,
+    )
 
 
 def native_layer(layer: Any) -> TFLayer:

@@ -243,10 +243,13 @@ class TFOptimizer(tf.Module):
         to_canonical: Any = None,
         to_native: Any = None,
         names: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.params = params
+        # slots are keyed by variable path (default: position, for tests driving it directly)
+        self.keys = list(keys) if keys is not None else [str(i) for i in range(len(params))]
         ident: list[Callable[[np.ndarray], np.ndarray]] = [lambda a: a] * len(params)
         self.to_canonical = list(to_canonical) if to_canonical is not None else ident
         self.to_native = list(to_native) if to_native is not None else ident
@@ -376,16 +379,16 @@ class TFOptimizer(tf.Module):
     def state(self) -> dict[str, np.ndarray]:
         out = {"iterations": np.array(int(self.iterations.numpy()), dtype=np.int64)}
         for name, vs in self.slots.items():
-            for i, (v, tc) in enumerate(zip(vs, self.to_canonical, strict=True)):
-                out[f"{name}/{i}"] = tc(v.numpy()).copy()
+            for k, v, tc in zip(self.keys, vs, self.to_canonical, strict=True):
+                out[f"{name}/{k}"] = tc(v.numpy()).copy()
         return out
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         from duallearn.errors import SerializationError
 
         for name, vs in self.slots.items():
-            for i, (v, tn) in enumerate(zip(vs, self.to_native, strict=True)):
-                key = f"{name}/{i}"
+            for k, v, tn in zip(self.keys, vs, self.to_native, strict=True):
+                key = f"{name}/{k}"
                 if key not in state:
                     raise SerializationError(
                         f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from duallearn.errors import ShapeError
-from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec
+from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec, optimizer_for
 
 from . import _losses, _metrics
 from ._layers import DTYPES, TFLayer, native_layer
@@ -86,23 +86,18 @@ def _scope(device: str) -> str:
 
 
 class TFRuntime(Runtime):
-    def __init__(
-        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
-    ) -> None:
+    def __init__(self, graph: GraphSpec, device: str | None = None) -> None:
         # every variable (weights, optimizer slots, accumulators, RNG seed) is created under
         # the requested device; None leaves placement to TensorFlow (the first GPU if any)
         self._scope = None if device is None else _scope(device)
         with self._placed():
-            self._build(graph, weights)
+            self._build(graph)
 
-    def _build(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> None:
+    def _build(self, graph: GraphSpec) -> None:
         self.graph = graph
+        # the native modules bind (or reuse) the layers' variables: no weight is copied
         self.net = Net(graph)
-        mods: list[TFLayer] = self.net.layers_
-        self._vars = [(m, i, v) for m in mods for i, v in enumerate(m.dl_vars)]
-        self._trainable = [(m, i, v) for (m, i, v) in self._vars if v.trainable]
-        self.params = [v for (_, _, v) in self._trainable]
-        self.set_weights(weights)
+        self._use_trainable(graph.trainable)
         self._opt: TFOptimizer | None = None
         self._fns: dict[Any, Any] = {}
         self._batch_sizes: dict[str, int | None] = {}  # set_batch_size: kind -> static size
@@ -125,13 +120,11 @@ class TFRuntime(Runtime):
     def native(self) -> tf.Module:
         return self.net
 
-    # ---- weights -------------------------------------------------------------------------
-    def get_weights(self) -> list[np.ndarray]:
-        return [m.to_canonical(i, v.numpy()).copy() for (m, i, v) in self._vars]
-
-    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        for (m, i, v), w in zip(self._vars, weights, strict=True):
-            v.assign(np.asarray(m.to_native(i, np.asarray(w)), dtype=v.dtype.as_numpy_dtype))
+    def _use_trainable(self, variables: Sequence[Any]) -> None:
+        """The variables that steps differentiate and update (the model's trainable weights
+        when it was compiled: Keras's rule)."""
+        self._trainable_vars = list(variables)
+        self.params = [v.native_for("tensorflow") for v in self._trainable_vars]
 
     # ---- compiled functions ----------------------------------------------------------------
     def _function(
@@ -281,14 +274,11 @@ class TFRuntime(Runtime):
         self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
         size = 2 * self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
         self._acc = tf.Variable(tf.zeros(size, dtype=tf.float64), trainable=False)
-        if self._opt is None or self._opt.spec is not spec.optimizer:
-            self._opt = TFOptimizer(
-                spec.optimizer,
-                self.params,
-                [lambda a, m=m, i=i: m.to_canonical(i, a) for (m, i, _) in self._trainable],
-                [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
-                names=[m.spec.weights[i].name for (m, i, _) in self._trainable],
-            )
+        if spec.trainable is not None:
+            self._use_trainable(spec.trainable)
+        self._opt = optimizer_for(
+            self._opt, spec.optimizer, self._trainable_vars, self.params, TFOptimizer
+        )
         jit = getattr(spec, "jit_compile", "auto")
         keep_predict = jit == self._jit
         self._jit = jit
@@ -375,7 +365,8 @@ class TFRuntime(Runtime):
         masks: dict[int, tf.Tensor] | None,
     ) -> None:
         assert self._opt is not None
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(self.params)  # the compiled trainable set, whatever tf's flags say
             outs = self._mp_forward(xs, True, masks)
             loss, parts = self._loss(ys, outs, sws)
             scaled = loss if self._ls is None else loss * tf.cast(self._ls[0], loss.dtype)
@@ -507,7 +498,8 @@ class TFRuntime(Runtime):
             {k: tf.constant(v) for k, v in noise.masks.items()} if noise and noise.masks else None
         )
         self._seed_step(noise, training)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(self.params)
             outs = self.net([tf.constant(a) for a in inputs], training, masks)
             loss, _ = self._loss(
                 [tf.constant(a) for a in targets],
@@ -516,8 +508,8 @@ class TFRuntime(Runtime):
             )
         grads = tape.gradient(loss, self.params)
         return float(loss.numpy()), [
-            m.to_canonical(i, tf.convert_to_tensor(g).numpy()).copy()  # Embedding: IndexedSlices
-            for (m, i, _), g in zip(self._trainable, grads, strict=True)
+            v.binding.to_canonical(tf.convert_to_tensor(g).numpy()).copy()  # IndexedSlices too
+            for v, g in zip(self._trainable_vars, grads, strict=True)
         ]
 
     def input_gradients(
@@ -532,7 +524,8 @@ class TFRuntime(Runtime):
         )
         xs = [tf.constant(a) for a in inputs]
         self._seed_step(noise, training)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(self.params)
             for x in xs:
                 if x.dtype.is_floating:
                     tape.watch(x)
@@ -546,10 +539,10 @@ class TFRuntime(Runtime):
             for a, g in zip(inputs, grads, strict=False)
         ]
         dw = [
-            np.zeros(tuple(p.shape))
+            np.zeros(v.shape)
             if g is None
-            else m.to_canonical(i, tf.convert_to_tensor(g).numpy()).copy()
-            for (m, i, p), g in zip(self._trainable, grads[len(xs) :], strict=True)
+            else v.binding.to_canonical(tf.convert_to_tensor(g).numpy()).copy()
+            for v, g in zip(self._trainable_vars, grads[len(xs) :], strict=True)
         ]
         return dx, dw
 

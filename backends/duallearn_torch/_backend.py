@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import torch
 
 from duallearn.plugin import Backend, GraphSpec
@@ -36,10 +33,8 @@ class TorchBackend(Backend):
     def __init__(self) -> None:
         self.torch = torch
 
-    def build(
-        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
-    ) -> TorchRuntime:
-        runtime = TorchRuntime(graph, weights)
+    def build(self, graph: GraphSpec, device: str | None = None) -> TorchRuntime:
+        runtime = TorchRuntime(graph)
         if device is not None:
             runtime.to_device(device)
         return runtime

@@ -14,7 +14,7 @@ from duallearn.errors import BackendError
 from duallearn.ops import native_call
 
 from . import _ops
-from ._layers import DTYPES, TorchLayer, implements
+from ._layers import DTYPES, TorchLayer, bind, implements
 
 
 def _call_kwargs(layer: Any) -> set[str]:
@@ -59,14 +59,10 @@ class TorchOpsLayer(TorchLayer):
         self.dtype = DTYPES.get(layer.dtype, torch.float32)
         self._kw = _call_kwargs(layer)
         own = layer._own_trainable() + layer._own_non_trainable()
-        trainable = {id(w) for w in layer._own_trainable()}
         self._own = own
         self.dl_vars: list[torch.Tensor] = []
         for k, w in enumerate(own):
-            p = nn.Parameter(
-                torch.tensor(np.asarray(w.value), dtype=DTYPES[w.dtype]),
-                requires_grad=id(w) in trainable,
-            )
+            p = bind(w)
             self.register_parameter(f"w{k}_{w.name}".replace(".", "_"), p)
             self.dl_vars.append(p)
         self._index: list[tuple[Any, int]] = [(None, i) for i in range(len(own))]
@@ -75,8 +71,6 @@ class TorchOpsLayer(TorchLayer):
         self._sub_of = {id(s): m for s, m in zip(subs, self.subs, strict=True)}
         for m in self.subs:
             for i, v in enumerate(m.dl_vars):
-                if not layer.trainable:
-                    v.requires_grad_(False)
                 self._index.append((m, i))
                 self.dl_vars.append(v)
 
@@ -116,9 +110,6 @@ class TorchNestedModel(TorchLayer):
         mods: list[TorchLayer] = list(self.net.layers_)  # type: ignore[arg-type]
         self._index = [(m, i) for m in mods for i in range(len(m.dl_vars))]
         self.dl_vars = [v for m in mods for v in m.dl_vars]
-        if not layer.trainable:
-            for v in self.dl_vars:
-                v.requires_grad_(False)
 
     def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
         m, i = self._index[index]
@@ -152,14 +143,11 @@ class TorchNativeModule(TorchLayer):
         self.spec = layer
         self.dtype = DTYPES.get(layer.dtype, torch.float32)
         self.module = layer.module
-        params = [p for _, p in self.module.named_parameters()]
-        buffers = [b for _, b in self.module.named_buffers()]
-        trainable = [p for p in params if p.requires_grad and layer.trainable]
-        frozen = [p for p in params if not (p.requires_grad and layer.trainable)]
-        if not layer.trainable:
-            for p in params:
-                p.requires_grad_(False)
-        self.dl_vars = trainable + frozen + buffers
+        # the module's own tensors are the variables' storage, in the layer's weights
+        # order (the front-end lists them: trainable parameters, frozen ones, buffers)
+        native = dict(self.module.named_parameters())
+        native.update(self.module.named_buffers())
+        self.dl_vars = [bind(w, existing=native[w.name]) for w in layer.weights]
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
         self.module.train(bool(training))

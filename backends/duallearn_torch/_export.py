@@ -44,15 +44,15 @@ def _outputs(value: Any) -> list[np.ndarray]:
 
 def export(
     graph: GraphSpec,
-    weights: Sequence[np.ndarray],
     path: str,
     fmt: str,
     probe: Sequence[np.ndarray],
     input_names: Sequence[str],
     output_names: Sequence[str],
 ) -> list[np.ndarray]:
-    """Write ``fmt`` to ``path`` and return the artifact's outputs on ``probe``."""
-    runtime = TorchRuntime(graph, weights)
+    """Write ``fmt`` to ``path`` and return the artifact's outputs on ``probe``. Called
+    under ``duallearn.variables.detached()``: the modules hold copies of the weights."""
+    runtime = TorchRuntime(graph)
     module = Serving(runtime.net).eval()
     for p in module.parameters():
         p.requires_grad_(False)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from duallearn.errors import BackendError
+from duallearn.plugin import bind_variable
 
 from ._rng import GLOBAL, TorchRng
 
@@ -53,13 +54,10 @@ class TorchLayer(nn.Module):
         self.dtype = DTYPES[layer.dtype]
         self.dl_vars: list[torch.Tensor] = []
         for i, w in enumerate(layer.weights):
-            native = self.to_native(i, np.asarray(w.value))
-            t = torch.tensor(native, dtype=DTYPES[w.dtype])
-            p = nn.Parameter(
-                t,
-                requires_grad=bool(
-                    w.trainable and layer.trainable and w in layer.trainable_weights
-                ),
+            p = bind(
+                w,
+                lambda a, i=i: self.to_native(i, a),
+                lambda a, i=i: self.to_canonical(i, a),
             )
             self.register_parameter(w.name.replace(".", "_"), p)
             self.dl_vars.append(p)
@@ -79,6 +77,35 @@ class TorchLayer(nn.Module):
 
     def forward(self, x: Any, training: bool, noise: torch.Tensor | None = None) -> Any:
         raise NotImplementedError
+
+
+def _parameter(value: np.ndarray, variable: Any) -> nn.Parameter:
+    value = np.ascontiguousarray(value)
+    return nn.Parameter(
+        torch.tensor(value, dtype=DTYPES.get(variable.dtype, torch.from_numpy(value).dtype)),
+        requires_grad=bool(variable.trainable and value.dtype.kind == "f"),
+    )
+
+
+@torch.no_grad()
+def _assign(p: torch.Tensor, a: np.ndarray) -> None:
+    p.copy_(torch.from_numpy(a).to(device=p.device, dtype=p.dtype))
+
+
+def bind(
+    variable: Any, to_native: Any = None, to_canonical: Any = None, existing: Any = None
+) -> Any:
+    """The ``nn.Parameter`` of front-end ``variable`` (``duallearn.plugin.bind_variable``)."""
+    conv = {} if to_native is None else {"to_native": to_native, "to_canonical": to_canonical}
+    return bind_variable(
+        variable,
+        "torch",
+        lambda v: _parameter(v, variable),
+        lambda p: p.detach().cpu().numpy(),
+        _assign,
+        existing=existing,
+        **conv,
+    )
 
 
 def native_layer(layer: Any) -> TorchLayer:

@@ -283,9 +283,12 @@ class TorchOptimizer:
         to_canonical: Any = None,
         to_native: Any = None,
         names: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
     ) -> None:
         self.spec = spec
         self.params = params
+        # slots are keyed by variable path (default: position, for tests driving it directly)
+        self.keys = list(keys) if keys is not None else [str(i) for i in range(len(params))]
         ident: list[Callable[[np.ndarray], np.ndarray]] = [lambda a: a] * len(params)
         self.to_canonical = list(to_canonical) if to_canonical is not None else ident
         self.to_native = list(to_native) if to_native is not None else ident
@@ -396,16 +399,16 @@ class TorchOptimizer:
     def state(self) -> dict[str, np.ndarray]:
         out = {"iterations": np.array(self.iterations, dtype=np.int64)}
         for name, ts in self.slots.items():
-            for i, (t, tc) in enumerate(zip(ts, self.to_canonical, strict=True)):
-                out[f"{name}/{i}"] = tc(t.detach().cpu().numpy()).copy()
+            for k, t, tc in zip(self.keys, ts, self.to_canonical, strict=True):
+                out[f"{name}/{k}"] = tc(t.detach().cpu().numpy()).copy()
         return out
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         from duallearn.errors import SerializationError
 
         for name, ts in self.slots.items():
-            for i, (t, tn) in enumerate(zip(ts, self.to_native, strict=True)):
-                key = f"{name}/{i}"
+            for k, t, tn in zip(self.keys, ts, self.to_native, strict=True):
+                key = f"{name}/{k}"
                 if key not in state:
                     raise SerializationError(
                         f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from duallearn.errors import ShapeError
-from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec
+from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec, optimizer_for
 
 from . import _losses, _metrics
 from ._layers import DTYPES, TorchLayer, native_layer
@@ -72,14 +72,11 @@ def _t(a: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
 
 
 class TorchRuntime(Runtime):
-    def __init__(self, graph: GraphSpec, weights: Sequence[np.ndarray]) -> None:
+    def __init__(self, graph: GraphSpec) -> None:
         self.graph = graph
+        # the native modules bind (or reuse) the layers' variables: no weight is copied
         self.net = Net(graph)
-        mods: list[TorchLayer] = list(self.net.layers_)  # type: ignore[arg-type]
-        self._vars = [(m, i, v) for m in mods for i, v in enumerate(m.dl_vars)]
-        self._trainable = [(m, i, v) for (m, i, v) in self._vars if v.requires_grad]
-        self.params = [v for (_, _, v) in self._trainable]
-        self.set_weights(weights)
+        self._use_trainable(graph.trainable)
         self._spec: TrainSpec | None = None
         self._opt: TorchOptimizer | None = None
         self.device: torch.device | None = None  # None: the CPU (no transfers at all)
@@ -87,6 +84,15 @@ class TorchRuntime(Runtime):
         # the forward that fit/evaluate/predict run: eager, or torch.compile(jit_compile=True)
         # (eager: the bound forward, skipping Module.__call__'s hook dispatch per step)
         self._fwd: Any = self.net.forward
+
+    def _use_trainable(self, variables: Sequence[Any]) -> None:
+        """The variables that steps differentiate and update (the model's trainable weights
+        when it was compiled: Keras's rule)."""
+        self._trainable_vars = list(variables)
+        self.params = [v.native_for("torch") for v in self._trainable_vars]
+        for p in self.params:
+            if not p.requires_grad:  # a variable made trainable after it was built
+                p.requires_grad_(True)
 
     @property
     def native(self) -> nn.Module:
@@ -116,16 +122,6 @@ class TorchRuntime(Runtime):
         if self.rng.generator is not None and self.rng.generator.device != dev:
             self._give_rng(self.rng.to(dev))
         self.device = None if dev.type == "cpu" else dev
-
-    # ---- weights -------------------------------------------------------------------------
-    def get_weights(self) -> list[np.ndarray]:
-        return [m.to_canonical(i, v.detach().cpu().numpy()).copy() for (m, i, v) in self._vars]
-
-    @torch.no_grad()
-    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        for (m, i, v), w in zip(self._vars, weights, strict=True):
-            native = np.ascontiguousarray(m.to_native(i, np.asarray(w)))
-            v.copy_(torch.from_numpy(native).to(device=v.device, dtype=v.dtype))
 
     # ---- forward -------------------------------------------------------------------------
     def _inputs(self, arrays: Sequence[np.ndarray]) -> list[torch.Tensor]:
@@ -173,14 +169,11 @@ class TorchRuntime(Runtime):
         self._acc_loss = self._acc[: self._n_loss_slots]  # views made once: no per-step ops
         self._acc_metrics = self._acc[self._n_loss_slots :]
         self._count = 0.0
-        if self._opt is None or self._opt.spec is not spec.optimizer:
-            self._opt = TorchOptimizer(
-                spec.optimizer,
-                self.params,
-                [lambda a, m=m, i=i: m.to_canonical(i, a) for (m, i, _) in self._trainable],
-                [lambda a, m=m, i=i: m.to_native(i, a) for (m, i, _) in self._trainable],
-                names=[m.spec.weights[i].name for (m, i, _) in self._trainable],
-            )
+        if spec.trainable is not None:
+            self._use_trainable(spec.trainable)
+        self._opt = optimizer_for(
+            self._opt, spec.optimizer, self._trainable_vars, self.params, TorchOptimizer
+        )
 
     def _output_mask(self, o: int) -> Any:
         """The Keras mask of output ``o`` from the forward just run (None if unmasked)."""
@@ -347,8 +340,8 @@ class TorchRuntime(Runtime):
         loss, _ = self._loss(ys, outs, sws)
         grads = torch.autograd.grad(loss, self.params)
         return float(loss.detach()), [
-            m.to_canonical(i, g.cpu().numpy()).copy()
-            for (m, i, _), g in zip(self._trainable, grads, strict=True)
+            v.binding.to_canonical(g.cpu().numpy()).copy()
+            for v, g in zip(self._trainable_vars, grads, strict=True)
         ]
 
     def input_gradients(
@@ -371,8 +364,8 @@ class TorchRuntime(Runtime):
             for a, g in zip(inputs, grads, strict=False)
         ]
         dw = [
-            np.zeros(tuple(p.shape)) if g is None else m.to_canonical(i, g.cpu().numpy()).copy()
-            for (m, i, p), g in zip(self._trainable, grads[len(xs) :], strict=True)
+            np.zeros(v.shape) if g is None else v.binding.to_canonical(g.cpu().numpy()).copy()
+            for v, g in zip(self._trainable_vars, grads[len(xs) :], strict=True)
         ]
         return dx, dw
 

@@ -40,7 +40,7 @@ def _devices(model) -> set[str]:
     """Where every variable of the model's runtime lives: weights, optimizer slots, the metric
     accumulator and the fast-mode RNG (torch generator / TF seed), as "cpu" / "cuda:N"."""
     rt = model._get_runtime()
-    tensors = [v for (_, _, v) in rt._vars] + [t for ts in rt._opt.slots.values() for t in ts]
+    tensors = [w.value for w in model.weights] + [t for ts in rt._opt.slots.values() for t in ts]
     tensors.append(rt._acc)
     tensors.append(rt.rng.seed if hasattr(rt.rng, "seed") else rt.rng.generator)
     out = set()

@@ -576,10 +576,13 @@ def test_optimizer_state_that_does_not_fit_is_refused(tmp_path, backend_name):
     with zipfile.ZipFile(tmp_path / "ok.dlm") as zf:
         members = {n: zf.read(n) for n in zf.namelist() if n != "manifest.json"}
     state, meta = _safetensors.loads(members["optimizer.safetensors"])
+    first = next(k for k in sorted(state) if k.startswith("momentum/"))
+    last = sorted(k for k in state if k.startswith("velocity/"))[-1]
     variants = {
-        "reshaped": {**state, "momentum/0": np.zeros((2, 2), "float32")},
+        "reshaped": {**state, first: np.zeros((2, 2), "float32")},
         "extra": {**state, "evil/0": np.zeros((1,), "float32")},
-        "missing": {k: v for k, v in state.items() if k != "velocity/3"},
+        "unknown path": {**state, "momentum/nowhere/kernel": np.zeros((1,), "float32")},
+        "missing": {k: v for k, v in state.items() if k != last},
     }
     for label, bad in variants.items():
         members["optimizer.safetensors"] = _safetensors.dumps(bad, meta)

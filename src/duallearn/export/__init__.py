@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, DuallearnError
 from ..testing._tolerances import max_errors, tolerance
+from ..variables import detached
 
 #: format → backend plugin that writes and verifies it.
 FORMATS: dict[str, str] = {
@@ -154,15 +155,15 @@ def export_model(
         refs = [np.asarray(r) for r in (reference if isinstance(reference, list) else [reference])]
     module = _plugin_module(target)
     try:
-        outs = module.export(
-            model.graph.spec(dtype),
-            model.get_weights(),
-            path,
-            format,
-            probe,
-            list(model.input_names),
-            list(model.output_names),
-        )
+        with detached():  # the artifact gets copies: nothing it does reaches the model
+            outs = module.export(
+                model.graph.spec(dtype),
+                path,
+                format,
+                probe,
+                list(model.input_names),
+                list(model.output_names),
+            )
     except DuallearnError:
         raise
     except Exception as exc:  # a framework exporter failing: say which, keep the reason

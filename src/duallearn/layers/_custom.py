@@ -30,18 +30,13 @@ def numpy_call(
 ) -> Any:
     """Run ``layer.call`` with the numpy ops (the reference forward of a custom layer);
     ``weights`` (in ``layer.weights`` order) replace the current values when given."""
-    from ..ops import numpy_mode
+    from ..ops import _numpy, native_call
 
-    saved = [w.value for w in layer.weights]
-    try:
-        if weights is not None:
-            for w, v in zip(layer.weights, weights, strict=True):
-                w.value = np.asarray(v)
-        with numpy_mode():
-            return layer.call(inputs, **kwargs)  # type: ignore[attr-defined]
-    finally:
-        for w, v in zip(layer.weights, saved, strict=True):
-            w.value = v
+    given = None
+    if weights is not None:
+        given = {id(w): np.asarray(v) for w, v in zip(layer.weights, weights, strict=True)}
+    with native_call(_numpy, given):
+        return layer.call(inputs, **kwargs)  # type: ignore[attr-defined]
 
 
 def user_call(layer: Layer) -> bool:
@@ -85,7 +80,9 @@ def numpy_sublayer(layer: Layer, inputs: Any, training: bool) -> Any:
             return layer.call(inputs)  # type: ignore[attr-defined]
         finally:
             _training.reset(token)
-    values = [w.value for w in layer.weights]
+    from ..ops._dispatch import numpy_value
+
+    values = [numpy_value(w) for w in layer.weights]
     return layer.reference(values, list(inputs) if many else inputs, bool(training))
 
 

@@ -22,7 +22,7 @@ from .. import _naming, config
 from .. import initializers as _init
 from .._registry import Registry
 from ..errors import ConfigError, NotBuiltError, ShapeError
-from ..ops._operators import TensorOperators
+from ..variables import Variable
 
 if TYPE_CHECKING:
     from ._input import SymbolicTensor
@@ -31,33 +31,7 @@ Shape = tuple[int | None, ...]
 REGISTRY = Registry("layer")
 
 
-class Weight(TensorOperators):
-    """A weight's canonical description and its current value (numpy, canonical layout).
-
-    Inside a custom layer's ``call`` run by a model, a Weight stands for the native
-    variable holding it: ``dl.ops`` functions and Python operators (``x @ w + b``) accept it.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        shape: tuple[int, ...],
-        dtype: str,
-        initializer: _init.Initializer,
-        trainable: bool,
-    ) -> None:
-        self.name = name
-        self.shape = tuple(int(s) for s in shape)
-        self.dtype = dtype
-        self.initializer = initializer
-        self.trainable = trainable
-        self.value: np.ndarray = initializer(self.shape, dtype)
-
-    def numpy(self) -> np.ndarray:
-        return self.value
-
-    def __repr__(self) -> str:
-        return f"<Weight {self.name} shape={self.shape} dtype={self.dtype}>"
+Weight = Variable  # the name used before variables had their own module
 
 
 class Layer:
@@ -99,8 +73,29 @@ class Layer:
         self.input_shape: Shape | None = None
         self.output_shape: Shape | tuple[Shape, ...] | None = None
         self._inbound_nodes: list[Any] = []
-        self._owner: Any = None  # the model whose runtime holds this layer's live weights
-        self._owner_offset = 0
+
+    # ---- trainable -----------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        """Whether the layer's weights train. Setting it sets every sublayer's flag too
+        (a model's layers, a custom layer's tracked sublayers), as Keras 3 does, so a frozen
+        base model's BatchNormalization runs on its moving statistics. Takes effect in a
+        model at its next ``compile()``."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self) -> list[Layer]:
+        """Layers this layer contains (their ``trainable`` follows this layer's)."""
+        if "_weights" not in vars(self):  # still in __init__
+            return []
+        from ._custom import tracked_sublayers
+
+        return tracked_sublayers(self)
 
     # ---- weights -------------------------------------------------------------------------
     def add_weight(
@@ -112,7 +107,9 @@ class Layer:
         dtype: str | None = None,
     ) -> Weight:
         """Create a weight (canonical layout), drawn now from the seeded stream."""
-        w = Weight(name, tuple(shape), dtype or self.dtype, _init.get(initializer), trainable)
+        w = Variable(
+            name, tuple(shape), dtype or self.dtype, _init.get(initializer), trainable, owner=self
+        )
         self._weights.append(w)
         return w
 
@@ -154,10 +151,9 @@ class Layer:
         return [w for w in self.weights if id(w) not in train]
 
     def get_weights(self) -> list[np.ndarray]:
-        """Current values, canonical layout (read from the model's backend when built)."""
-        if self._owner is not None:
-            self._owner._pull_weights()
-        return [w.value.copy() for w in self.weights]
+        """Current values, canonical layout: the layer's variables, which every model
+        containing the layer shares."""
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Load values in :meth:`get_weights` order; shapes must match exactly."""
@@ -176,9 +172,7 @@ class Layer:
                     "(Keras) layout, e.g. from keras_model.get_weights()."
                 )
         for w, v in zip(mine, weights, strict=True):
-            w.value = np.array(v, dtype=w.dtype)
-        if self._owner is not None:
-            self._owner._push_weights()
+            w.assign(v)
 
     def count_params(self) -> int:
         return sum(math.prod(w.shape) for w in self._weights) + sum(
@@ -281,6 +275,19 @@ class Layer:
                 f"Layer {self.name!r} is not built yet: its input shape is unknown. "
                 "Fix: call it on data or symbolic input first, or give the model an Input."
             )
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this layer's first call in a functional graph, as Keras's
+        ``Layer.input``: one tensor, or a list when that call took several."""
+        if not self._inbound_nodes:
+            raise NotBuiltError(
+                f"Layer {self.name!r} has never been called on symbolic input, so it has no "
+                "input tensor. Expected: a call such as layer(dl.Input(shape)) (calls on "
+                "arrays record none). Fix: use the layer in a model built from dl.Input first."
+            )
+        ins = self._inbound_nodes[0].inputs
+        return ins[0] if len(ins) == 1 else list(ins)
 
     @property
     def output(self) -> SymbolicTensor:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
 from ..callbacks import History
-from ..errors import ConfigError, NotBuiltError, ShapeError
+from ..errors import BackendError, ConfigError, NotBuiltError, ShapeError
 from ..layers._input import SymbolicTensor
 from ..layers._layer import REGISTRY, Layer, Weight
 from ..plugin import Runtime, TrainSpec, backend_name, get_backend
@@ -100,6 +101,13 @@ class Model(TrainingMixin, Layer):
             if not getattr(layer, "_is_op", False)
         ]
 
+    def _sublayers(self) -> list[Layer]:
+        graph = getattr(self, "_graph", None)
+        if graph is not None:
+            return [layer for layer in graph.layers if not getattr(layer, "_is_op", False)]
+        stack = getattr(self, "_stack", None)
+        return list(stack) if stack is not None else super()._sublayers()
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
             return self.layers[index]
@@ -113,20 +121,22 @@ class Model(TrainingMixin, Layer):
 
     @property
     def weights(self) -> list[Weight]:  # type: ignore[override]
-        """Every weight, layer by layer in ``model.layers`` order (Keras 3's order)."""
-        return [w for layer in self.layers for w in layer.weights]
+        """Every variable, layer by layer in ``model.layers`` order (Keras 3's order), each
+        once (a layer also reached through a nested model counts once)."""
+        return _unique(w for layer in self.layers for w in layer.weights)
 
     @property
     def trainable_weights(self) -> list[Weight]:
         if not self.trainable:  # a frozen model (e.g. nested as a layer): nothing trains
             return []
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        return _unique(w for layer in self.layers for w in layer.trainable_weights)
 
     @property
     def non_trainable_weights(self) -> list[Weight]:
         if not self.trainable:
             return list(self.weights)
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        train = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in train]
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
@@ -170,17 +180,29 @@ class Model(TrainingMixin, Layer):
             self._device = config.resolve_device(
                 self._device_request, config.gpu_count(self.backend_name)
             )
-            self._runtime = backend.build(
-                graph.spec(self._dtype()), [w.value for w in self.weights], self._device
-            )
-            offset = 0
-            for layer in graph.layers:
-                if layer._owner is None:
-                    layer._owner, layer._owner_offset = self, offset
-                offset += len(layer.weights)
+            spec = graph.spec(self._dtype())
+            spec.weights = self.weights
+            spec.trainable = self.trainable_weights
+            self._check_backend(spec.weights)
+            self._runtime = backend.build(spec, self._device)
             if self._train_spec is not None:
                 self._runtime.compile(self._train_spec)
         return self._runtime
+
+    def _check_backend(self, variables: list[Weight]) -> None:
+        """A layer's variables live on one backend: say so before building on another
+        (before any native layer binds anything, so the model stays usable elsewhere)."""
+        for layer in self.graph.layers:
+            own = getattr(layer, "native_backend", "")
+            if own and own != self.backend_name:
+                raise BackendError(
+                    f"Layer {layer.name!r} ({type(layer).__name__}) wraps native {own} code "
+                    f"and runs only on the {own} backend; this model uses "
+                    f"{self.backend_name}. Fix: build the model with backend={own!r}, or "
+                    "rewrite the layer with dl.ops to make it portable."
+                )
+        for w in variables:
+            w.native_for(self.backend_name, f", and model {self.name!r} runs on it")
 
     def _dtype(self) -> str:
         layers = self.graph.layers
@@ -191,22 +213,10 @@ class Model(TrainingMixin, Layer):
         """The native ``torch.nn.Module`` / ``tf.Module`` built by the backend."""
         return self._get_runtime().native
 
-    def _pull_weights(self) -> None:
-        if self._runtime is not None:
-            for w, v in zip(self.weights, self._runtime.get_weights(), strict=True):
-                w.value = v
-
-    def _push_weights(self) -> None:
-        if self._runtime is not None:
-            self._runtime.set_weights([w.value for w in self.weights])
-
     def get_weights(self) -> list[np.ndarray]:
-        """Every weight in Keras 3's order, shapes and layout (numpy)."""
-        if self._runtime is not None:
-            return self._runtime.get_weights()
-        if self._owner is not None:  # nested in a model that has run: read its runtime
-            self._owner._pull_weights()
-        return [w.value.copy() for w in self.weights]
+        """Every weight in Keras 3's order, shapes and layout (numpy): the layers'
+        variables, shared with every other model that contains the same layers."""
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Load weights in :meth:`get_weights` order (e.g. ``keras_model.get_weights()``)."""
@@ -216,16 +226,15 @@ class Model(TrainingMixin, Layer):
                 f"Model {self.name!r} has {len(mine)} weight arrays. Received {len(weights)}. "
                 "Fix: pass the list from get_weights() of a model with the same layers."
             )
-        owners = [(layer, w) for layer in self.layers for w in layer.weights]
-        for (layer, w), v in zip(owners, weights, strict=True):
+        for w, v in zip(mine, weights, strict=True):
             if np.shape(v) != w.shape:
+                layer = getattr(w._owner, "name", "?")
                 raise ShapeError(
-                    f"Layer {layer.name!r} weight {w.name!r} has shape {w.shape}. Received an "
+                    f"Layer {layer!r} weight {w.name!r} has shape {w.shape}. Received an "
                     f"array of shape {np.shape(v)}. Fix: use the canonical (Keras) layout."
                 )
         for w, v in zip(mine, weights, strict=True):
-            w.value = np.array(v, dtype=w.dtype)
-        self._push_weights()
+            w.assign(v)
 
     # ---- compile -------------------------------------------------------------------------
     def compile(
@@ -254,6 +263,7 @@ class Model(TrainingMixin, Layer):
             "jit_compile": jit_compile,
         }
         self._train_spec = None
+        self._trainable_warned = False
 
     def _per_output(self, value: Any, what: str) -> list[Any]:
         names = self.output_names
@@ -316,8 +326,15 @@ class Model(TrainingMixin, Layer):
         unweighted = self._metrics_per_output(args["metrics"], targets, weighted=False)
         weighted = self._metrics_per_output(args.get("weighted_metrics"), targets, weighted=True)
         metrics = [u + w for u, w in zip(unweighted, weighted, strict=True)]
+        trainable = self.trainable_weights
+        _claim_optimizer(self.optimizer, self, trainable)
         self._train_spec = TrainSpec(
-            self.optimizer, losses, lw, metrics, jit_compile=args.get("jit_compile", "auto")
+            self.optimizer,
+            losses,
+            lw,
+            metrics,
+            jit_compile=args.get("jit_compile", "auto"),
+            trainable=trainable,
         )
         _losses.check_targets(losses, targets, [o.shape for o in self.outputs])
         if self._runtime is not None:
@@ -345,6 +362,30 @@ class Model(TrainingMixin, Layer):
                 logs[key] = m.result_from_state(state[pos : pos + n])
                 pos += n
         return logs
+
+    @property
+    def input(self) -> Any:
+        """Keras's ``Functional.input``: the inputs the model is built on (a tensor, list or
+        dict); a model without a graph yet falls back to ``Layer.input``."""
+        if self._graph is None and getattr(self, "_pending_build_shape", None) is None:
+            return super().input
+        self.graph  # noqa: B018 (builds a subclassed model from its saved input shape)
+        return self._input_struct
+
+    @property
+    def output(self) -> Any:
+        """Keras's ``Functional.output``: the model's outputs (a tensor, list or dict)."""
+        if self._graph is None and getattr(self, "_pending_build_shape", None) is None:
+            return super().output
+        self.graph  # noqa: B018
+        return self._output_struct
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture (and compile config) as a JSON string; ``kwargs`` go to
+        ``json.dumps``. Rebuild it with ``dl.models.model_from_json`` (Keras's pair)."""
+        from ._json import model_to_json
+
+        return model_to_json(self, **kwargs)
 
     # ---- misc ----------------------------------------------------------------------------
     def summary(self, print_fn: Any = None) -> None:
@@ -448,3 +489,41 @@ class Model(TrainingMixin, Layer):
         if kwargs.get("training"):
             return self._training_call(inputs)
         return self.predict(inputs, verbose=0)
+
+
+def _unique(weights: Any) -> list[Weight]:
+    seen: set[int] = set()
+    out = []
+    for w in weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
+
+
+def _claim_optimizer(optimizer: Any, model: Model, trainable: list[Weight]) -> None:
+    """Keras's rule: an optimizer keeps slots for the variables it was first used with; a
+    later compile may train a subset of them (freezing keeps the others' slots), but not a
+    variable it has no slot for, and its slots belong to one model."""
+    owner = getattr(optimizer, "_dl_model", None)
+    built = getattr(optimizer, "_dl_paths", None)
+    if owner is None or built is None:
+        optimizer._dl_model = weakref.ref(model)
+        optimizer._dl_paths = {id(w): w.path for w in trainable}
+        return
+    if owner() is not model:
+        raise ConfigError(
+            f"This {type(optimizer).__name__} already holds the slots of model "
+            f"{getattr(owner(), 'name', '?')!r}; model {model.name!r} cannot share it "
+            "(Keras 3 refuses it too: its slots are per variable). Fix: give each model its "
+            "own optimizer instance, e.g. compile(optimizer=dl.optimizers.Adam(...))."
+        )
+    unknown = [w.path for w in trainable if id(w) not in built]
+    if unknown:
+        raise ConfigError(
+            f"Unknown variables for this {type(optimizer).__name__}: {unknown}. An optimizer "
+            "can only train the variables it was first used with (Keras 3 raises the same "
+            "error): they became trainable after it was built. Fix: compile with a new "
+            "optimizer instance (the fine-tuning recipe: model.compile(optimizer="
+            "dl.optimizers.Adam(1e-5), ...))."
+        )

@@ -17,6 +17,7 @@ function of state saved in checkpoints, so a resumed run sees the same batches.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -360,14 +361,11 @@ class TrainingMixin:
         if getattr(self, "_policy_applied_to", None) is not runtime:
             self._policy_applied_to = runtime
             policy = self.dtype_policy
-            if policy.is_mixed and hasattr(runtime, "set_precision"):
+            if policy.is_mixed:
                 runtime.set_precision(policy.compute_dtype, policy.loss_scaling)
             config.apply_backend_flags(self.backend_name)
-            to_device = getattr(runtime, "to_device", None)
-            if to_device is not None:  # self._device: resolved when the runtime was built
-                to_device(self._device)
-            else:
-                self._device = "cpu"  # this runtime places everything on the CPU
+            assert self._device is not None  # resolved when the runtime was built
+            runtime.to_device(self._device)
         self._apply_pending_optimizer_state()
         return runtime
 
@@ -463,6 +461,7 @@ class TrainingMixin:
             )
         if feed.arrays is not None:
             self._ensure_train_spec(feed.arrays[1])
+        self._warn_if_trainable_changed()
         if getattr(self, "_shuffle_seed", None) is None:
             self._shuffle_seed = _seed.draw_seed()
         history = History()
@@ -531,7 +530,6 @@ class TrainingMixin:
                     runtime = self._ready_runtime()
                 logs = self._logs(runtime.results())
                 if not math.isfinite(logs["loss"]) and not stops_on_nan:
-                    self._pull_weights()
                     raise TrainingError(
                         f"The training loss became {logs['loss']} in epoch {epoch + 1}; "
                         "training stopped. Fix: lower the learning rate, check the data for "
@@ -559,6 +557,24 @@ class TrainingMixin:
         cbs.on_train_end(logs)
         return history
 
+    def _warn_if_trainable_changed(self: Model) -> None:
+        """Keras's rule: ``trainable`` changes take effect at the next ``compile()``. Say so
+        (once per compile) when ``fit`` finds the flags changed since then."""
+        spec = self._train_spec
+        if spec is None or spec.trainable is None or getattr(self, "_trainable_warned", None):
+            return
+        now = self.trainable_weights
+        if [id(w) for w in now] != [id(w) for w in spec.trainable]:
+            self._trainable_warned = True
+            warnings.warn(
+                f"Model {self.name!r}: trainable flags changed since compile() (it trains "
+                f"{len(spec.trainable)} variables, the flags now say {len(now)}). As in "
+                "Keras, the change takes effect at the next compile(); this fit trains the "
+                "compiled set. Fix: call model.compile(...) after setting layer.trainable.",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def _training_call(self: Model, x: Any) -> Any:
         """``model(x, training=True)`` on arrays: one training-mode forward of the whole input
         (Keras's eager call: dropout active, BatchNormalization on batch statistics), with
@@ -568,7 +584,6 @@ class TrainingMixin:
         xs = self._cast_x(xs0)
         runtime = self._ready_runtime()
         outs = runtime.forward(xs, True, self._draw_noise(len(xs[0]), fresh=True))
-        self._pull_weights()  # BatchNormalization's moving statistics moved
         return outs if len(outs) > 1 else outs[0]
 
     def optimizer_iterations(self: Model) -> int:

@@ -84,12 +84,23 @@ def bound(weight: Any) -> Any:
         if t is not None:
             return t
     if _impl.get() is None or getattr(_impl.get(), "NAME", "") == "numpy":
-        return weight.value
+        return weight.numpy()
     raise BackendError(
         f"Weight {weight.name!r} is not a weight of the layer being called, so it has no "
         "native tensor here. Fix: create weights with self.add_weight in build() of the layer "
         "whose call() uses them."
     )
+
+
+def numpy_value(weight: Any) -> Any:
+    """A variable's value in a numpy run: the array bound for this call when one is (a
+    reference forward with given weights), else its current value (canonical layout)."""
+    b = _bindings.get()
+    if b is not None:
+        a = b.get(id(weight))
+        if a is not None:
+            return a
+    return weight.numpy()
 
 
 def current() -> Any:

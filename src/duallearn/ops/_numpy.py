@@ -18,10 +18,12 @@ NAME = "numpy"
 
 
 def _v(x: Any) -> Any:
-    from ..layers._layer import Weight
+    from ..variables import Variable
 
-    if isinstance(x, Weight):
-        return x.value
+    if isinstance(x, Variable):
+        from ._dispatch import numpy_value
+
+        return numpy_value(x)
     if isinstance(x, (list, tuple)):
         return type(x)(_v(a) for a in x)
     return x

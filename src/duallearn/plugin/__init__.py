@@ -6,6 +6,8 @@ from ._base import Node as Node
 from ._base import Runtime as Runtime
 from ._base import StepNoise as StepNoise
 from ._base import TrainSpec as TrainSpec
+from ._base import bind_variable as bind_variable
+from ._base import optimizer_for as optimizer_for
 from ._registry import available_backends as available_backends
 from ._registry import get_backend as get_backend
 from ._registry import registered_backends as registered_backends
@@ -25,9 +27,11 @@ __all__ = [
     "StepNoise",
     "TrainSpec",
     "available_backends",
+    "bind_variable",
     "backend_name",
     "current_backend",
     "get_backend",
+    "optimizer_for",
     "registered_backends",
     "selection",
     "set_backend",

@@ -9,11 +9,13 @@ boundary is numpy in the canonical layout (docs/design.md); each backend convert
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..variables import Binding
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class GraphSpec:
     # Shapes of the model inputs and outputs, batch dimension first (None = any size).
     input_shapes: list[tuple[int | None, ...]] = field(default_factory=list)
     output_shapes: list[tuple[int | None, ...]] = field(default_factory=list)
+    # The model's variables (``duallearn.Variable``, Keras order, each once) and those that
+    # train until the first compile. Native layers bind each variable to one native storage
+    # (or reuse the one it has: a layer shared between models): the runtime copies nothing.
+    weights: list[Any] = field(default_factory=list)
+    trainable: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +62,10 @@ class TrainSpec:
     # compile(jit_compile=...): True (torch.compile / XLA), False, or "auto" (the backend
     # compiles where it measurably helps; docs/benchmarks.md)
     jit_compile: Any = "auto"
+    # The variables that train: the model's trainable weights when ``compile`` ran (Keras's
+    # rule: a change of ``trainable`` takes effect at the next compile). Optimizer slots are
+    # keyed by their ``path``. None: the runtime keeps its current set.
+    trainable: list[Any] | None = None
 
 
 @dataclass
@@ -155,27 +166,107 @@ class Runtime(ABC):
         """Vector-Jacobian product of the outputs: ``(dL/dinputs, dL/dtrainable weights)``
         for the given ``dL/doutputs`` (canonical layout; for parity tests)."""
 
-    @abstractmethod
-    def get_weights(self) -> list[np.ndarray]:
-        """Every weight in Keras order and canonical layout."""
+    graph: GraphSpec
 
-    @abstractmethod
+    def get_weights(self) -> list[np.ndarray]:
+        """Every weight in Keras order and canonical layout (read from the variables)."""
+        return [w.numpy() for w in self.graph.weights]
+
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Load canonical weights (same order and shapes as :meth:`get_weights`)."""
+        """Assign canonical weights (same order and shapes as :meth:`get_weights`)."""
+        for w, v in zip(self.graph.weights, weights, strict=True):
+            w.assign(v)
 
     @abstractmethod
     def optimizer_state(self) -> dict[str, np.ndarray]:
-        """Optimizer slots in canonical layout, keyed ``"<slot>/<weight index>"``, plus
+        """Optimizer slots in canonical layout, keyed ``"<slot>/<variable path>"``, plus
         ``"iterations"``."""
 
     @abstractmethod
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Restore what :meth:`optimizer_state` returned (from either backend)."""
 
+    @abstractmethod
+    def set_precision(self, compute_dtype: str | None, loss_scale: bool = False) -> None:
+        """Mixed precision (the model's dtype policy): run forwards in ``compute_dtype``
+        ("float16", "bfloat16"; None: the variables' dtype) with the variables kept in
+        theirs; ``loss_scale``: Keras's dynamic loss scaling (docs/training.md)."""
+
+    @abstractmethod
+    def to_device(self, device: str) -> None:
+        """Run on ``device`` ("cpu", "cuda:N"): variables, optimizer slots, accumulators
+        and each batch's tensors live there."""
+
+    @abstractmethod
+    def finalize_optimizer(self) -> None:
+        """End of ``fit``: Keras's ``finalize_variable_values`` (with ``use_ema``, every
+        trained variable takes its moving average)."""
+
     @property
     def native(self) -> Any:
         """The framework object the backend built (``torch.nn.Module`` / ``tf.Module``)."""
         raise NotImplementedError
+
+
+def _identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def bind_variable(
+    variable: Any,
+    backend: str,
+    create: Callable[[np.ndarray], Any],
+    to_numpy: Callable[[Any], np.ndarray],
+    assign: Callable[[Any, np.ndarray], None],
+    to_native: Callable[[np.ndarray], np.ndarray] = _identity,
+    to_canonical: Callable[[np.ndarray], np.ndarray] = _identity,
+    existing: Any = None,
+) -> Any:
+    """The native storage of front-end ``variable`` on ``backend``: the one it is bound to
+    (its layer is in another model too), else ``existing`` (the user's own tensor) or
+    ``create(native-layout value)``, bound now with the variable's current value. Every
+    native module built for the variable's layer, in any model, shares it.
+
+    ``to_numpy(native)`` / ``assign(native, array)`` read and write the native layout;
+    ``to_native`` / ``to_canonical`` convert between the layouts (identity by default)."""
+    native = variable.native_for(backend)
+    if native is not None:
+        return native
+    store = existing if existing is not None else create(to_native(variable.numpy()))
+
+    def read() -> np.ndarray:
+        return np.array(to_canonical(to_numpy(store)))
+
+    def write(a: np.ndarray) -> None:
+        assign(store, np.ascontiguousarray(to_native(np.asarray(a))))
+
+    variable.bind(Binding(backend, store, read, write, to_native, to_canonical))
+    return store
+
+
+def optimizer_for(
+    current: Any, optimizer: Any, variables: Sequence[Any], params: Sequence[Any], make: Any
+) -> Any:
+    """The native optimizer state for ``optimizer`` over ``variables`` (their native storage
+    ``params``): ``current`` when it already is, else ``make(optimizer, params,
+    to_canonical, to_native, names=, keys=)``. Slots are keyed by variable path; when the same
+    optimizer is recompiled over other variables (some frozen), the slots of the variables
+    it keeps carry over, as in Keras. Backends call it from ``Runtime.compile``."""
+    keys = [v.path for v in variables]
+    same = current is not None and current.spec is optimizer
+    if same and current.keys == keys:
+        return current
+    new = make(
+        optimizer,
+        list(params),
+        [v.binding.to_canonical for v in variables],
+        [v.binding.to_native for v in variables],
+        names=[v.name for v in variables],
+        keys=keys,
+    )
+    if same:
+        new.load(current.state())
+    return new
 
 
 class Backend(ABC):
@@ -184,11 +275,11 @@ class Backend(ABC):
     name: str = ""
 
     @abstractmethod
-    def build(
-        self, graph: GraphSpec, weights: Sequence[np.ndarray], device: str | None = None
-    ) -> Runtime:
-        """Build the native model for ``graph`` with the given canonical weights, its
-        variables created on ``device`` ("cpu", "cuda:N"; None: the framework's default)."""
+    def build(self, graph: GraphSpec, device: str | None = None) -> Runtime:
+        """Build the native model for ``graph``. Each native layer binds its front-end
+        variables (``GraphSpec.weights``) to native storage created on ``device`` ("cpu",
+        "cuda:N"; None: the framework's default), or reuses the storage a variable already
+        has (the layer is in another model too): see ``duallearn.variables``."""
 
     @abstractmethod
     def versions(self) -> dict[str, str]:

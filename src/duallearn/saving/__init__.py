@@ -3,13 +3,9 @@ state), and weights-only safetensors files. No pickle anywhere."""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
-import math
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -19,8 +15,8 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
 from ..errors import DuallearnError, SerializationError, ShapeError
-from ..layers import _layer as _layer_mod
 from ..layers._layer import REGISTRY as LAYERS
+from ..variables import allocation_budget
 from . import _safetensors
 from ._config import model_from_config, registered_name
 from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, read_file, unpack
@@ -52,9 +48,22 @@ def _weight_key(i: int, layer: str, weight: str) -> str:
     return f"{i:05d}/{layer}/{weight}"
 
 
+def _weight_names(model: Any) -> list[tuple[str, str]]:
+    """``(layer name, weight name)`` of each of ``model.weights`` (a variable reached twice,
+    through a shared layer, counts once, as in ``model.weights``)."""
+    seen: set[int] = set()
+    out = []
+    for layer in model.layers:
+        for w in layer.weights:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append((layer.name, w.name))
+    return out
+
+
 def _weights_blob(model: Any) -> bytes:
     values = model.get_weights()
-    names = [(layer.name, w.name) for layer in model.layers for w in layer.weights]
+    names = _weight_names(model)
     tensors = {
         _weight_key(i, ln, wn): v for i, ((ln, wn), v) in enumerate(zip(names, values, strict=True))
     }
@@ -154,58 +163,9 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
     atomic_write(filepath, pack(members), overwrite)
 
 
-# ---- allocation guard -----------------------------------------------------------------------
-# While a file's config is turned into layers, every weight the layers create is charged to a
-# budget equal to the tensor bytes the file really holds, *before* its values are drawn: a
-# config declaring Dense(units=10**9) fails here instead of allocating gigabytes.
-_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "duallearn_load_budget", default=None
-)
-_SWAP_LOCK = threading.RLock()
-
-
-def _itemsize(dtype: str) -> int:
-    try:
-        return int(np.dtype(dtype).itemsize)
-    except TypeError:
-        return 2 if "16" in str(dtype) else 8
-
-
-class _BudgetedWeight(_layer_mod.Weight):
-    def __init__(
-        self, name: str, shape: tuple[int, ...], dtype: str, initializer: Any, trainable: bool
-    ) -> None:
-        budget = _BUDGET.get()
-        if budget is not None:
-            dims = [int(s) for s in shape]
-            if any(d < 0 for d in dims):
-                raise SerializationError(f"weight {name!r} has a negative dimension {dims}")
-            budget[0] -= math.prod(dims) * _itemsize(dtype)
-            if budget[0] < 0:
-                raise SerializationError(
-                    f"weight {name!r} {tuple(dims)} takes the config past the "
-                    f"{budget[1]} bytes of weights the file holds; the config is inconsistent "
-                    "with its weights (nothing was allocated for it)"
-                )
-        super().__init__(name, shape, dtype, initializer, trainable)
-
-
-@contextlib.contextmanager
-def _weight_budget(nbytes: int) -> Iterator[None]:
-    token = _BUDGET.set([nbytes, nbytes])
-    with _SWAP_LOCK:
-        saved = _layer_mod.Weight
-        _layer_mod.Weight = _BudgetedWeight  # type: ignore[misc]
-        try:
-            yield
-        finally:
-            _layer_mod.Weight = saved  # type: ignore[misc]
-            _BUDGET.reset(token)
-
-
 def _build(config: dict[str, Any], custom_objects: Any, budget: int, label: str) -> Any:
     try:
-        with _weight_budget(budget):
+        with allocation_budget(budget):
             return model_from_config(config.get("model"), custom_objects)
     except SerializationError as exc:
         raise SerializationError(f"{label}: {exc}") from None
@@ -342,16 +302,42 @@ def _restore_compile(model: Any, comp: Any, opt_blob: bytes | None, filepath: st
             raise SerializationError(f"{filepath}: the compile config is invalid: {exc}") from None
         runtime = model._get_runtime()
         fresh = runtime.optimizer_state()
+        state = _slots_by_path(state, model._train_spec.trainable)
         want = {k: v.shape for k, v in fresh.items()}
         have = {k: v.shape for k, v in state.items()}
-        if want != have:
-            diff = sorted(set(want.items()) ^ set(have.items()))[:4]
+        # Slots are keyed by variable path. The file may also hold the slots of variables
+        # of this model that were frozen after the compile that made them (saved before a
+        # recompile): those are the only extra keys accepted.
+        slots = {k.partition("/")[0] for k in want if "/" in k}
+        shapes = {w.path: w.shape for w in model.weights}
+        extra = {
+            k: v
+            for k, v in have.items()
+            if k not in want
+            and not (k.partition("/")[0] in slots and shapes.get(k.partition("/")[2]) == v)
+        }
+        wrong = sorted(set(want.items()) - set(have.items())) + sorted(extra.items())
+        if wrong:
             raise SerializationError(
                 f"{filepath}: the optimizer state does not fit the model's optimizer "
-                f"(differences in slot name/shape: {diff})."
+                f"(differences in slot name/shape: {wrong[:4]}; the optimizer needs "
+                f"{sorted(want)[:4]}...)."
             )
-        runtime.load_optimizer_state(state)
+        runtime.load_optimizer_state({k: state[k] for k in want})
         model.optimizer.iterations = int(state.get("iterations", np.zeros(())).item())
+
+
+def _slots_by_path(state: dict[str, np.ndarray], trainable: list[Any]) -> dict[str, np.ndarray]:
+    """Files of format 1-2 key slots by the trainable weight's position (``"momentum/3"``);
+    today's by its path (``"momentum/dense/kernel"``). Old keys are mapped through the
+    loaded model's trainable weights, which are the same list in the same order."""
+    out = {}
+    for k, v in state.items():
+        name, _, rest = k.partition("/")
+        if rest.isdigit() and int(rest) < len(trainable):
+            k = f"{name}/{trainable[int(rest)].path}"
+        out[k] = v
+    return out
 
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -378,7 +364,7 @@ def load_weights(
         raw = members["model.safetensors"]
     tensors, _ = _safetensors.loads(raw, label)
     current = model.get_weights()
-    slots = [(layer.name, w.name) for layer in model.layers for w in layer.weights]
+    slots = _weight_names(model)
     # "00003/dense/kernel" (duallearn) or "dense/kernel" (other writers) -> "dense/kernel"
     by_key = {
         (k.split("/", 1)[1] if k.split("/", 1)[0].isdigit() and "/" in k else k): v

@@ -85,7 +85,7 @@ def backward(
     flat = []
     for layer in model.layers:
         if layer.trainable_weights:
-            flat += wgrads.get(id(layer), [np.zeros_like(w.value) for w in layer.trainable_weights])
+            flat += wgrads.get(id(layer), [np.zeros(w.shape) for w in layer.trainable_weights])
     return [
         grads.get(i, np.zeros_like(np.asarray(x))) for i, x in zip(spec.inputs, inputs, strict=True)
     ], flat
