@@ -80,7 +80,7 @@ class TorchLayer(nn.Module):
 
 
 def _parameter(value: np.ndarray, variable: Any) -> nn.Parameter:
-    value = np.ascontiguousarray(value)
+    value = np.asarray(value, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
     return nn.Parameter(
         torch.tensor(value, dtype=DTYPES.get(variable.dtype, torch.from_numpy(value).dtype)),
         requires_grad=bool(variable.trainable and value.dtype.kind == "f"),

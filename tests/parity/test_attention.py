@@ -66,7 +66,7 @@ def check_with_zero_grads(make, inputs, dtype="float64", training=False, noise=N
                     bound = 10 * config_tol(dtype) * scale
                     assert np.max(np.abs(g)) <= bound, (name, wname, np.max(np.abs(g)))
                 else:
-                    assert_close(f"{name} d({wname})", g, r, dtype, "gradient")
+                    assert_close(f"{name} d({wname})", g, r, dtype, "gradient", scale=scale)
             results[name] = dw
             errs[f"{name}/dw"] = max(
                 float(np.max(np.abs(g - r))) / (float(np.max(np.abs(r))) or 1.0)

@@ -238,7 +238,7 @@ def bind_variable(
         return np.array(to_canonical(to_numpy(store)))
 
     def write(a: np.ndarray) -> None:
-        assign(store, np.ascontiguousarray(to_native(np.asarray(a))))
+        assign(store, np.asarray(to_native(np.asarray(a)), order="C"))
 
     variable.bind(Binding(backend, store, read, write, to_native, to_canonical))
     return store
