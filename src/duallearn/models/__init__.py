@@ -1,6 +1,8 @@
-"""Models: ``Model`` (functional) and ``Sequential``."""
+"""Models: ``Model`` (functional) and ``Sequential``; ``clone_model``, ``model_from_json``."""
 
+from ._cloning import clone_model as clone_model
+from ._json import model_from_json as model_from_json
 from ._model import Model as Model
 from ._sequential import Sequential as Sequential
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "clone_model", "model_from_json"]

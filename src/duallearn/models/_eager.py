@@ -22,6 +22,9 @@ def call_eager(layer: Layer, inputs: Any, training: bool = False, **_: Any) -> A
     ]
     out = layer(syms if many else syms[0])
     model = Model(syms, out)
+    # a call on arrays is no symbolic call: forget its node (Keras: layer.input stays unset)
+    node = (out[0] if isinstance(out, list) else out).node
+    layer._inbound_nodes = [n for n in layer._inbound_nodes if n is not node]
     runtime = model._get_runtime()
     noise = model._draw_noise(len(arrays[0]), fresh=True) if training else None
     res = runtime.forward(model._cast_x(arrays), training, noise)

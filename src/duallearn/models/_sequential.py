@@ -30,10 +30,13 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input: SymbolicTensor | None = None
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._input is not None and self._stack:
+            self._trace()  # once, as Keras: each layer's first call is in the model's graph
 
-    def add(self, layer: Any) -> None:
-        """Append a layer (an ``Input`` only as the first element)."""
+    def add(self, layer: Any, rebuild: bool = True) -> None:
+        """Append a layer (an ``Input`` only as the first element); ``rebuild=False`` defers
+        tracing the graph (Keras's argument)."""
         if isinstance(layer, SymbolicTensor) or isinstance(layer, InputLayer):
             if self._stack or self._input is not None:
                 raise ConfigError("An Input can only be the first element of a Sequential model.")
@@ -52,7 +55,7 @@ class Sequential(Model):
         self._graph = None
         if self._runtime is not None:
             raise ConfigError("Cannot add layers to a model that has already been run.")
-        if self._input is not None:
+        if rebuild and self._input is not None:
             self._trace()
 
     def _trace(self) -> None:

@@ -79,14 +79,24 @@ def sequential_from_config(
 
 
 def functional_config(model: Any) -> dict[str, Any]:
+    structure = graph_structure(model)
+    return {
+        "name": model.name,
+        "layers": [layer_config(layer) for layer in model.graph.layers],
+        **structure,
+    }
+
+
+def graph_structure(model: Any) -> dict[str, Any]:
+    """The wiring of a functional model: its inputs, its nodes (which layer, by name, is
+    called on which tensor numbers), its outputs. ``functional_config`` adds the layers'
+    configs; ``clone_model`` replays it on new layers (no registration needed)."""
     graph = model.graph
     names = [layer.name for layer in graph.layers]
     if len(set(names)) != len(names):
         raise SerializationError(f"Layer names in model {model.name!r} must be unique: {names}.")
     spec = graph.spec(model._dtype())
     return {
-        "name": model.name,
-        "layers": [layer_config(layer) for layer in graph.layers],
         "inputs": [
             {"name": n, "shape": list(t.shape[1:]), "dtype": t.dtype}
             for n, t in zip(model.input_names, graph.inputs, strict=True)
@@ -105,6 +115,28 @@ def functional_config(model: Any) -> dict[str, Any]:
 def functional_from_config(
     cfg: dict[str, Any], custom_objects: dict[str, Any] | None = None
 ) -> Any:
+    try:
+        names = [c["config"]["name"] for c in cfg["layers"]]
+        if len(set(names)) != len(names):
+            raise SerializationError(f"The functional model config repeats layer names: {names}.")
+        layers = {c["config"]["name"]: layer_from_config(c, custom_objects) for c in cfg["layers"]}
+    except (KeyError, IndexError, TypeError) as exc:
+        raise SerializationError(f"The functional model config is malformed: {exc!r}.") from None
+    return replay_functional(cfg, layers)
+
+
+def replay_functional(
+    cfg: dict[str, Any],
+    layers: dict[str, Layer],
+    inputs: list[Any] | None = None,
+    call: Any = None,
+) -> Any:
+    """Build a functional model by replaying the nodes of ``cfg`` (from
+    :func:`functional_config`) on ``layers`` (keyed by the layer names in ``cfg``).
+
+    ``inputs``: symbolic tensors to build on (default: new ``Input``s as in ``cfg``);
+    ``call(layer, x)``: how each node calls its layer (default: ``layer(x)``). Used by
+    loading and by ``dl.models.clone_model``."""
     from ..models import Model
 
     def at(tensors: list[Any], i: Any) -> Any:
@@ -117,33 +149,44 @@ def functional_from_config(
         return tensors[i]
 
     try:
-        names = [c["config"]["name"] for c in cfg["layers"]]
-        if len(set(names)) != len(names):
-            raise SerializationError(f"The functional model config repeats layer names: {names}.")
-        layers = {c["config"]["name"]: layer_from_config(c, custom_objects) for c in cfg["layers"]}
-        tensors: list[Any] = [
-            Input(tuple(i["shape"]), dtype=i.get("dtype"), name=i["name"]) for i in cfg["inputs"]
-        ]
+        tensors: list[Any] = (
+            list(inputs)
+            if inputs is not None
+            else [
+                Input(tuple(i["shape"]), dtype=i.get("dtype"), name=i["name"])
+                for i in cfg["inputs"]
+            ]
+        )
         n_inputs = len(tensors)
-        for node in cfg["nodes"]:
-            layer = layers[node["layer"]]
-            args = [at(tensors, i) for i in node["inputs"]]
-            out = layer(args if node["list_input"] else args[0])
-            tensors.extend(out if isinstance(out, list) else [out])
-        outputs = [at(tensors, i) for i in cfg["outputs"]]
-        inputs = tensors[:n_inputs]
+        nodes = [(layers[node["layer"]], node) for node in cfg["nodes"]]
     except (KeyError, IndexError, TypeError) as exc:
         raise SerializationError(f"The functional model config is malformed: {exc!r}.") from None
-    ins: Any = (
-        {i["name"]: t for i, t in zip(cfg["inputs"], inputs, strict=True)}
-        if cfg.get("dict_inputs")
-        else (inputs if len(inputs) > 1 else inputs[0])
-    )
-    outs: Any = (
-        dict(zip(cfg["output_names"], outputs, strict=True))
-        if cfg.get("dict_outputs")
-        else (outputs if len(outputs) > 1 else outputs[0])
-    )
+    for layer, node in nodes:
+        try:
+            args = [at(tensors, i) for i in node["inputs"]]
+            x = args if node["list_input"] else args[0]
+            out = layer(x) if call is None else None
+        except (KeyError, IndexError, TypeError) as exc:
+            raise SerializationError(
+                f"The functional model config is malformed: {exc!r}."
+            ) from None
+        if call is not None:  # a user's function: its errors are its own
+            out = call(layer, x)
+        tensors.extend(out if isinstance(out, list) else [out])
+    try:
+        outputs = [at(tensors, i) for i in cfg["outputs"]]
+        ins: Any = (
+            {i["name"]: t for i, t in zip(cfg["inputs"], tensors[:n_inputs], strict=True)}
+            if cfg.get("dict_inputs")
+            else (tensors[:n_inputs] if n_inputs > 1 else tensors[0])
+        )
+        outs: Any = (
+            dict(zip(cfg["output_names"], outputs, strict=True))
+            if cfg.get("dict_outputs")
+            else (outputs if len(outputs) > 1 else outputs[0])
+        )
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise SerializationError(f"The functional model config is malformed: {exc!r}.") from None
     return Model(ins, outs, name=cfg.get("name"))
 
 
