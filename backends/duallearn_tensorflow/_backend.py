@@ -8,23 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from duallearn.plugin import Backend, GraphSpec  # noqa: E402
+from duallearn.plugin import Backend, GraphSpec, load_families  # noqa: E402
 
-from . import (  # noqa: E402,F401
-    _attention,
-    _conv,
-    _core,
-    _custom,
-    _embedding,
-    _merging,
-    _normalization,
-    _ops,
-    _pooling,
-    _recurrent,
-    _regularization,
-    _reshaping,
-)
+from . import _ops  # noqa: E402
 from ._runtime import TFRuntime  # noqa: E402
+
+load_families(__package__)  # importing the families registers their native layers
 
 
 class TensorFlowBackend(Backend):

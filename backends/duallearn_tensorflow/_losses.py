@@ -4,12 +4,12 @@ Mirrors duallearn_torch/_losses.py; constants in the prediction's dtype."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 
-from duallearn.losses._probabilistic import EPSILON
+from duallearn import plugin
+from duallearn.plugin import LOSS_EPSILON as EPSILON
 
 
 def _c(v: float, like: tf.Tensor) -> tf.Tensor:
@@ -161,28 +161,6 @@ def _poisson(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
     return tf.reduce_mean(p - y * tf.math.log(p + _c(EPSILON, p)), axis=-1)
 
 
-VALUES: dict[str, Callable[[tf.Tensor, tf.Tensor, dict[str, Any]], tf.Tensor]] = {
-    "mean_squared_error": _mse,
-    "mean_absolute_error": _mae,
-    "mean_absolute_percentage_error": _mape,
-    "mean_squared_logarithmic_error": _msle,
-    "huber": _huber,
-    "log_cosh": _log_cosh,
-    "cosine_similarity": _cosine,
-    "hinge": _hinge,
-    "squared_hinge": _squared_hinge,
-    "categorical_hinge": _categorical_hinge,
-    "binary_crossentropy": _bce,
-    "categorical_crossentropy": _cce,
-    "sparse_categorical_crossentropy": _scce,
-    "binary_focal_crossentropy": _binary_focal,
-    "categorical_focal_crossentropy": _categorical_focal,
-    "kl_divergence": _kld,
-    "poisson": _poisson,
-}
-SPARSE_TARGETS = {"sparse_categorical_crossentropy"}
-
-
 def align_weight(w: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
     while w.shape.rank > values.shape.rank and w.shape[-1] == 1:
         w = tf.squeeze(w, -1)
@@ -206,23 +184,14 @@ def reduce(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> tf.Tensor
     return total / tf.cast(tf.size(values), values.dtype)
 
 
-class LossFn:
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
-        self.values = VALUES[spec.fn]
-        self.options = spec.options()
-        self.reduction = spec.reduction if spec.reduction != "none" else "sum_over_batch_size"
+def align_targets(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+    if y.dtype != p.dtype:
+        y = tf.cast(y, p.dtype)
+    if y.shape.rank == p.shape.rank - 1:
+        return y[..., None]
+    if y.shape.rank == p.shape.rank + 1:
+        return tf.squeeze(y, -1)
+    return y
 
-    def __call__(self, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
-        return reduce(self.per_sample(y, p), sw, self.reduction)
 
-    def per_sample(self, y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
-        """Per-sample values (Keras squeezes/expands a trailing axis of size 1 first)."""
-        if self.spec.fn not in SPARSE_TARGETS:
-            if y.dtype != p.dtype:
-                y = tf.cast(y, p.dtype)
-            if y.shape.rank == p.shape.rank - 1:
-                y = y[..., None]
-            elif y.shape.rank == p.shape.rank + 1:
-                y = tf.squeeze(y, -1)
-        return self.values(y, p, self.options)
+LossFn = plugin.loss_fn_class(globals())  # the call around the formulas: duallearn.plugin

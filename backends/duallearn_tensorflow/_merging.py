@@ -1,4 +1,6 @@
-"""Merge layers on TensorFlow (formulas in duallearn/layers/_merging.py)."""
+"""Merge layers on TensorFlow: the forwards are duallearn.plugin's merge mixins (formulas in
+duallearn/layers/_merging.py); this file gives them TensorFlow's primitives, constants in the
+inputs' dtype."""
 
 from __future__ import annotations
 
@@ -6,129 +8,37 @@ from typing import Any
 
 import tensorflow as tf
 
-from duallearn.layers._merging import dot_axes, dot_subscripts
+from duallearn.plugin import MERGES, MergePrimitives
 
 from ._layers import TFLayer, implements
 
 
-class _TFMerge(TFLayer):
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        if mask is None or all(m is None for m in mask):
-            return None
-        out = None
-        for m in mask:
-            if m is not None:
-                out = m if out is None else tf.logical_and(out, m)
-        return out
+class _TFMerge(MergePrimitives, TFLayer):
+    logical_and = staticmethod(tf.logical_and)
+    where = staticmethod(tf.where)
+    rsqrt = staticmethod(tf.math.rsqrt)
+    einsum = staticmethod(tf.einsum)
+    expand_dims = staticmethod(tf.expand_dims)
+
+    def concat(self, xs: list[tf.Tensor], axis: int) -> tf.Tensor:
+        return tf.concat(xs, axis=axis)
+
+    def scalar(self, value: float, like: Any) -> tf.Tensor:
+        return tf.constant(value, like.dtype)
+
+    def rank(self, a: tf.Tensor) -> int:
+        rank: int = a.shape.rank
+        return rank
+
+    def ones_mask(self, a: tf.Tensor) -> tf.Tensor:
+        return tf.ones(tf.shape(a)[:-1], dtype=tf.bool)
+
+    def sum_keepdims(self, a: tf.Tensor, axis: int) -> tf.Tensor:
+        return tf.reduce_sum(a, axis=axis, keepdims=True)
+
+    def clamp_min(self, a: tf.Tensor, lo: float) -> tf.Tensor:
+        return tf.maximum(a, tf.constant(lo, a.dtype))
 
 
-@implements("Add")
-class TFAdd(_TFMerge):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        out = x[0]
-        for a in x[1:]:
-            out = out + a
-        return out
-
-
-@implements("Subtract")
-class TFSubtract(_TFMerge):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        return x[0] - x[1]
-
-
-@implements("Multiply")
-class TFMultiply(_TFMerge):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        out = x[0]
-        for a in x[1:]:
-            out = out * a
-        return out
-
-
-@implements("Average")
-class TFAverage(_TFMerge):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        out = x[0]
-        for a in x[1:]:
-            out = out + a
-        return out / tf.constant(len(x), out.dtype)
-
-
-@implements("Maximum")
-class TFMaximum(_TFMerge):
-    """``where(a >= b, a, b)`` folded left: ties send the gradient to the earlier input."""
-
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        out = x[0]
-        for a in x[1:]:
-            out = tf.where(out >= a, out, a)
-        return out
-
-
-@implements("Minimum")
-class TFMinimum(_TFMerge):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        out = x[0]
-        for a in x[1:]:
-            out = tf.where(out <= a, out, a)
-        return out
-
-
-@implements("Concatenate")
-class TFConcatenate(_TFMerge):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        return tf.concat(x, axis=self.spec.axis)
-
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        if mask is None or all(m is None for m in mask):
-            return None
-        ms = [
-            tf.ones(tf.shape(a)[:-1], dtype=tf.bool) if m is None else m
-            for a, m in zip(x, mask, strict=True)
-        ]
-        if self.spec.axis % x[0].shape.rank == x[0].shape.rank - 1:
-            out = ms[0]
-            for m in ms[1:]:
-                out = tf.logical_and(out, m)
-            return out
-        return tf.concat(ms, axis=self.spec.axis)
-
-
-@implements("Dot")
-class TFDot(TFLayer):
-    def forward(
-        self, x: list[tf.Tensor], training: bool, noise: Any = None, mask: Any = None
-    ) -> tf.Tensor:
-        u, v = x
-        a1, a2 = dot_axes(self.spec.axes, u.shape.rank, v.shape.rank)
-        if self.spec.normalize:
-            u = u * tf.math.rsqrt(
-                tf.maximum(
-                    tf.reduce_sum(u * u, axis=a1, keepdims=True), tf.constant(1e-14, u.dtype)
-                )
-            )
-            v = v * tf.math.rsqrt(
-                tf.maximum(
-                    tf.reduce_sum(v * v, axis=a2, keepdims=True), tf.constant(1e-14, v.dtype)
-                )
-            )
-        out = tf.einsum(dot_subscripts(u.shape.rank, v.shape.rank, a1, a2), u, v)
-        return tf.expand_dims(out, 1) if out.shape.rank == 1 else out
-
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        return None
+for _name, _mixin in MERGES.items():
+    implements(_name)(type(f"TF{_name}", (_mixin, _TFMerge), {"__doc__": _mixin.__doc__}))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from duallearn import plugin
 
 
 def _sparse_acc(y: tf.Tensor, p: tf.Tensor, m: Any) -> tf.Tensor:
@@ -60,18 +61,6 @@ def _mse(y: tf.Tensor, p: tf.Tensor, m: Any) -> tf.Tensor:
     return tf.reduce_mean(tf.square(p - tf.reshape(tf.cast(y, p.dtype), tf.shape(p))), axis=-1)
 
 
-VALUES: dict[str, Callable[[tf.Tensor, tf.Tensor, Any], tf.Tensor]] = {
-    "accuracy": _acc,
-    "top_k_categorical_accuracy": _top_k,
-    "sparse_top_k_categorical_accuracy": _sparse_top_k,
-    "sparse_categorical_accuracy": _sparse_acc,
-    "categorical_accuracy": _cat_acc,
-    "binary_accuracy": _bin_acc,
-    "mean_absolute_error": _mae,
-    "mean_squared_error": _mse,
-}
-
-
 def weighted_sums(v: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
     """``[Σ v·w, Σ w]`` (float64) with ``w`` broadcast from the batch axis."""
     v = tf.cast(v, tf.float64)
@@ -84,16 +73,6 @@ def weighted_sums(v: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
         w = w[..., None]
     w = tf.broadcast_to(w, tf.shape(v))
     return tf.stack([tf.reduce_sum(v * w), tf.reduce_sum(w)])
-
-
-def _mean_delta(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
-    return weighted_sums(VALUES[spec.fn](y, p, spec), sw)
-
-
-# fn name -> delta(spec, y_true, y_pred, sample_weight) -> float64 vector of state_size()
-DELTAS: dict[str, Callable[[Any, tf.Tensor, tf.Tensor, tf.Tensor | None], tf.Tensor]] = {
-    name: _mean_delta for name in VALUES
-}
 
 
 F64 = tf.float64
@@ -224,18 +203,5 @@ def _mean_iou(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf
     return tf.math.unsorted_segment_sum(tf.where(ok, w, tf.zeros_like(w)), idx, c * c)
 
 
-DELTAS.update(
-    {
-        "precision": _precision,
-        "recall": _recall,
-        "auc": _auc,
-        "fbeta_score": _fbeta,
-        "r2_score": _r2,
-        "mean_iou": _mean_iou,
-    }
-)
-
-
-def delta(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
-    """One batch's additive contribution to a metric's state."""
-    return DELTAS[spec.fn](spec, y, p, sw)
+# the metric's name -> its state delta (tables: duallearn.plugin)
+delta = plugin.metric_delta(globals())

@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from duallearn import config
-from duallearn.errors import ConfigError
-from duallearn.layers import Weight
-from duallearn.ops._dispatch import bound
-from duallearn.ops._numpy import _key, check_format, ntuple, same_pads
+from duallearn import config, plugin
+from duallearn.plugin import as_shape as _shape
+from duallearn.plugin import index_key as _key
+from duallearn.plugin import same_pads
 
 NAME = "tensorflow"
 
@@ -24,18 +23,7 @@ def _dtype(name: str | None) -> tf.DType:
     return tf.as_dtype(name or config.floatx())
 
 
-def _t(x: Any) -> tf.Tensor:
-    if isinstance(x, (tf.Tensor, tf.Variable)):
-        return x
-    if isinstance(x, Weight):
-        return _t(bound(x))
-    if (
-        isinstance(x, (list, tuple))
-        and x
-        and builtins.any(isinstance(a, (tf.Tensor, tf.Variable, Weight)) for a in x)
-    ):
-        return tf.stack([_t(a) for a in x])
-    return tf.convert_to_tensor(np.asarray(x))
+_t = plugin.tensor_converter((tf.Tensor, tf.Variable), tf.stack, tf.convert_to_tensor)
 
 
 def _pair(x1: Any, x2: Any) -> tuple[tf.Tensor, tf.Tensor]:
@@ -81,35 +69,24 @@ def dtype(x: Any) -> str:
     return str(_t(x).dtype.name)
 
 
-def _shape(s: Any) -> tuple[int, ...]:
-    return (int(s),) if isinstance(s, (int, np.integer)) else tuple(int(a) for a in s)
+zeros = plugin.filled_op(tf.zeros, _dtype)
 
 
-def zeros(shape: Any, dtype: str | None = None) -> tf.Tensor:
-    return tf.zeros(_shape(shape), dtype=_dtype(dtype))
-
-
-def ones(shape: Any, dtype: str | None = None) -> tf.Tensor:
-    return tf.ones(_shape(shape), dtype=_dtype(dtype))
+ones = plugin.filled_op(tf.ones, _dtype)
 
 
 def full(shape: Any, fill_value: float, dtype: str | None = None) -> tf.Tensor:
     return tf.fill(_shape(shape), tf.constant(fill_value, dtype=_dtype(dtype)))
 
 
-def zeros_like(x: Any, dtype: str | None = None) -> tf.Tensor:
-    return tf.zeros_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+zeros_like = plugin.filled_like_op(tf.zeros_like, _t, _dtype)
 
 
-def ones_like(x: Any, dtype: str | None = None) -> tf.Tensor:
-    return tf.ones_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+ones_like = plugin.filled_like_op(tf.ones_like, _t, _dtype)
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str | None = None) -> tf.Tensor:
-    if stop is None:
-        start, stop = 0, start
-    if dtype is None and builtins.all(isinstance(v, int) for v in (start, stop, step)):
-        dtype = "int64"
+    start, stop, step, dtype = plugin.arange_args(start, stop, step, dtype)
     dt = _dtype(dtype)
     return tf.range(tf.constant(start, dt), tf.constant(stop, dt), tf.constant(step, dt))
 
@@ -298,11 +275,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[tf.Tensor]:
     t = _t(x)
     n = t.shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
-        if n % int(indices_or_sections):
-            raise ConfigError(
-                f"split: axis {axis} of size {n} does not divide into {indices_or_sections} "
-                "equal sections. Fix: pass cut points instead."
-            )
+        plugin.check_sections(n, indices_or_sections, axis)
         return list(tf.split(t, int(indices_or_sections), axis=axis))
     cuts = [0, *[int(i) for i in indices_or_sections], n]
     return list(tf.split(t, [b - a for a, b in zip(cuts[:-1], cuts[1:], strict=True)], axis=axis))
@@ -341,18 +314,15 @@ def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> tf.Tensor:
 def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> tf.Tensor:
     t = _t(x)
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (t.shape.rank, 2))
+    plugin.check_pad_mode(mode)
     if mode == "constant":
         return tf.pad(t, pw, constant_values=_c(constant_values or 0, t))
-    if mode not in ("reflect", "symmetric"):
-        raise ConfigError(f"pad: mode must be constant, reflect or symmetric. Received: {mode!r}.")
     return tf.pad(t, pw, mode=mode.upper())
 
 
 def tile(x: Any, repeats: Any) -> tf.Tensor:
     t = _t(x)
-    reps = _shape(repeats)
-    if len(reps) < t.shape.rank:
-        reps = (1,) * (t.shape.rank - len(reps)) + reps
+    reps = plugin.tile_reps(repeats, t.shape.rank)
     if len(reps) > t.shape.rank:
         t = tf.reshape(t, (1,) * (len(reps) - t.shape.rank) + tuple(t.shape))
     return tf.tile(t, reps)
@@ -371,12 +341,7 @@ def broadcast_to(x: Any, shape: Any) -> tf.Tensor:
 
 def flip(x: Any, axis: Any = None) -> tf.Tensor:
     t = _t(x)
-    dims = (
-        list(range(t.shape.rank))
-        if axis is None
-        else ([axis] if isinstance(axis, int) else list(axis))
-    )
-    return tf.reverse(t, dims)
+    return tf.reverse(t, plugin.flip_axes(axis, t.shape.rank))
 
 
 def gelu(x: Any, approximate: bool = True) -> tf.Tensor:
@@ -410,66 +375,39 @@ def _pad_last(x: tf.Tensor, pads: list[tuple[int, int]], value: float = 0.0) -> 
     return tf.pad(x, [(0, 0), *pads, (0, 0)], constant_values=_c(value, x))
 
 
-def conv(
-    inputs: Any,
-    kernel: Any,
-    strides: Any = 1,
-    padding: str = "valid",
-    data_format: Any = None,
-    dilation_rate: Any = 1,
+def _conv(
+    x: tf.Tensor, w: tf.Tensor, st: tuple[int, ...], dil: tuple[int, ...], padding: str
 ) -> tf.Tensor:
-    check_format(data_format, padding)
-    x, w = _t(inputs), _t(kernel)
-    nd = x.shape.rank - 2
-    st, dil = ntuple(strides, nd, "strides"), ntuple(dilation_rate, nd, "dilation_rate")
     if padding == "same":
-        x = _pad_last(x, [same_pads(x.shape[1 + i], w.shape[i], st[i], dil[i]) for i in range(nd)])
+        pads = [same_pads(x.shape[1 + i], w.shape[i], st[i], dil[i]) for i in range(len(st))]
+        x = _pad_last(x, pads)
     return tf.nn.convolution(x, w, strides=st, padding="VALID", dilations=dil)
 
 
-def max_pool(
-    inputs: Any,
-    pool_size: Any,
-    strides: Any = None,
-    padding: str = "valid",
-    data_format: Any = None,
-) -> tf.Tensor:
-    check_format(data_format, padding)
-    x = _t(inputs)
-    nd = x.shape.rank - 2
-    ks = ntuple(pool_size, nd, "pool_size")
-    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+def _max_pool(x: tf.Tensor, ks: tuple[int, ...], st: tuple[int, ...], padding: str) -> tf.Tensor:
     return tf.nn.pool(x, ks, "MAX", strides=st, padding=padding.upper())
 
 
-def average_pool(
-    inputs: Any,
-    pool_size: Any,
-    strides: Any = None,
-    padding: str = "valid",
-    data_format: Any = None,
+def _average_pool(
+    x: tf.Tensor, ks: tuple[int, ...], st: tuple[int, ...], padding: str
 ) -> tf.Tensor:
-    check_format(data_format, padding)
-    x = _t(inputs)
-    nd = x.shape.rank - 2
-    ks = ntuple(pool_size, nd, "pool_size")
-    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
     return tf.nn.pool(x, ks, "AVG", strides=st, padding=padding.upper())
 
 
-def layer_normalization(
-    x: Any, gamma: Any = None, beta: Any = None, axis: Any = -1, epsilon: float = 1e-3
-) -> tf.Tensor:
+conv = plugin.conv_op(_t, _conv)
+max_pool = plugin.pool_op(_t, _max_pool)
+average_pool = plugin.pool_op(_t, _average_pool)
+
+
+def _standardize(x: Any, axis: Any, epsilon: float) -> tf.Tensor:
     t = _t(x)
     m, v = tf.nn.moments(
         t, axes=_axes(axis) if isinstance(axis, (list, tuple)) else [axis], keepdims=True
     )
-    y = (t - m) * tf.math.rsqrt(v + _c(epsilon, t))
-    if gamma is not None:
-        y = multiply(y, gamma)
-    if beta is not None:
-        y = add(y, beta)
-    return y
+    return (t - m) * tf.math.rsqrt(v + _c(epsilon, t))
+
+
+layer_normalization = plugin.layer_normalization_op(_standardize, multiply, add)
 
 
 def normalize(x: Any, axis: int = -1, epsilon: float = 1e-7) -> tf.Tensor:
@@ -479,27 +417,20 @@ def normalize(x: Any, axis: int = -1, epsilon: float = 1e-7) -> tf.Tensor:
     )
 
 
-def dot_product_attention(
-    query: Any,
-    key: Any,
-    value: Any,
-    bias: Any = None,
-    mask: Any = None,
-    scale: Any = None,
-    is_causal: bool = False,
-) -> tf.Tensor:
-    q, k, v = _t(query), _t(key), _t(value)
-    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+def _attention(q: Any, k: Any, v: Any, bias: Any, mask: Any, sc: float, causal: bool) -> tf.Tensor:
     logits = tf.einsum("btnh,bsnh->bnts", q, k) * _c(sc, q)
     if bias is not None:
-        logits = logits + _t(bias)
-    m = None if mask is None else tf.cast(_t(mask), tf.bool)
-    if is_causal:
+        logits = logits + bias
+    m = None if mask is None else tf.cast(mask, tf.bool)
+    if causal:
         c = tf.constant(np.tril(np.ones((q.shape[1], k.shape[1]), dtype=bool)))
         m = c if m is None else tf.logical_and(m, c)
     if m is not None:
         logits = tf.where(m, logits, _c(-0.7 * np.finfo(logits.dtype.as_numpy_dtype).max, logits))
     return tf.einsum("bnts,bsnh->btnh", tf.nn.softmax(logits, axis=-1), v)
+
+
+dot_product_attention = plugin.attention_op(_t, _attention)
 
 
 def getitem(x: Any, key: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from duallearn.optimizers._optimizer import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS
+from duallearn.plugin import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS, SlotState
 
 UPDATES: dict[str, Callable[..., None]] = {}
 Vars = list[tf.Variable]
@@ -229,7 +229,7 @@ def ftrl(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars]
         acc.assign(na)
 
 
-class TFOptimizer(tf.Module):
+class TFOptimizer(SlotState, tf.Module):
     """Slots (canonical order of trainable weights), step counter, native update.
 
     ``apply(grads, lr)`` is one Keras ``apply`` call (traceable). Tests may build one directly
@@ -375,35 +375,18 @@ class TFOptimizer(tf.Module):
             for p, a in zip(self.params, self.slots[EMA_SLOT], strict=True):
                 p.assign(a)
 
-    # ---- state -----------------------------------------------------------------------------
-    def state(self) -> dict[str, np.ndarray]:
-        out = {"iterations": np.array(int(self.iterations.numpy()), dtype=np.int64)}
-        for name, vs in self.slots.items():
-            for k, v, tc in zip(self.keys, vs, self.to_canonical, strict=True):
-                out[f"{name}/{k}"] = tc(v.numpy()).copy()
-        return out
+    # ---- state (duallearn.plugin.SlotState) -----------------------------------------------
+    def _slot_numpy(self, t: tf.Variable) -> np.ndarray:
+        return t.numpy()  # type: ignore[no-any-return]
 
-    def load(self, state: dict[str, np.ndarray]) -> None:
-        from duallearn.errors import SerializationError
+    def _slot_assign(self, t: tf.Variable, value: np.ndarray) -> None:
+        t.assign(value.astype(t.dtype.as_numpy_dtype))
 
-        for name, vs in self.slots.items():
-            for k, v, tn in zip(self.keys, vs, self.to_native, strict=True):
-                key = f"{name}/{k}"
-                if key not in state:
-                    raise SerializationError(
-                        f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "
-                        f"configuration needs slots {list(self.slots)}). Received keys: "
-                        f"{sorted(state)[:8]}..."
-                    )
-                value = tn(np.asarray(state[key]))
-                if value.shape != tuple(v.shape):
-                    raise SerializationError(
-                        f"Optimizer slot {key!r} has shape {value.shape}, "
-                        f"expected {tuple(v.shape)}."
-                    )
-                v.assign(value.astype(v.dtype.as_numpy_dtype))
-        it = int(np.asarray(state.get("iterations", 0)))
-        self.iterations.assign(it)
+    def _get_iterations(self) -> int:
+        return int(self.iterations.numpy())
+
+    def _set_iterations(self, n: int) -> None:
+        self.iterations.assign(n)
         if hasattr(self.spec, "mu_product"):
             k = self.spec.gradient_accumulation_steps
-            self.mu_product.assign(self.spec.mu_product(it // k if k else it))
+            self.mu_product.assign(self.spec.mu_product(n // k if k else n))

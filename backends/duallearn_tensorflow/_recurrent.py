@@ -11,8 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
+
+from duallearn.plugin import (
+    BidirectionalMixin,
+    GRUCellMixin,
+    LSTMCellMixin,
+    RNNMixin,
+    SimpleRNNCellMixin,
+)
 
 from . import _activations, _rng
 from ._layers import DTYPES, TFLayer, implements, native_layer
@@ -40,17 +47,15 @@ def draw_masks(native: TFLayer, b: tf.Tensor, f: int, dtype: tf.DType) -> tf.Ten
     return tf.concat(parts, axis=-1)
 
 
-class TFRNN(TFLayer):
-    """Shared driver: masks, direction, fused op or scanned cell, outputs."""
+class TFRNN(RNNMixin, TFLayer):
+    """duallearn.plugin's driver (masks, direction, fused op or scanned cell, outputs) on
+    TensorFlow: weights in the compute dtype of the call, the fused LSTM and the scan."""
 
     def __init__(self, layer: Any) -> None:
         super().__init__(layer)
         self.act = _activations.get(layer.activation)
         self.ract = _activations.get(getattr(layer, "recurrent_activation", "sigmoid"))
         self.units = layer.units
-
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        return self.spec.compute_mask(x, mask)
 
     def _gates(self) -> tuple[list[tf.Tensor], list[tf.Tensor], Any]:
         u, g = self.units, self.spec.n_gates
@@ -69,55 +74,30 @@ class TFRNN(TFLayer):
         dt = getattr(self, "_compute", None)
         return v if dt is None or dt == v.dtype else tf.cast(v, dt)
 
-    def _piece(self, bias: tf.Tensor, g: int) -> tf.Tensor:
+    def _bias_piece(self, bias: tf.Tensor, g: int) -> tf.Tensor:
         u = self.units
         return bias[..., g * u : (g + 1) * u]
 
-    def fusable(self, dtype: tf.DType) -> bool:
-        return False
-
-    def fused(self, x: tf.Tensor, init: Any = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        raise NotImplementedError
-
-    def step(self, x_in: list[Any], h_in: list[Any], states: list[Any]) -> list[tf.Tensor]:
-        raise NotImplementedError
-
-    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        spec = self.spec
-        init = None
-        if isinstance(x, (list, tuple)):
-            x, init = x[0], list(x[1:])
-            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+    def _begin(self, x: tf.Tensor, init: Any) -> Any:
+        """Start of a fused or looped run: later weight reads cast to ``x``'s dtype, and the
+        initial states with them."""
         self._compute = x.dtype
-        if init is not None:
-            init = [tf.cast(s, x.dtype) for s in init]
-        f = int(x.shape[-1])
-        g = spec.n_gates
-        masks: Any = None
-        if training and (spec.dropout > 0 or spec.recurrent_dropout > 0):
-            masks = (
-                tf.cast(noise, x.dtype)
-                if noise is not None
-                else draw_masks(self, tf.shape(x)[0], f, x.dtype)
-            )
-        if spec.go_backwards:
-            x = tf.reverse(x, axis=[1])
-            mask = None if mask is None else tf.reverse(mask, axis=[1])
-        rec = masks is not None and spec.recurrent_dropout > 0
-        if mask is None and not rec and self.fusable(x.dtype):
-            x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
-            out, states = self.fused(x_in, init)
-        else:
-            dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
-            rm = [None if not rec else masks[:, k, f:] for k in range(g)]
-            out, states = self._loop(x, dm, rm, mask, init)
-        y = out if spec.return_sequences else out[:, -1]
-        return [y, *states] if spec.return_state else y
+        return None if init is None else [tf.cast(s, x.dtype) for s in init]
+
+    def cast(self, a: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+        return tf.cast(a, dtype)
+
+    def reverse_time(self, a: tf.Tensor) -> tf.Tensor:
+        return tf.reverse(a, axis=[1])
+
+    def draw_masks(self, x: tf.Tensor, f: int) -> tf.Tensor:
+        return draw_masks(self, tf.shape(x)[0], f, x.dtype)
 
     def _loop(
         self, x: tf.Tensor, dm: list[Any], rm: list[Any], mask: Any, init: Any = None
     ) -> tuple[tf.Tensor, list[tf.Tensor]]:
         spec = self.spec
+        init = self._begin(x, init)
         n = spec.n_states
         zeros = tf.zeros(tf.stack([tf.shape(x)[0], self.units]), x.dtype)
         xt = tf.transpose(x, [1, 0, 2])
@@ -153,17 +133,12 @@ class TFRNN(TFLayer):
 
 
 @implements("SimpleRNN")
-class TFSimpleRNN(TFRNN):
-    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
-        ks, rs, bias = self._gates()
-        a = tf.matmul(x_in[0], ks[0]) + tf.matmul(h_in[0], rs[0])
-        if bias is not None:
-            a = a + bias
-        return [self.act(a)]
+class TFSimpleRNN(SimpleRNNCellMixin, TFRNN):
+    pass
 
 
 @implements("LSTM")
-class TFLSTM(TFRNN):
+class TFLSTM(LSTMCellMixin, TFRNN):
     def fusable(self, dtype: tf.DType) -> bool:
         s = self.spec
         return dtype.is_floating and s.activation == "tanh" and s.recurrent_activation == "sigmoid"
@@ -174,6 +149,7 @@ class TFLSTM(TFRNN):
         ``return_sequences``. Measured on a 2-core CPU (B=64, T=50, D=32, H=128, one train
         step): 18.9 ms, vs 21.1 ms with the input projection hoisted into one GEMM before a
         ``tf.scan`` and 38 ms with the fused ``BlockLSTMV2`` op."""
+        init = self._begin(x, init)
         u = self.units
         k, r = self._var(0), self._var(1)
         bias = self._gates()[2]
@@ -205,87 +181,26 @@ class TFLSTM(TFRNN):
         out = tf.transpose(res[3].stack(), [1, 0, 2]) if seq else h[:, None, :]
         return out, [h, c]
 
-    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
-        ks, rs, bias = self._gates()
-        z = [tf.matmul(x_in[g], ks[g]) + tf.matmul(h_in[g], rs[g]) for g in range(4)]
-        if bias is not None:
-            z = [z[g] + self._piece(bias, g) for g in range(4)]
-        i, f, cc, o = self.ract(z[0]), self.ract(z[1]), self.act(z[2]), self.ract(z[3])
-        c = f * states[1] + i * cc
-        return [o * self.act(c), c]
-
 
 @implements("GRU")
-class TFGRU(TFRNN):
-    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
-        ks, rs, bias = self._gates()
-        ra = self.spec.reset_after
-        xz, xr, xh = (tf.matmul(x_in[g], ks[g]) for g in range(3))
-        if bias is not None:
-            bi = bias[0] if ra else bias
-            xz, xr, xh = xz + self._piece(bi, 0), xr + self._piece(bi, 1), xh + self._piece(bi, 2)
-        rz, rr = tf.matmul(h_in[0], rs[0]), tf.matmul(h_in[1], rs[1])
-        if bias is not None and ra:
-            rz, rr = rz + self._piece(bias[1], 0), rr + self._piece(bias[1], 1)
-        z, r = self.ract(xz + rz), self.ract(xr + rr)
-        if ra:
-            rh = tf.matmul(h_in[2], rs[2])
-            if bias is not None:
-                rh = rh + self._piece(bias[1], 2)
-            hh = self.act(xh + r * rh)
-        else:
-            hh = self.act(xh + tf.matmul(r * h_in[2], rs[2]))
-        one = tf.constant(1.0, dtype=z.dtype)
-        return [z * states[0] + (one - z) * hh]
+class TFGRU(GRUCellMixin, TFRNN):
+    pass
 
 
 @implements("Bidirectional")
-class TFBidirectional(TFLayer):
-    """Two native RNNs (forward, backward) and Keras's merge."""
+class TFBidirectional(BidirectionalMixin, TFLayer):
+    """Two native RNNs (forward, backward) and Keras's merge (duallearn.plugin's)."""
 
     def __init__(self, layer: Any) -> None:
         tf.Module.__init__(self, name=None)
-        self.takes_mask = True
-        self.spec = layer
         self.dtype = DTYPES[layer.dtype]
-        self.fwd = native_layer(layer.forward_layer)
-        self.bwd = native_layer(layer.backward_layer)
-        self.dl_vars = list(self.fwd.dl_vars) + list(self.bwd.dl_vars)
-        self._n = len(self.fwd.dl_vars)
+        self._init_pair(layer, native_layer)
 
-    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value
+    def reverse_time(self, a: tf.Tensor) -> tf.Tensor:
+        return tf.reverse(a, axis=[1])
 
-    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value
+    def concat_last(self, xs: list[tf.Tensor]) -> tf.Tensor:
+        return tf.concat(xs, axis=-1)
 
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        return self.spec.compute_mask(x, mask)
-
-    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        spec = self.spec
-        nf = None if noise is None else noise[:, 0]
-        nb = None if noise is None else noise[:, 1]
-        kw = {} if mask is None else {"mask": mask}
-        yf = self.fwd.forward(x, training, nf, **kw)
-        yb = self.bwd.forward(x, training, nb, **kw)
-        sf: list[Any] = []
-        sb: list[Any] = []
-        if spec.return_state:
-            yf, sf, yb, sb = yf[0], list(yf[1:]), yb[0], list(yb[1:])
-        if spec.return_sequences:
-            yb = tf.reverse(yb, axis=[1])
-        mode = spec.merge_mode
-        if mode == "concat":
-            outs = [tf.concat([yf, yb], axis=-1)]
-        elif mode == "sum":
-            outs = [yf + yb]
-        elif mode == "mul":
-            outs = [yf * yb]
-        elif mode == "ave":
-            outs = [(yf + yb) * tf.constant(0.5, dtype=yf.dtype)]
-        else:
-            outs = [yf, yb]
-        if spec.return_state or mode is None:
-            return outs + sf + sb
-        return outs[0]
+    def scalar(self, value: float, like: Any) -> tf.Tensor:
+        return tf.constant(value, dtype=like.dtype)

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from duallearn.errors import ShapeError
-from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec, optimizer_for
+from duallearn.plugin import GraphSpec, GraphWalk, NativeRuntime, StepNoise, TrainSpec, WalkedNet
 
 from . import _losses, _metrics
 from ._layers import DTYPES, TFLayer, native_layer
@@ -20,24 +19,7 @@ from ._optimizers import TFOptimizer
 from ._rng import TFRng
 
 
-def _mask_weight(sw: Any, mask: Any, dtype: Any, rescale: bool) -> tf.Tensor:
-    """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
-    reductions the mask is scaled by total/valid so the mean runs over valid entries only."""
-    m = tf.cast(mask, dtype)
-    if rescale:
-        total = tf.cast(tf.size(m), dtype)
-        m = m * (total / (tf.reduce_sum(m) + tf.constant(1e-7, dtype)))
-    if sw is None:
-        return m
-    w = tf.cast(sw, dtype)
-    while w.shape.rank > m.shape.rank and w.shape[-1] == 1:
-        w = tf.squeeze(w, -1)
-    while w.shape.rank < m.shape.rank:
-        w = w[..., None]
-    return w * m
-
-
-class Net(tf.Module):
+class Net(WalkedNet, tf.Module):
     """The whole graph as one ``tf.Module`` (what ``model.native`` returns)."""
 
     def __init__(self, graph: GraphSpec) -> None:
@@ -45,15 +27,6 @@ class Net(tf.Module):
         self.graph = graph
         self.layers_ = [native_layer(layer) for layer in graph.layers]
         self._walk = GraphWalk(graph, self.layers_)
-
-    @property
-    def _masking(self) -> bool:
-        return self._walk.masking
-
-    @property
-    def output_masks(self) -> list[Any] | None:
-        """Keras masks of the outputs from the last run (masked graphs only)."""
-        return self._walk.output_masks
 
     def __call__(
         self,
@@ -85,7 +58,12 @@ def _scope(device: str) -> str:
     return "/CPU:0" if device == "cpu" else f"/GPU:{device.split(':')[1] if ':' in device else 0}"
 
 
-class TFRuntime(Runtime):
+class TFRuntime(NativeRuntime):
+    backend_name = "tensorflow"
+    optimizer_class = TFOptimizer
+    loss_fn_class = _losses.LossFn
+    metric_delta = staticmethod(_metrics.delta)
+
     def __init__(self, graph: GraphSpec, device: str | None = None) -> None:
         # every variable (weights, optimizer slots, accumulators, RNG seed) is created under
         # the requested device; None leaves placement to TensorFlow (the first GPU if any)
@@ -119,12 +97,6 @@ class TFRuntime(Runtime):
     @property
     def native(self) -> tf.Module:
         return self.net
-
-    def _use_trainable(self, variables: Sequence[Any]) -> None:
-        """The variables that steps differentiate and update (the model's trainable weights
-        when it was compiled: Keras's rule)."""
-        self._trainable_vars = list(variables)
-        self.params = [v.native_for("tensorflow") for v in self._trainable_vars]
 
     # ---- compiled functions ----------------------------------------------------------------
     def _function(
@@ -267,18 +239,9 @@ class TFRuntime(Runtime):
             self._compile(spec)
 
     def _compile(self, spec: TrainSpec) -> None:
-        self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
-        self._loss_weights = spec.loss_weights
-        self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
-        n_out = len(spec.losses)
-        self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
+        self._compile_common(spec)
         size = 2 * self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
         self._acc = tf.Variable(tf.zeros(size, dtype=tf.float64), trainable=False)
-        if spec.trainable is not None:
-            self._use_trainable(spec.trainable)
-        self._opt = optimizer_for(
-            self._opt, spec.optimizer, self._trainable_vars, self.params, TFOptimizer
-        )
         jit = getattr(spec, "jit_compile", "auto")
         keep_predict = jit == self._jit
         self._jit = jit
@@ -300,34 +263,27 @@ class TFRuntime(Runtime):
             and sum(int(np.prod(v.shape)) for v in self.params) >= 65536
         )
 
-    def _output_mask(self, o: int) -> Any:
-        """The Keras mask of output ``o`` from the forward just run (None if unmasked)."""
-        masks = self.net.output_masks if self.net._masking else None
-        return None if masks is None else masks[o]
+    def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> tf.Tensor:
+        """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
+        reductions the mask is scaled by total/valid so the mean runs over valid entries."""
+        m = tf.cast(mask, dtype)
+        if rescale:
+            total = tf.cast(tf.size(m), dtype)
+            m = m * (total / (tf.reduce_sum(m) + tf.constant(1e-7, dtype)))
+        if sw is None:
+            return m
+        w = tf.cast(sw, dtype)
+        while w.shape.rank > m.shape.rank and w.shape[-1] == 1:
+            w = tf.squeeze(w, -1)
+        while w.shape.rank < m.shape.rank:
+            w = w[..., None]
+        return w * m
 
-    def _metric_weight(self, sw: Any, o: int, dtype: Any) -> Any:
-        mask = self._output_mask(o)
-        return sw if mask is None else _mask_weight(sw, mask, dtype, False)
+    def _zero_loss(self, p: Any) -> tf.Tensor:
+        return tf.zeros((), dtype=p.dtype)
 
-    def _loss(
-        self, ys: list[tf.Tensor], outs: list[tf.Tensor], sws: list[tf.Tensor | None]
-    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        parts = []
-        total: Any = None
-        for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
-            if fn is None:  # an output without a loss: a zero slot keeps the log layout
-                parts.append(tf.zeros((), dtype=p.dtype))
-                continue
-            mask = self._output_mask(len(parts))
-            if mask is not None:  # Keras: masked entries weigh 0, the mean is over valid ones
-                sw = _mask_weight(
-                    sw, mask, p.dtype, fn.reduction in ("sum_over_batch_size", "mean")
-                )
-            l = fn(y, p, sw)
-            parts.append(l)
-            term = l if w == 1.0 else tf.constant(w, l.dtype) * l
-            total = term if total is None else total + term
-        return total, parts
+    def _to_numpy(self, t: Any) -> np.ndarray:
+        return tf.convert_to_tensor(t).numpy()  # IndexedSlices (Embedding) too
 
     def _accumulate(
         self,
@@ -342,18 +298,7 @@ class TFRuntime(Runtime):
         if self._n_loss_slots > 1:
             for p in parts:
                 vals += [tf.cast(p, tf.float64) * batch, batch]
-        pieces = [tf.stack(vals)]
-        pieces += [
-            _metrics.delta(
-                m,
-                ys[o],
-                outs[o],
-                self._metric_weight(
-                    sws[o] if getattr(m, "weighted", False) else None, o, outs[o].dtype
-                ),
-            )
-            for o, m in self._metric_specs
-        ]
+        pieces = [tf.stack(vals), *self._metric_deltas(ys, outs, sws)]
         self._acc.assign_add(tf.concat(pieces, axis=0) if len(pieces) > 1 else pieces[0])
 
     def _train_step(
@@ -507,10 +452,7 @@ class TFRuntime(Runtime):
                 [None if s is None else tf.constant(s) for s in sample_weights],
             )
         grads = tape.gradient(loss, self.params)
-        return float(loss.numpy()), [
-            v.binding.to_canonical(tf.convert_to_tensor(g).numpy()).copy()  # IndexedSlices too
-            for v, g in zip(self._trainable_vars, grads, strict=True)
-        ]
+        return float(loss.numpy()), self._canonical(self._trainable_vars, grads)
 
     def input_gradients(
         self,
@@ -538,24 +480,4 @@ class TFRuntime(Runtime):
             np.zeros_like(a) if g is None else g.numpy()
             for a, g in zip(inputs, grads, strict=False)
         ]
-        dw = [
-            np.zeros(v.shape)
-            if g is None
-            else v.binding.to_canonical(tf.convert_to_tensor(g).numpy()).copy()
-            for v, g in zip(self._trainable_vars, grads[len(xs) :], strict=True)
-        ]
-        return dx, dw
-
-    # ---- optimizer state -----------------------------------------------------------------
-    def optimizer_state(self) -> dict[str, np.ndarray]:
-        return {} if self._opt is None else self._opt.state()
-
-    def finalize_optimizer(self) -> None:
-        """End of fit: Keras's ``finalize_variable_values`` (EMA weights, when enabled)."""
-        if self._opt is not None:
-            self._opt.finalize()
-
-    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
-        if self._opt is None:
-            raise ShapeError("Compile the model before loading optimizer state.")
-        self._opt.load(dict(state))
+        return dx, self._canonical(self._trainable_vars, grads[len(xs) :])

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from duallearn.plugin import Backend, GraphSpec
+from duallearn.plugin import Backend, GraphSpec, load_families
 
-# Importing the families registers their native layers.
-from . import (  # noqa: F401
-    _attention,
-    _conv,
-    _core,
-    _custom,
-    _embedding,
-    _merging,
-    _normalization,
-    _ops,
-    _pooling,
-    _recurrent,
-    _regularization,
-    _reshaping,
-)
+from . import _ops
 from ._runtime import TorchRuntime
+
+load_families(__package__)  # importing the families registers their native layers
 
 
 class TorchBackend(Backend):

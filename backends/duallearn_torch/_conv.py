@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from duallearn.layers._conv import axis_pads
+from duallearn.plugin import axis_pads
 
 from . import _activations
 from ._layers import TorchLayer, implements

@@ -6,13 +6,13 @@ Formulas in duallearn/losses; probabilities are clipped as Keras does (not torch
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from duallearn.losses._probabilistic import EPSILON
+from duallearn import plugin
+from duallearn.plugin import LOSS_EPSILON as EPSILON
 
 
 def _mse(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
@@ -152,28 +152,6 @@ def _poisson(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tenso
     return (p - y * torch.log(p + EPSILON)).mean(dim=-1)
 
 
-VALUES: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
-    "mean_squared_error": _mse,
-    "mean_absolute_error": _mae,
-    "mean_absolute_percentage_error": _mape,
-    "mean_squared_logarithmic_error": _msle,
-    "huber": _huber,
-    "log_cosh": _log_cosh,
-    "cosine_similarity": _cosine,
-    "hinge": _hinge,
-    "squared_hinge": _squared_hinge,
-    "categorical_hinge": _categorical_hinge,
-    "binary_crossentropy": _bce,
-    "categorical_crossentropy": _cce,
-    "sparse_categorical_crossentropy": _scce,
-    "binary_focal_crossentropy": _binary_focal,
-    "categorical_focal_crossentropy": _categorical_focal,
-    "kl_divergence": _kld,
-    "poisson": _poisson,
-}
-SPARSE_TARGETS = {"sparse_categorical_crossentropy"}
-
-
 def align_weight(w: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     while w.dim() > values.dim() and w.shape[-1] == 1:
         w = w.squeeze(-1)
@@ -202,25 +180,14 @@ def reduce(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> tor
     return total / values.numel()
 
 
-class LossFn:
-    """A compiled-in loss: ``loss(y_true, y_pred, sw) -> scalar``."""
+def align_targets(y: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    if y.dtype != p.dtype:
+        y = y.to(p.dtype)
+    if y.dim() == p.dim() - 1:
+        return y.unsqueeze(-1)
+    if y.dim() == p.dim() + 1:
+        return y.squeeze(-1)
+    return y
 
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
-        self.values = VALUES[spec.fn]
-        self.options = spec.options()
-        self.reduction = spec.reduction if spec.reduction != "none" else "sum_over_batch_size"
 
-    def __call__(self, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
-        return reduce(self.per_sample(y, p), sw, self.reduction)
-
-    def per_sample(self, y: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        """Per-sample values (Keras squeezes/expands a trailing axis of size 1 first)."""
-        if self.spec.fn not in SPARSE_TARGETS:
-            if y.dtype != p.dtype:
-                y = y.to(p.dtype)
-            if y.dim() == p.dim() - 1:
-                y = y.unsqueeze(-1)
-            elif y.dim() == p.dim() + 1:
-                y = y.squeeze(-1)
-        return self.values(y, p, self.options)
+LossFn = plugin.loss_fn_class(globals())  # the call around the formulas: duallearn.plugin

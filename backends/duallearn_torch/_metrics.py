@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+
+from duallearn import plugin
 
 
 def _sparse_acc(y: torch.Tensor, p: torch.Tensor, m: Any) -> torch.Tensor:
@@ -55,18 +56,6 @@ def _mse(y: torch.Tensor, p: torch.Tensor, m: Any) -> torch.Tensor:
     return torch.square(p - y.reshape(p.shape).to(p.dtype)).mean(dim=-1)
 
 
-VALUES: dict[str, Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]] = {
-    "accuracy": _acc,
-    "top_k_categorical_accuracy": _top_k,
-    "sparse_top_k_categorical_accuracy": _sparse_top_k,
-    "sparse_categorical_accuracy": _sparse_acc,
-    "categorical_accuracy": _cat_acc,
-    "binary_accuracy": _bin_acc,
-    "mean_absolute_error": _mae,
-    "mean_squared_error": _mse,
-}
-
-
 def weighted_sums(v: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
     """``[Σ v·w, Σ w]`` (float64) with ``w`` broadcast from the batch axis."""
     v = v.to(torch.float64)
@@ -78,18 +67,6 @@ def weighted_sums(v: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
     w = w.reshape(tuple(w.shape) + (1,) * (v.dim() - w.dim()))
     w = torch.broadcast_to(w, v.shape)
     return torch.stack([(v * w).sum(), w.sum()])
-
-
-def _mean_delta(
-    spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None
-) -> torch.Tensor:
-    return weighted_sums(VALUES[spec.fn](y, p, spec), sw)
-
-
-# fn name -> delta(spec, y_true, y_pred, sample_weight) -> float64 vector of state_size()
-DELTAS: dict[
-    str, Callable[[Any, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
-] = {name: _mean_delta for name in VALUES}
 
 
 def _weights(sw: torch.Tensor | None, p: torch.Tensor) -> torch.Tensor:
@@ -217,18 +194,5 @@ def _mean_iou(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | No
     return cm.index_add_(0, idx, torch.where(ok, w, 0.0))
 
 
-DELTAS.update(
-    {
-        "precision": _precision,
-        "recall": _recall,
-        "auc": _auc,
-        "fbeta_score": _fbeta,
-        "r2_score": _r2,
-        "mean_iou": _mean_iou,
-    }
-)
-
-
-def delta(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> torch.Tensor:
-    """One batch's additive contribution to a metric's state."""
-    return DELTAS[spec.fn](spec, y, p, sw)
+# the metric's name -> its state delta (tables: duallearn.plugin)
+delta = plugin.metric_delta(globals())

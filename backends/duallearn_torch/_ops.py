@@ -11,11 +11,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from duallearn import config
-from duallearn.errors import ConfigError
-from duallearn.layers import Weight
-from duallearn.ops._dispatch import bound
-from duallearn.ops._numpy import _key, check_format, ntuple, same_pads
+from duallearn import config, plugin
+from duallearn.plugin import as_shape as _shape
+from duallearn.plugin import index_key as _key
+from duallearn.plugin import same_pads
 
 NAME = "torch"
 
@@ -24,18 +23,7 @@ def _dtype(name: str | None) -> torch.dtype:
     return getattr(torch, name or config.floatx())  # type: ignore[no-any-return]
 
 
-def _t(x: Any) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    if isinstance(x, Weight):
-        return _t(bound(x))
-    if (
-        isinstance(x, (list, tuple))
-        and x
-        and builtins.any(isinstance(a, (torch.Tensor, Weight)) for a in x)
-    ):
-        return torch.stack([_t(a) for a in x])
-    return torch.as_tensor(np.asarray(x))
+_t = plugin.tensor_converter(torch.Tensor, torch.stack, torch.as_tensor)
 
 
 def _pair(x1: Any, x2: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,35 +66,24 @@ def dtype(x: Any) -> str:
     return str(_t(x).dtype).replace("torch.", "")
 
 
-def _shape(s: Any) -> tuple[int, ...]:
-    return (int(s),) if isinstance(s, (int, np.integer)) else tuple(int(a) for a in s)
+zeros = plugin.filled_op(torch.zeros, _dtype)
 
 
-def zeros(shape: Any, dtype: str | None = None) -> torch.Tensor:
-    return torch.zeros(_shape(shape), dtype=_dtype(dtype))
-
-
-def ones(shape: Any, dtype: str | None = None) -> torch.Tensor:
-    return torch.ones(_shape(shape), dtype=_dtype(dtype))
+ones = plugin.filled_op(torch.ones, _dtype)
 
 
 def full(shape: Any, fill_value: float, dtype: str | None = None) -> torch.Tensor:
     return torch.full(_shape(shape), fill_value, dtype=_dtype(dtype))
 
 
-def zeros_like(x: Any, dtype: str | None = None) -> torch.Tensor:
-    return torch.zeros_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+zeros_like = plugin.filled_like_op(torch.zeros_like, _t, _dtype)
 
 
-def ones_like(x: Any, dtype: str | None = None) -> torch.Tensor:
-    return torch.ones_like(_t(x), dtype=_dtype(dtype) if dtype else None)
+ones_like = plugin.filled_like_op(torch.ones_like, _t, _dtype)
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str | None = None) -> torch.Tensor:
-    if stop is None:
-        start, stop = 0, start
-    if dtype is None and builtins.all(isinstance(v, int) for v in (start, stop, step)):
-        dtype = "int64"
+    start, stop, step, dtype = plugin.arange_args(start, stop, step, dtype)
     return torch.arange(start, stop, step, dtype=_dtype(dtype))
 
 
@@ -306,12 +283,7 @@ def stack(x: Sequence[Any], axis: int = 0) -> torch.Tensor:
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[torch.Tensor]:
     t = _t(x)
     if isinstance(indices_or_sections, (int, np.integer)):
-        n = t.shape[axis]
-        if n % int(indices_or_sections):
-            raise ConfigError(
-                f"split: axis {axis} of size {n} does not divide into {indices_or_sections} "
-                "equal sections. Fix: pass cut points instead."
-            )
+        plugin.check_sections(t.shape[axis], indices_or_sections, axis)
         return list(torch.tensor_split(t, int(indices_or_sections), dim=axis))
     return list(torch.tensor_split(t, [int(i) for i in indices_or_sections], dim=axis))
 
@@ -347,11 +319,10 @@ def pad(
 ) -> torch.Tensor:
     t = _t(x)
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (t.dim(), 2))
+    plugin.check_pad_mode(mode)
     if mode == "constant":
         flat = [int(v) for pair in pw[::-1] for v in pair]
         return F.pad(t, flat, value=float(constant_values or 0))
-    if mode not in ("reflect", "symmetric"):
-        raise ConfigError(f"pad: mode must be constant, reflect or symmetric. Received: {mode!r}.")
     out = t
     for ax in range(t.dim()):
         before, after = (int(v) for v in pw[ax])
@@ -374,9 +345,7 @@ def pad(
 
 def tile(x: Any, repeats: Any) -> torch.Tensor:
     t = _t(x)
-    reps = _shape(repeats)
-    if len(reps) < t.dim():
-        reps = (1,) * (t.dim() - len(reps)) + reps
+    reps = plugin.tile_reps(repeats, t.dim())
     return (
         t.repeat(*reps)
         if len(reps) == t.dim()
@@ -397,10 +366,7 @@ def broadcast_to(x: Any, shape: Any) -> torch.Tensor:
 
 def flip(x: Any, axis: Any = None) -> torch.Tensor:
     t = _t(x)
-    dims = (
-        list(range(t.dim())) if axis is None else ([axis] if isinstance(axis, int) else list(axis))
-    )
-    return torch.flip(t, dims)
+    return torch.flip(t, plugin.flip_axes(axis, t.dim()))
 
 
 def gelu(x: Any, approximate: bool = True) -> torch.Tensor:
@@ -443,18 +409,10 @@ def _pad_first(x: torch.Tensor, pads: list[tuple[int, int]], value: float = 0.0)
     return F.pad(x, flat, value=value) if builtins.any(flat) else x
 
 
-def conv(
-    inputs: Any,
-    kernel: Any,
-    strides: Any = 1,
-    padding: str = "valid",
-    data_format: Any = None,
-    dilation_rate: Any = 1,
+def _conv(
+    x: torch.Tensor, w: torch.Tensor, st: tuple[int, ...], dil: tuple[int, ...], padding: str
 ) -> torch.Tensor:
-    check_format(data_format, padding)
-    x, w = _t(inputs), _t(kernel)
-    nd = x.dim() - 2
-    st, dil = ntuple(strides, nd, "strides"), ntuple(dilation_rate, nd, "dilation_rate")
+    nd = len(st)
     xf = _to_first(x)
     if padding == "same":
         xf = _pad_first(
@@ -464,18 +422,10 @@ def conv(
     return _to_last(_CONV[nd](xf, wf, None, st, 0, dil))
 
 
-def max_pool(
-    inputs: Any,
-    pool_size: Any,
-    strides: Any = None,
-    padding: str = "valid",
-    data_format: Any = None,
+def _max_pool(
+    x: torch.Tensor, ks: tuple[int, ...], st: tuple[int, ...], padding: str
 ) -> torch.Tensor:
-    check_format(data_format, padding)
-    x = _t(inputs)
-    nd = x.dim() - 2
-    ks = ntuple(pool_size, nd, "pool_size")
-    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+    nd = len(ks)
     xf = _to_first(x)
     if padding == "same":
         xf = _pad_first(
@@ -484,18 +434,10 @@ def max_pool(
     return _to_last(_MAXP[nd](xf, ks, st))
 
 
-def average_pool(
-    inputs: Any,
-    pool_size: Any,
-    strides: Any = None,
-    padding: str = "valid",
-    data_format: Any = None,
+def _average_pool(
+    x: torch.Tensor, ks: tuple[int, ...], st: tuple[int, ...], padding: str
 ) -> torch.Tensor:
-    check_format(data_format, padding)
-    x = _t(inputs)
-    nd = x.dim() - 2
-    ks = ntuple(pool_size, nd, "pool_size")
-    st = ntuple(strides if strides is not None else pool_size, nd, "strides")
+    nd = len(ks)
     xf = _to_first(x)
     if padding != "same":
         return _to_last(_AVGP[nd](xf, ks, st))
@@ -505,19 +447,20 @@ def average_pool(
     return _to_last(total / count)
 
 
-def layer_normalization(
-    x: Any, gamma: Any = None, beta: Any = None, axis: Any = -1, epsilon: float = 1e-3
-) -> torch.Tensor:
+conv = plugin.conv_op(_t, _conv)
+max_pool = plugin.pool_op(_t, _max_pool)
+average_pool = plugin.pool_op(_t, _average_pool)
+
+
+def _standardize(x: Any, axis: Any, epsilon: float) -> torch.Tensor:
     t = _t(x)
     ax = _axes(axis)
     m = torch.mean(t, dim=ax, keepdim=True)
     v = torch.var(t, dim=ax, keepdim=True, correction=0)
-    y = (t - m) * torch.rsqrt(v + epsilon)
-    if gamma is not None:
-        y = multiply(y, gamma)
-    if beta is not None:
-        y = add(y, beta)
-    return y
+    return (t - m) * torch.rsqrt(v + epsilon)
+
+
+layer_normalization = plugin.layer_normalization_op(_standardize, multiply, add)
 
 
 def normalize(x: Any, axis: int = -1, epsilon: float = 1e-7) -> torch.Tensor:
@@ -527,22 +470,14 @@ def normalize(x: Any, axis: int = -1, epsilon: float = 1e-7) -> torch.Tensor:
     )
 
 
-def dot_product_attention(
-    query: Any,
-    key: Any,
-    value: Any,
-    bias: Any = None,
-    mask: Any = None,
-    scale: Any = None,
-    is_causal: bool = False,
+def _attention(
+    q: Any, k: Any, v: Any, bias: Any, mask: Any, sc: float, causal: bool
 ) -> torch.Tensor:
-    q, k, v = _t(query), _t(key), _t(value)
-    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     logits = torch.einsum("btnh,bsnh->bnts", q, k) * sc
     if bias is not None:
-        logits = logits + _t(bias)
-    m = None if mask is None else _t(mask).bool()
-    if is_causal:
+        logits = logits + bias
+    m = None if mask is None else mask.bool()
+    if causal:
         c = torch.ones(q.shape[1], k.shape[1], dtype=torch.bool).tril()
         m = c if m is None else torch.logical_and(m, c)
     if m is not None:
@@ -550,6 +485,9 @@ def dot_product_attention(
             m, logits, torch.full((), -0.7 * torch.finfo(logits.dtype).max, dtype=logits.dtype)
         )
     return torch.einsum("bnts,bsnh->btnh", torch.softmax(logits, dim=-1), v)
+
+
+dot_product_attention = plugin.attention_op(_t, _attention)
 
 
 def getitem(x: Any, key: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from duallearn.optimizers._optimizer import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS
+from duallearn.plugin import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS, SlotState
 
 Tensors = list[torch.Tensor]
 UPDATES: dict[str, Callable[..., None]] = {}
@@ -269,7 +269,7 @@ def ftrl(
         a.copy_(n)
 
 
-class TorchOptimizer:
+class TorchOptimizer(SlotState):
     """Slots (canonical order of trainable weights) and the native update for one spec.
 
     ``apply(grads, lr)`` is one Keras ``apply`` call. Tests may build one directly on a list
@@ -395,41 +395,16 @@ class TorchOptimizer:
             for p, a in zip(self.params, self.slots[EMA_SLOT], strict=True):
                 p.copy_(a)
 
-    # ---- state -------------------------------------------------------------------------------
-    def state(self) -> dict[str, np.ndarray]:
-        out = {"iterations": np.array(self.iterations, dtype=np.int64)}
-        for name, ts in self.slots.items():
-            for k, t, tc in zip(self.keys, ts, self.to_canonical, strict=True):
-                out[f"{name}/{k}"] = tc(t.detach().cpu().numpy()).copy()
-        return out
+    # ---- state (duallearn.plugin.SlotState) -------------------------------------------------
+    def _slot_numpy(self, t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy()  # type: ignore[no-any-return]
 
-    def load(self, state: dict[str, np.ndarray]) -> None:
-        from duallearn.errors import SerializationError
+    @torch.no_grad()
+    def _slot_assign(self, t: torch.Tensor, value: np.ndarray) -> None:
+        t.copy_(torch.from_numpy(value).to(t.device, t.dtype))
 
-        for name, ts in self.slots.items():
-            for k, t, tn in zip(self.keys, ts, self.to_native, strict=True):
-                key = f"{name}/{k}"
-                if key not in state:
-                    raise SerializationError(
-                        f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "
-                        f"configuration needs slots {list(self.slots)}). Received keys: "
-                        f"{sorted(state)[:8]}..."
-                    )
-                value = tn(np.asarray(state[key]))
-                if value.shape != tuple(t.shape):
-                    raise SerializationError(
-                        f"Optimizer slot {key!r} has shape {value.shape}, "
-                        f"expected {tuple(t.shape)}."
-                    )
-                with torch.no_grad():
-                    t.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(t.device, t.dtype))
-        self.iterations = int(np.asarray(state.get("iterations", 0)))
+    def _get_iterations(self) -> int:
+        return self.iterations
 
-
-def weight_names(pairs: Sequence[tuple[Any, int]]) -> list[str]:
-    """Front-end weight names for (native layer, index) pairs (for exclude_from_weight_decay)."""
-    out = []
-    for m, i in pairs:
-        ws = getattr(m.spec, "weights", None)
-        out.append(ws[i].name if ws is not None and i < len(ws) else "")
-    return out
+    def _set_iterations(self, n: int) -> None:
+        self.iterations = n

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from duallearn.layers._conv import axis_pads
+from duallearn.plugin import axis_pads
 
 from ._layers import TorchLayer, implements
 

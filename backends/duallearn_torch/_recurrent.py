@@ -19,6 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from duallearn.plugin import (
+    BidirectionalMixin,
+    GRUCellMixin,
+    LSTMCellMixin,
+    RNNMixin,
+    SimpleRNNCellMixin,
+)
+
 from . import _activations
 from ._layers import DTYPES, TorchLayer, implements, native_layer
 from ._rng import TorchRng
@@ -47,16 +55,9 @@ def draw_masks(layer: Any, b: int, f: int, like: torch.Tensor, rng: TorchRng) ->
     return out
 
 
-def _cpu_half_autocast(x: torch.Tensor) -> bool:
-    return (
-        x.device.type == "cpu"
-        and torch.is_autocast_enabled("cpu")
-        and torch.get_autocast_dtype("cpu") == torch.float16
-    )
-
-
-class TorchRNN(TorchLayer):
-    """Shared driver: masks, direction, fused call or cell loop, outputs."""
+class TorchRNN(RNNMixin, TorchLayer):
+    """duallearn.plugin's driver (masks, direction, fused call or cell loop, outputs) on
+    torch: the layout, the fused kernels and the cell loop."""
 
     perm: tuple[int, ...] = (0,)
 
@@ -79,9 +80,6 @@ class TorchRNN(TorchLayer):
         if index < 2:
             return np.ascontiguousarray(_perm_cols(value.T, inv, n))
         return np.ascontiguousarray(_perm_cols(value, inv, n))
-
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        return self.spec.compute_mask(x, mask)
 
     # ---- gate views in Keras order (for the cell loop) ----------------------------------
     def _gates(self) -> tuple[list[torch.Tensor], list[torch.Tensor], Any]:
@@ -107,50 +105,37 @@ class TorchRNN(TorchLayer):
         return bias[..., p * u : (p + 1) * u]
 
     # ---- forward -------------------------------------------------------------------------
-    def fusable(self) -> bool:
-        raise NotImplementedError
+    def cast(self, a: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return a.to(dtype)
+
+    def reverse_time(self, a: torch.Tensor) -> torch.Tensor:
+        return a.flip(1)
+
+    def draw_masks(self, x: torch.Tensor, f: int) -> torch.Tensor:
+        return draw_masks(self.spec, x.shape[0], f, x, self.rng)
 
     def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        # oneDNN has no float16 RNN kernel: under CPU float16 autocast, run it in float32
+        if (
+            x.device.type == "cpu"
+            and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.float16
+        ):
+            with torch.autocast("cpu", enabled=False):
+                w = self.dl_vars[0].dtype
+                init32 = None if init is None else [s.to(w) for s in init]
+                return self.fused_kernel(x.to(w), init32)
+        return self.fused_kernel(x, init)
+
+    def fused_kernel(
+        self, x: torch.Tensor, init: Any = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
 
     def _h0(self, x: torch.Tensor, init: Any, i: int = 0) -> torch.Tensor:
         if init is not None:
             return init[i][None]
         return x.new_zeros((1, x.shape[0], self.units))
-
-    def step(self, x_in: list[torch.Tensor], h_in: list[torch.Tensor], states: list[Any]) -> Any:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        spec = self.spec
-        init = None
-        if isinstance(x, (list, tuple)):
-            x, init = x[0], list(x[1:])
-            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
-        b, t, f = x.shape
-        g = spec.n_gates
-        masks: Any = None
-        if training and (spec.dropout > 0 or spec.recurrent_dropout > 0):
-            masks = noise.to(x.dtype) if noise is not None else draw_masks(spec, b, f, x, self.rng)
-        if spec.go_backwards:
-            x = x.flip(1)
-            mask = None if mask is None else mask.flip(1)
-        rec = masks is not None and spec.recurrent_dropout > 0
-        if mask is None and not rec and self.fusable():
-            x_in = x if masks is None or spec.dropout == 0 else x * masks[:, :1, :f]
-            if _cpu_half_autocast(x):  # oneDNN has no float16 RNN kernel: run it in float32
-                with torch.autocast("cpu", enabled=False):
-                    w = self.dl_vars[0].dtype
-                    init32 = None if init is None else [s.to(w) for s in init]
-                    out, states = self.fused(x_in.to(w), init32)
-            else:
-                out, states = self.fused(x_in, init)
-        else:
-            dm = [None if masks is None or spec.dropout == 0 else masks[:, k, :f] for k in range(g)]
-            rm = [None if not rec else masks[:, k, f:] for k in range(g)]
-            out, states = self._loop(x, dm, rm, mask, init)
-        y = out if spec.return_sequences else out[:, -1]
-        return [y, *states] if spec.return_state else y
 
     def _loop(
         self, x: torch.Tensor, dm: list[Any], rm: list[Any], mask: Any, init: Any = None
@@ -178,7 +163,7 @@ class TorchRNN(TorchLayer):
 
 
 @implements("SimpleRNN")
-class TorchSimpleRNN(TorchRNN):
+class TorchSimpleRNN(SimpleRNNCellMixin, TorchRNN):
     """``nn.RNN``'s fused tanh/relu kernel (b_hh = 0), else a cell loop."""
 
     perm = (0,)
@@ -187,10 +172,12 @@ class TorchSimpleRNN(TorchRNN):
         super().__init__(layer)
         self.register_buffer("b_hh", torch.zeros(layer.units, dtype=DTYPES[layer.dtype]))
 
-    def fusable(self) -> bool:
+    def fusable(self, dtype: torch.dtype) -> bool:
         return self.spec.activation in ("tanh", "relu")
 
-    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def fused_kernel(
+        self, x: torch.Tensor, init: Any = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h0 = self._h0(x, init)
         params = [self.dl_vars[0], self.dl_vars[1]]
         if self.spec.use_bias:
@@ -199,16 +186,9 @@ class TorchSimpleRNN(TorchRNN):
         out, h = fn(x, h0, params, self.spec.use_bias, 1, 0.0, self.training, False, True)
         return out, [h[0]]
 
-    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
-        ks, rs, bias = self._gates()
-        a = x_in[0] @ ks[0] + h_in[0] @ rs[0]
-        if bias is not None:
-            a = a + bias
-        return [self.act(a)]
-
 
 @implements("LSTM")
-class TorchLSTM(TorchRNN):
+class TorchLSTM(LSTMCellMixin, TorchRNN):
     """``nn.LSTM``'s fused kernel (same gate order i|f|g|o, b_hh = 0), else a cell loop."""
 
     perm = (0, 1, 2, 3)
@@ -217,10 +197,12 @@ class TorchLSTM(TorchRNN):
         super().__init__(layer)
         self.register_buffer("b_hh", torch.zeros(4 * layer.units, dtype=DTYPES[layer.dtype]))
 
-    def fusable(self) -> bool:
+    def fusable(self, dtype: torch.dtype) -> bool:
         return self.spec.activation == "tanh" and self.spec.recurrent_activation == "sigmoid"
 
-    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def fused_kernel(
+        self, x: torch.Tensor, init: Any = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h0 = self._h0(x, init)
         params = [self.dl_vars[0], self.dl_vars[1]]
         if self.spec.use_bias:
@@ -238,28 +220,21 @@ class TorchLSTM(TorchRNN):
         )
         return out, [h[0], c[0]]
 
-    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
-        ks, rs, bias = self._gates()
-        z = [x_in[g] @ ks[g] + h_in[g] @ rs[g] for g in range(4)]
-        if bias is not None:
-            z = [z[g] + self._bias_piece(bias, g) for g in range(4)]
-        i, f, cc, o = self.ract(z[0]), self.ract(z[1]), self.act(z[2]), self.ract(z[3])
-        c = f * states[1] + i * cc
-        return [o * self.act(c), c]
-
 
 @implements("GRU")
-class TorchGRU(TorchRNN):
+class TorchGRU(GRUCellMixin, TorchRNN):
     """``nn.GRU``'s fused kernel for ``reset_after=True`` (blocks permuted to r|z|n,
     ``bias[0] → b_ih``, ``bias[1] → b_hh``); ``reset_after=False`` runs a cell loop."""
 
     perm = _GRU_PERM
 
-    def fusable(self) -> bool:
+    def fusable(self, dtype: torch.dtype) -> bool:
         s = self.spec
         return s.reset_after and s.activation == "tanh" and s.recurrent_activation == "sigmoid"
 
-    def fused(self, x: torch.Tensor, init: Any = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def fused_kernel(
+        self, x: torch.Tensor, init: Any = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h0 = self._h0(x, init)
         params = [self.dl_vars[0], self.dl_vars[1]]
         if self.spec.use_bias:
@@ -269,82 +244,21 @@ class TorchGRU(TorchRNN):
         )
         return out, [h[0]]
 
-    def step(self, x_in, h_in, states):  # type: ignore[no-untyped-def]
-        ks, rs, bias = self._gates()
-        ra = self.spec.reset_after
-        xz, xr, xh = (x_in[g] @ ks[g] for g in range(3))
-        if bias is not None:
-            bi = bias[0] if ra else bias
-            xz, xr, xh = (
-                xz + self._bias_piece(bi, 0),
-                xr + self._bias_piece(bi, 1),
-                xh + self._bias_piece(bi, 2),
-            )
-        rz, rr = h_in[0] @ rs[0], h_in[1] @ rs[1]
-        if bias is not None and ra:
-            rz, rr = rz + self._bias_piece(bias[1], 0), rr + self._bias_piece(bias[1], 1)
-        z, r = self.ract(xz + rz), self.ract(xr + rr)
-        if ra:
-            rh = h_in[2] @ rs[2]
-            if bias is not None:
-                rh = rh + self._bias_piece(bias[1], 2)
-            hh = self.act(xh + r * rh)
-        else:
-            hh = self.act(xh + (r * h_in[2]) @ rs[2])
-        return [z * states[0] + (1 - z) * hh]
-
 
 @implements("Bidirectional")
-class TorchBidirectional(TorchLayer):
-    """Two native RNNs (forward, backward) and Keras's merge."""
+class TorchBidirectional(BidirectionalMixin, TorchLayer):
+    """Two native RNNs (forward, backward) and Keras's merge (duallearn.plugin's)."""
 
     def __init__(self, layer: Any) -> None:
         nn.Module.__init__(self)
-        self.takes_mask = True
-        self.spec = layer
         self.dtype = DTYPES[layer.dtype]
-        self.fwd = native_layer(layer.forward_layer)
-        self.bwd = native_layer(layer.backward_layer)
-        self.dl_vars = list(self.fwd.dl_vars) + list(self.bwd.dl_vars)
-        self._n = len(self.fwd.dl_vars)
+        self._init_pair(layer, native_layer)
 
-    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
-        if index < self._n:
-            return self.fwd.to_native(index, value)
-        return self.bwd.to_native(index - self._n, value)
+    def reverse_time(self, a: torch.Tensor) -> torch.Tensor:
+        return a.flip(1)
 
-    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
-        if index < self._n:
-            return self.fwd.to_canonical(index, value)
-        return self.bwd.to_canonical(index - self._n, value)
+    def concat_last(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(xs, dim=-1)
 
-    def compute_mask(self, x: Any, mask: Any) -> Any:
-        return self.spec.compute_mask(x, mask)
-
-    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        spec = self.spec
-        nf = None if noise is None else noise[:, 0]
-        nb = None if noise is None else noise[:, 1]
-        kw = {} if mask is None else {"mask": mask}
-        yf = self.fwd(x, training, nf, **kw)
-        yb = self.bwd(x, training, nb, **kw)
-        sf: list[Any] = []
-        sb: list[Any] = []
-        if spec.return_state:
-            yf, sf, yb, sb = yf[0], list(yf[1:]), yb[0], list(yb[1:])
-        if spec.return_sequences:
-            yb = yb.flip(1)
-        mode = spec.merge_mode
-        if mode == "concat":
-            outs = [torch.cat([yf, yb], dim=-1)]
-        elif mode == "sum":
-            outs = [yf + yb]
-        elif mode == "mul":
-            outs = [yf * yb]
-        elif mode == "ave":
-            outs = [(yf + yb) / 2]
-        else:
-            outs = [yf, yb]
-        if spec.return_state or mode is None:
-            return outs + sf + sb
-        return outs[0]
+    def scalar(self, value: float, like: Any) -> float:
+        return value  # a Python number keeps the tensor's dtype

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from duallearn.errors import ShapeError
-from duallearn.plugin import GraphSpec, GraphWalk, Runtime, StepNoise, TrainSpec, optimizer_for
+from duallearn.plugin import GraphSpec, GraphWalk, NativeRuntime, StepNoise, TrainSpec, WalkedNet
 
 from . import _losses, _metrics
 from ._layers import DTYPES, TorchLayer, native_layer
@@ -19,23 +18,7 @@ from ._optimizers import TorchOptimizer
 from ._rng import TorchRng
 
 
-def _mask_weight(sw: Any, mask: Any, dtype: Any, rescale: bool) -> torch.Tensor:
-    """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
-    reductions the mask is scaled by total/valid so the mean runs over valid entries only."""
-    m = mask.to(dtype)
-    if rescale:
-        m = m * (m.numel() / (m.sum() + 1e-7))
-    if sw is None:
-        return m
-    w = sw.to(dtype)
-    while w.dim() > m.dim() and w.shape[-1] == 1:
-        w = w.squeeze(-1)
-    while w.dim() < m.dim():
-        w = w.unsqueeze(-1)
-    return w * m
-
-
-class Net(nn.Module):
+class Net(WalkedNet, nn.Module):
     """The whole graph as one ``nn.Module`` (what ``model.native`` returns)."""
 
     def __init__(self, graph: GraphSpec) -> None:
@@ -43,15 +26,6 @@ class Net(nn.Module):
         self.graph = graph
         self.layers_ = nn.ModuleList([native_layer(layer) for layer in graph.layers])
         self._walk = GraphWalk(graph, list(self.layers_))
-
-    @property
-    def _masking(self) -> bool:
-        return self._walk.masking
-
-    @property
-    def output_masks(self) -> list[Any] | None:
-        """Keras masks of the outputs from the last run (masked graphs only)."""
-        return self._walk.output_masks
 
     def forward(
         self,
@@ -71,7 +45,12 @@ def _t(a: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
     return t if device is None else t.to(device, non_blocking=True)
 
 
-class TorchRuntime(Runtime):
+class TorchRuntime(NativeRuntime):
+    backend_name = "torch"
+    optimizer_class = TorchOptimizer
+    loss_fn_class = _losses.LossFn
+    metric_delta = staticmethod(_metrics.delta)
+
     def __init__(self, graph: GraphSpec) -> None:
         self.graph = graph
         # the native modules bind (or reuse) the layers' variables: no weight is copied
@@ -86,10 +65,7 @@ class TorchRuntime(Runtime):
         self._fwd: Any = self.net.forward
 
     def _use_trainable(self, variables: Sequence[Any]) -> None:
-        """The variables that steps differentiate and update (the model's trainable weights
-        when it was compiled: Keras's rule)."""
-        self._trainable_vars = list(variables)
-        self.params = [v.native_for("torch") for v in self._trainable_vars]
+        super()._use_trainable(variables)
         for p in self.params:
             if not p.requires_grad:  # a variable made trainable after it was built
                 p.requires_grad_(True)
@@ -157,11 +133,7 @@ class TorchRuntime(Runtime):
         # best on the benchmark workloads, docs/benchmarks.md); jit_compile=True compiles
         jit = getattr(spec, "jit_compile", "auto")
         self._fwd = torch.compile(self.net) if jit is True else self.net.forward
-        self._losses = [None if l is None else _losses.LossFn(l) for l in spec.losses]
-        self._loss_weights = spec.loss_weights
-        self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
-        n_out = len(spec.losses)
-        self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
+        self._compile_common(spec)
         # loss sums then metric states, float64 on the device; the sample counts of the loss
         # slots are known on the host and kept there (results() interleaves them)
         size = self._n_loss_slots + sum(m.state_size() for _, m in self._metric_specs)
@@ -169,39 +141,30 @@ class TorchRuntime(Runtime):
         self._acc_loss = self._acc[: self._n_loss_slots]  # views made once: no per-step ops
         self._acc_metrics = self._acc[self._n_loss_slots :]
         self._count = 0.0
-        if spec.trainable is not None:
-            self._use_trainable(spec.trainable)
-        self._opt = optimizer_for(
-            self._opt, spec.optimizer, self._trainable_vars, self.params, TorchOptimizer
-        )
 
-    def _output_mask(self, o: int) -> Any:
-        """The Keras mask of output ``o`` from the forward just run (None if unmasked)."""
-        masks = self.net.output_masks if self.net._masking else None
-        return None if masks is None else masks[o]
+    def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> torch.Tensor:
+        """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
+        reductions the mask is scaled by total/valid so the mean runs over valid entries."""
+        m = mask.to(dtype)
+        if rescale:
+            m = m * (m.numel() / (m.sum() + 1e-7))
+        if sw is None:
+            return m
+        w = sw.to(dtype)
+        while w.dim() > m.dim() and w.shape[-1] == 1:
+            w = w.squeeze(-1)
+        while w.dim() < m.dim():
+            w = w.unsqueeze(-1)
+        return w * m
 
-    def _metric_weight(self, sw: Any, o: int, dtype: Any) -> Any:
-        mask = self._output_mask(o)
-        return sw if mask is None else _mask_weight(sw, mask, dtype, False)
+    def _zero_loss(self, p: Any) -> torch.Tensor:
+        return torch.zeros((), dtype=p.dtype)
 
-    def _loss(
-        self, ys: list[torch.Tensor], outs: list[torch.Tensor], sws: list[torch.Tensor | None]
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        parts = []
-        total: Any = 0.0
-        for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
-            if fn is None:  # an output without a loss: a zero slot keeps the log layout
-                parts.append(torch.zeros((), dtype=p.dtype))
-                continue
-            mask = self._output_mask(len(parts))
-            if mask is not None:  # Keras: masked entries weigh 0, the mean is over valid ones
-                sw = _mask_weight(
-                    sw, mask, p.dtype, fn.reduction in ("sum_over_batch_size", "mean")
-                )
-            l = fn(y, p, sw)
-            parts.append(l)
-            total = total + (l if w == 1.0 else w * l)
-        return total, parts
+    def _detach(self, t: torch.Tensor) -> torch.Tensor:
+        return t.detach()
+
+    def _to_numpy(self, t: Any) -> np.ndarray:
+        return t.cpu().numpy()  # type: ignore[no-any-return]
 
     @torch.no_grad()
     def _accumulate(
@@ -221,17 +184,7 @@ class TorchRuntime(Runtime):
         else:
             self._acc_loss.add_(loss.detach(), alpha=b)
         if self._metric_specs:
-            deltas = [
-                _metrics.delta(
-                    m,
-                    ys[o],
-                    outs[o].detach(),
-                    self._metric_weight(
-                        sws[o] if getattr(m, "weighted", False) else None, o, outs[o].dtype
-                    ),
-                )
-                for o, m in self._metric_specs
-            ]
+            deltas = self._metric_deltas(ys, outs, sws)
             self._acc_metrics.add_(torch.cat(deltas) if len(deltas) > 1 else deltas[0])
 
     def _batch(
@@ -339,10 +292,7 @@ class TorchRuntime(Runtime):
         outs = self.net(xs, training, self._noise(noise))
         loss, _ = self._loss(ys, outs, sws)
         grads = torch.autograd.grad(loss, self.params)
-        return float(loss.detach()), [
-            v.binding.to_canonical(g.cpu().numpy()).copy()
-            for v, g in zip(self._trainable_vars, grads, strict=True)
-        ]
+        return float(loss.detach()), self._canonical(self._trainable_vars, grads)
 
     def input_gradients(
         self,
@@ -363,24 +313,4 @@ class TorchRuntime(Runtime):
             np.zeros_like(a) if g is None else g.cpu().numpy()
             for a, g in zip(inputs, grads, strict=False)
         ]
-        dw = [
-            np.zeros(v.shape) if g is None else v.binding.to_canonical(g.cpu().numpy()).copy()
-            for v, g in zip(self._trainable_vars, grads[len(xs) :], strict=True)
-        ]
-        return dx, dw
-
-    # ---- optimizer state -----------------------------------------------------------------
-    def optimizer_state(self) -> dict[str, np.ndarray]:
-        if self._opt is None:
-            return {}
-        return self._opt.state()
-
-    def finalize_optimizer(self) -> None:
-        """End of fit: Keras's ``finalize_variable_values`` (EMA weights, when enabled)."""
-        if self._opt is not None:
-            self._opt.finalize()
-
-    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
-        if self._opt is None:
-            raise ShapeError("Compile the model before loading optimizer state.")
-        self._opt.load(dict(state))
+        return dx, self._canonical(self._trainable_vars, grads[len(xs) :])

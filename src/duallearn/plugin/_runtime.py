@@ -1,0 +1,210 @@
+"""What every native runtime does the same way, written once (backends subclass it).
+
+:class:`NativeRuntime` holds the parts of a runtime that read the same on every engine: the
+trainable set chosen at compile (by variable), the optimizer state keyed by variable path,
+loss assembly (per-output losses, loss weights, Keras masks folded into sample weights),
+the metric weights, and the optimizer-state entry points. A backend provides only the
+framework calls, as small hooks:
+
+* ``backend_name``; ``optimizer_class`` (its ``XOptimizer(spec, params, to_canonical,
+  to_native, names=, keys=)`` with ``state()`` / ``load()`` / ``finalize()``);
+* ``loss_fn_class`` (its ``LossFn(loss)``, callable ``(y, p, sample_weight) -> scalar``);
+* ``metric_delta`` (``staticmethod``: a metric's additive state change on one batch) and
+  ``_detach(t)`` (outputs as metrics read them; default: unchanged);
+* ``_mask_weight(sw, mask, dtype, rescale)``: Keras's ``apply_mask`` in native ops;
+* ``_zero_loss(p)``: a zero scalar of ``p``'s dtype;
+* ``_to_numpy(t)``: a native tensor (gradient) as numpy.
+
+:class:`WalkedNet` gives a backend's whole-graph module the mask bookkeeping of the shared
+graph walk (:class:`~duallearn.plugin.GraphWalk`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import SerializationError, ShapeError
+from ._base import Runtime, TrainSpec, optimizer_for
+
+
+class WalkedNet:
+    """Mixin for a backend's graph module that runs a ``GraphWalk`` in ``self._walk``."""
+
+    _walk: Any
+
+    @property
+    def _masking(self) -> bool:
+        return bool(self._walk.masking)
+
+    @property
+    def output_masks(self) -> list[Any] | None:
+        """Keras masks of the outputs from the last run (masked graphs only)."""
+        return self._walk.output_masks  # type: ignore[no-any-return]
+
+
+class NativeRuntime(Runtime):
+    """Base of the torch and TensorFlow runtimes (see the module docstring)."""
+
+    backend_name: str = ""
+    optimizer_class: Any = None
+    loss_fn_class: Any = None
+    metric_delta: Any = None  # staticmethod(delta(metric, y, p, sample_weight))
+    net: Any
+    _opt: Any = None
+
+    # ---- the trainable set -----------------------------------------------------------------
+    def _use_trainable(self, variables: Sequence[Any]) -> None:
+        """The variables that steps differentiate and update (the model's trainable weights
+        when it was compiled: Keras's rule), and their native storage ``self.params``."""
+        self._trainable_vars = list(variables)
+        self.params = [v.native_for(self.backend_name) for v in self._trainable_vars]
+
+    def _compile_common(self, spec: TrainSpec) -> None:
+        """Losses, loss weights, metrics, the trainable set and the optimizer state of
+        ``compile``; the backend then lays out its accumulators and compiled steps."""
+        self._losses = [None if l is None else self.loss_fn_class(l) for l in spec.losses]
+        self._loss_weights = spec.loss_weights
+        self._metric_specs = [(o, m) for o, ms in enumerate(spec.metrics) for m in ms]
+        n_out = len(spec.losses)
+        self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
+        if spec.trainable is not None:
+            self._use_trainable(spec.trainable)
+        self._opt = optimizer_for(
+            self._opt, spec.optimizer, self._trainable_vars, self.params, self.optimizer_class
+        )
+
+    def _canonical(self, variables: Sequence[Any], grads: Sequence[Any]) -> list[np.ndarray]:
+        """Native gradients of ``variables`` in the canonical layout (zeros where None)."""
+        return [
+            np.zeros(v.shape) if g is None else np.array(v.binding.to_canonical(self._to_numpy(g)))
+            for v, g in zip(variables, grads, strict=True)
+        ]
+
+    # ---- loss assembly ---------------------------------------------------------------------
+    def _output_mask(self, o: int) -> Any:
+        """The Keras mask of output ``o`` from the forward just run (None if unmasked)."""
+        masks = self.net.output_masks if self.net._masking else None
+        return None if masks is None else masks[o]
+
+    def _metric_weight(self, sw: Any, o: int, dtype: Any) -> Any:
+        mask = self._output_mask(o)
+        return sw if mask is None else self._mask_weight(sw, mask, dtype, False)
+
+    def _loss(self, ys: list[Any], outs: list[Any], sws: list[Any]) -> tuple[Any, list[Any]]:
+        """``Σ weight_o · loss_o(y_o, p_o, sw_o)`` and the per-output losses; an output
+        without a loss gives a zero slot (the log layout stays fixed)."""
+        parts = []
+        total: Any = None
+        for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
+            if fn is None:
+                parts.append(self._zero_loss(p))
+                continue
+            mask = self._output_mask(len(parts))
+            if mask is not None:  # Keras: masked entries weigh 0, the mean is over valid ones
+                sw = self._mask_weight(
+                    sw, mask, p.dtype, fn.reduction in ("sum_over_batch_size", "mean")
+                )
+            l = fn(y, p, sw)
+            parts.append(l)
+            term = l if w == 1.0 else w * l
+            total = term if total is None else total + term
+        return total, parts
+
+    def _metric_deltas(self, ys: list[Any], outs: list[Any], sws: list[Any]) -> list[Any]:
+        """Each compiled metric's additive state change on this batch (``metric_delta``:
+        the backend's native delta function), masks and sample weights applied as Keras."""
+        return [
+            self.metric_delta(
+                m,
+                ys[o],
+                self._detach(outs[o]),
+                self._metric_weight(
+                    sws[o] if getattr(m, "weighted", False) else None, o, outs[o].dtype
+                ),
+            )
+            for o, m in self._metric_specs
+        ]
+
+    # ---- optimizer state -------------------------------------------------------------------
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        return {} if self._opt is None else self._opt.state()  # type: ignore[no-any-return]
+
+    def finalize_optimizer(self) -> None:
+        """End of fit: Keras's ``finalize_variable_values`` (EMA weights, when enabled)."""
+        if self._opt is not None:
+            self._opt.finalize()
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        if self._opt is None:
+            raise ShapeError("Compile the model before loading optimizer state.")
+        self._opt.load(dict(state))
+
+    # ---- hooks -----------------------------------------------------------------------------
+    def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> Any:
+        raise NotImplementedError
+
+    def _zero_loss(self, p: Any) -> Any:
+        raise NotImplementedError
+
+    def _detach(self, t: Any) -> Any:
+        return t
+
+    def _to_numpy(self, t: Any) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SlotState:
+    """Mixin for a backend optimizer: its slots as canonical numpy keyed
+    ``"<slot>/<variable path>"`` plus ``"iterations"`` (``state``), and back (``load``).
+
+    The optimizer has ``spec``, ``keys`` (variable paths), ``slots`` (slot name -> native
+    tensors in ``keys`` order), ``to_canonical`` / ``to_native`` per variable, and
+    implements the hooks ``_slot_numpy(t)``, ``_slot_assign(t, array)``, ``_get_iterations()``
+    and ``_set_iterations(n)``."""
+
+    spec: Any
+    keys: list[str]
+    slots: dict[str, list[Any]]
+    to_canonical: list[Any]
+    to_native: list[Any]
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {"iterations": np.array(self._get_iterations(), dtype=np.int64)}
+        for name, ts in self.slots.items():
+            for k, t, tc in zip(self.keys, ts, self.to_canonical, strict=True):
+                out[f"{name}/{k}"] = np.array(tc(self._slot_numpy(t)))
+        return out
+
+    def load(self, state: Mapping[str, np.ndarray]) -> None:
+        for name, ts in self.slots.items():
+            for k, t, tn in zip(self.keys, ts, self.to_native, strict=True):
+                key = f"{name}/{k}"
+                if key not in state:
+                    raise SerializationError(
+                        f"Optimizer state lacks {key!r} (the {type(self.spec).__name__} "
+                        f"configuration needs slots {list(self.slots)}). Received keys: "
+                        f"{sorted(state)[:8]}..."
+                    )
+                value = np.asarray(tn(np.asarray(state[key])), order="C")
+                if value.shape != tuple(t.shape):
+                    raise SerializationError(
+                        f"Optimizer slot {key!r} has shape {value.shape}, "
+                        f"expected {tuple(t.shape)}."
+                    )
+                self._slot_assign(t, value)
+        self._set_iterations(int(np.asarray(state.get("iterations", 0))))
+
+    def _slot_numpy(self, t: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _slot_assign(self, t: Any, value: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _get_iterations(self) -> int:
+        raise NotImplementedError
+
+    def _set_iterations(self, n: int) -> None:
+        raise NotImplementedError
