@@ -40,7 +40,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     print(f"duallearn {dl.__version__}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
-    installed = dl.available_backends()
+    from duallearn.plugin import available_backends
+
+    installed = available_backends(include_reference=True)  # numpy: the reference
     print("backends:")
     _import_frameworks_in_order()
     for name in registered_backends():

@@ -34,10 +34,20 @@ def registered_backends() -> list[str]:
     return sorted(_entry_points())
 
 
-def available_backends() -> list[str]:
-    """Names of the registered backends whose framework is installed. Imports no framework."""
+# Reference backends (the numpy oracle): registered and selectable by name, but slow, so
+# never the default and left out of :func:`available_backends` (the lists that test suites
+# and harnesses parametrize over) unless asked for. Known by name: listing imports nothing.
+REFERENCE_BACKENDS = frozenset({"numpy"})
+
+
+def available_backends(include_reference: bool = False) -> list[str]:
+    """Names of the registered backends whose framework is installed. Imports no framework.
+
+    Reference backends (``numpy``) are listed only with ``include_reference=True``."""
     names = []
     for name, ep in sorted(_entry_points().items()):
+        if name in REFERENCE_BACKENDS and not include_reference:
+            continue
         module = ep.value.split(":")[0].split(".")[0]
         spec = importlib.util.find_spec(module)
         if spec is None:
