@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._input import SymbolicTensor
 
 Shape = tuple[int | None, ...]
-REGISTRY = Registry("layer")
+REGISTRY = Registry("layer", providers=("duallearn.models",))  # models are layers too
 
 
 Weight = Variable  # the name used before variables had their own module
@@ -219,9 +219,9 @@ class Layer:
         flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if flat and all(isinstance(t, SymbolicTensor) for t in flat):
             return call_symbolic(self, inputs, **kwargs)
-        from ..models._eager import call_eager
-
-        return call_eager(self, inputs, **kwargs)
+        # on arrays: a one-layer model runs it (the Model class comes from the registry:
+        # layers never import models)
+        return REGISTRY.get("Model").call_layer_eagerly(self, inputs, **kwargs)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         return mask

@@ -101,6 +101,14 @@ class Model(TrainingMixin, Layer):
             if not getattr(layer, "_is_op", False)
         ]
 
+    @staticmethod
+    def call_layer_eagerly(layer: Layer, inputs: Any, **kwargs: Any) -> Any:
+        """``layer(x)`` on arrays (Keras's eager call): run ``layer`` alone on the active
+        backend; returns numpy. The layer's variables are bound there, as in any model."""
+        from ._eager import call_eager
+
+        return call_eager(layer, inputs, **kwargs)
+
     def _sublayers(self) -> list[Layer]:
         graph = getattr(self, "_graph", None)
         if graph is not None:

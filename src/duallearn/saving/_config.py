@@ -68,7 +68,7 @@ def sequential_config(model: Any) -> dict[str, Any]:
 def sequential_from_config(
     cfg: dict[str, Any], custom_objects: dict[str, Any] | None = None
 ) -> Any:
-    from ..models import Sequential
+    Sequential = REGISTRY.get("Sequential")
 
     layers: list[Any] = []
     inp = cfg.get("input")
@@ -137,7 +137,7 @@ def replay_functional(
     ``inputs``: symbolic tensors to build on (default: new ``Input``s as in ``cfg``);
     ``call(layer, x)``: how each node calls its layer (default: ``layer(x)``). Used by
     loading and by ``dl.models.clone_model``."""
-    from ..models import Model
+    Model = REGISTRY.get("Model")
 
     def at(tensors: list[Any], i: Any) -> Any:
         # Tensor numbers are indices into what exists so far: no negatives, no forward refs.
@@ -211,7 +211,7 @@ def model_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) ->
 
 
 def _is_subclassed_model(name: Any, custom_objects: dict[str, Any] | None) -> bool:
-    from ..models import Model
+    Model = REGISTRY.get("Model")
 
     if not isinstance(name, str) or name in ("Sequential", "Model", "Functional"):
         return False
