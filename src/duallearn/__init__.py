@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = frozenset({
     "activations", "callbacks", "config", "data", "errors", "initializers", "layers", "losses",
-    "metrics", "mixed_precision", "ops", "optimizers", "random", "saving",
+    "metrics", "mixed_precision", "ops", "optimizers", "preprocessing", "random", "saving",
+    "utils",
     # reachable as attributes too, though not in __all__
     "models", "plugin", "schedules", "export", "testing",
 })  # fmt: skip
@@ -95,9 +96,11 @@ __all__ = [
     "mixed_precision",
     "ops",
     "optimizers",
+    "preprocessing",
     "random",
     "saving",
     "set_backend",
     "set_random_seed",
     "use_backend",
+    "utils",
 ]
