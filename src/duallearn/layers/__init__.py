@@ -20,6 +20,14 @@ from ._input import SymbolicTensor as SymbolicTensor
 from ._layer import REGISTRY as REGISTRY
 from ._layer import Layer as Layer
 from ._layer import Weight as Weight
+from ._merge_functions import add as add
+from ._merge_functions import average as average
+from ._merge_functions import concatenate as concatenate
+from ._merge_functions import dot as dot
+from ._merge_functions import maximum as maximum
+from ._merge_functions import minimum as minimum
+from ._merge_functions import multiply as multiply
+from ._merge_functions import subtract as subtract
 from ._merging import Add as Add
 from ._merging import Average as Average
 from ._merging import Concatenate as Concatenate
@@ -115,4 +123,12 @@ __all__ = [
     "Weight",
     "ZeroPadding1D",
     "ZeroPadding2D",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
 ]
