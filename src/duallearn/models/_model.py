@@ -15,10 +15,10 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
 from ..callbacks import History
-from ..errors import BackendError, ConfigError, NotBuiltError, ShapeError
+from ..errors import ConfigError, NotBuiltError, ShapeError
 from ..layers._input import SymbolicTensor
 from ..layers._layer import REGISTRY, Layer, Weight
-from ..plugin import Runtime, TrainSpec, backend_name, get_backend
+from ..plugin import Runtime, TrainSpec, backend_name, check_portable, get_backend
 from ._functional import Graph, trace
 from ._training import TrainingMixin
 
@@ -201,14 +201,7 @@ class Model(TrainingMixin, Layer):
         """A layer's variables live on one backend: say so before building on another
         (before any native layer binds anything, so the model stays usable elsewhere)."""
         for layer in self.graph.layers:
-            own = getattr(layer, "native_backend", "")
-            if own and own != self.backend_name:
-                raise BackendError(
-                    f"Layer {layer.name!r} ({type(layer).__name__}) wraps native {own} code "
-                    f"and runs only on the {own} backend; this model uses "
-                    f"{self.backend_name}. Fix: build the model with backend={own!r}, or "
-                    "rewrite the layer with dl.ops to make it portable."
-                )
+            check_portable(layer, self.backend_name)
         for w in variables:
             w.native_for(self.backend_name, f", and model {self.name!r} runs on it")
 
