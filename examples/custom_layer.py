@@ -26,9 +26,10 @@ class GatedDense(dl.layers.Layer):
         self.units = units
 
     def build(self, input_shape):
-        self.w = self.add_weight("w", (input_shape[-1], self.units), "glorot_uniform")
-        self.g = self.add_weight("g", (input_shape[-1], self.units), "glorot_uniform")
-        self.b = self.add_weight("b", (self.units,), "zeros")
+        d = input_shape[-1]
+        self.w = self.add_weight(shape=(d, self.units), initializer="glorot_uniform", name="w")
+        self.g = self.add_weight(shape=(d, self.units), initializer="glorot_uniform", name="g")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="b")
 
     def call(self, inputs, training=None):
         return (ops.matmul(inputs, self.w) + self.b) * ops.sigmoid(inputs @ self.g)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from duallearn.errors import SerializationError
+from duallearn.ops import numpy_mode
 
 Array = np.ndarray
 
@@ -15,8 +16,8 @@ Array = np.ndarray
 class NumpyOptimizer:
     """Slots of one optimizer spec over the trained variables' holders, keyed by variable
     path; ``apply(grads, lr)`` is one Keras ``apply`` call (``Optimizer.reference_apply``:
-    accumulation, clipping, weight decay, the update rule and EMA). Built by
-    ``duallearn.plugin.optimizer_for``."""
+    accumulation, clipping, weight decay, the update rule and EMA; then the variables'
+    constraints). Built by ``duallearn.plugin.optimizer_for``."""
 
     def __init__(
         self,
@@ -26,10 +27,14 @@ class NumpyOptimizer:
         to_native: Sequence[Callable[[Array], Array]] | None = None,
         names: Sequence[str] | None = None,
         keys: Sequence[str] | None = None,
+        variables: Sequence[Any] | None = None,
     ) -> None:
         self.spec = spec
         self.params = list(params)  # Holders (the numpy layout is the canonical one)
         self.keys = list(keys) if keys is not None else [str(i) for i in range(len(params))]
+        # the front-end variables of ``params`` (their ``constraint``); not ``variables``,
+        # which tf.Module reserves. None: a test driving the optimizer directly.
+        self.dl_variables = list(variables) if variables is not None else None
         self.names = list(names) if names is not None else [""] * len(self.params)
         self.slots: list[dict[str, Array]] = [
             {
@@ -55,7 +60,16 @@ class NumpyOptimizer:
         )
         for p, w in zip(self.params, new, strict=True):
             p.value[...] = w
+        self._constrain()
         self.iterations += 1
+
+    def _constrain(self) -> None:
+        """Keras 3, after every apply: ``v ← v.constraint(v)`` (numpy ops; the holders keep
+        the canonical layout)."""
+        for v, p in zip(self.dl_variables or [], self.params, strict=False):
+            if v.constraint is not None:
+                with numpy_mode():
+                    p.value[...] = np.asarray(v.constraint(p.value), np.float64)
 
     def finalize(self) -> None:
         """Keras's ``finalize_variable_values``: with EMA, weights take their average."""

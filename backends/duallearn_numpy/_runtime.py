@@ -10,6 +10,7 @@ import numpy as np
 
 from duallearn.errors import BackendError, ShapeError
 from duallearn.layers import Layer
+from duallearn.ops import numpy_mode
 from duallearn.plugin import (
     GraphSpec,
     Runtime,
@@ -88,6 +89,28 @@ def _check_layer(layer: Any) -> None:
             f"Layer {layer.name!r} ({type(layer).__name__}) overrides call(); the numpy "
             "reference backend runs only the built-in layers' numpy references."
         )
+
+
+def _penalty(reg: Any, x: np.ndarray) -> float:
+    """A regularizer's value on ``x`` (the numpy ops, float64)."""
+    with numpy_mode():
+        return float(np.sum(np.asarray(reg(x), np.float64)))
+
+
+def _penalty_grad(reg: Any, x: np.ndarray) -> np.ndarray:
+    """d penalty / dx from the regularizer's numpy ``reference_grad``."""
+    fn = getattr(reg, "reference_grad", None)
+    try:
+        if fn is None:
+            raise NotImplementedError
+        return np.asarray(fn(np.asarray(x, np.float64)), np.float64)
+    except NotImplementedError:
+        raise BackendError(
+            f"The numpy reference backend cannot differentiate the regularizer {reg!r}: it "
+            "has no numpy gradient. Expected: a dl.regularizers class with reference_grad "
+            "(L1, L2, L1L2, OrthogonalRegularizer). Fix: use the torch or tensorflow "
+            "backend, or give the regularizer a reference_grad(x) method."
+        ) from None
 
 
 class NumpyRuntime(Runtime):
@@ -185,12 +208,14 @@ class NumpyRuntime(Runtime):
         weights: dict[int, list[np.ndarray]],
         output_grads: Sequence[np.ndarray],
         training: bool,
+        extra: Mapping[int, np.ndarray] | None = None,
     ) -> tuple[dict[int, Any], list[np.ndarray]]:
         """VJP through the nodes in reverse: gradients of every tensor and of the runtime's
-        trainable variables (zeros for those the loss does not reach)."""
+        trainable variables (zeros for those the loss does not reach). ``extra``: more
+        gradient on inner tensors (activity regularization penalties)."""
         g = self.graph
         grads: dict[int, Any] = {}
-        for i, d in zip(g.outputs, output_grads, strict=True):
+        for i, d in [*zip(g.outputs, output_grads, strict=True), *(extra or {}).items()]:
             d = np.asarray(d, np.float64)
             grads[i] = grads[i] + d if i in grads else d
         wgrads: dict[int, np.ndarray] = {}  # id(variable) -> gradient
@@ -323,6 +348,33 @@ class NumpyRuntime(Runtime):
             self._acc[k : k + delta.size] += delta
             k += delta.size
 
+    def _penalties(self, vals: Mapping[int, Any]) -> tuple[float, dict[int, np.ndarray]]:
+        """Keras 3's extra loss terms: each ``activity_regularizer(y) / batch`` on the outputs
+        ``y`` of the layers that have one, and ``regularizer(w)`` of each trained variable
+        that has one. Returns their sum and the activity terms' gradients by tensor id (the
+        weight terms' gradients: :meth:`_weight_penalty_grads`)."""
+        total, seeds = 0.0, {}
+        for node in self.graph.nodes:
+            reg = getattr(self.graph.layers[node.layer], "activity_regularizer", None)
+            if reg is None:
+                continue
+            for i in node.outputs:
+                y = np.asarray(vals[i], np.float64)
+                batch = float(max(y.shape[0], 1)) if y.ndim else 1.0
+                total += _penalty(reg, y) / batch
+                d = _penalty_grad(reg, y) / batch
+                seeds[i] = seeds[i] + d if i in seeds else d
+        for v, h in zip(self._trainable_vars, self.params, strict=True):
+            if v.regularizer is not None:
+                total += _penalty(v.regularizer, h.value)
+        return total, seeds
+
+    def _weight_penalty_grads(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        return [
+            g if v.regularizer is None else g + _penalty_grad(v.regularizer, h.value)
+            for g, v, h in zip(grads, self._trainable_vars, self.params, strict=True)
+        ]
+
     def _step(
         self,
         inputs: Sequence[np.ndarray],
@@ -336,8 +388,9 @@ class NumpyRuntime(Runtime):
         weights = self._snapshot()
         outs, vals, used = self._forward(inputs, training, noise)
         loss, parts, dys = self._loss(targets, outs, sample_weights)
-        _, grads = self._backward(vals, used, weights, dys, training)
-        return loss, parts, outs, grads
+        extra, seeds = self._penalties(vals)  # before the update: the forward's values
+        _, grads = self._backward(vals, used, weights, dys, training, seeds)
+        return loss + extra, parts, outs, self._weight_penalty_grads(grads)
 
     def train_batch(
         self,
@@ -361,8 +414,9 @@ class NumpyRuntime(Runtime):
     ) -> None:
         if self._spec is None:
             raise BackendError("Compile the model before evaluating it.")
-        outs, _, _ = self._forward(inputs, False, None)
+        outs, vals, _ = self._forward(inputs, False, None)
         loss, parts, _ = self._loss(targets, outs, sample_weights)
+        loss += self._penalties(vals)[0]
         self._accumulate(loss, parts, targets, outs, sample_weights, len(inputs[0]))
 
     def results(self, reset: bool = True) -> np.ndarray:

@@ -11,6 +11,7 @@ import tensorflow as tf  # noqa: E402
 from duallearn.plugin import Backend, GraphSpec, load_families  # noqa: E402
 
 from . import _ops  # noqa: E402
+from ._optimizers import TFOptimizer  # noqa: E402
 from ._runtime import TFRuntime  # noqa: E402
 
 load_families(__package__)  # importing the families registers their native layers
@@ -21,6 +22,7 @@ class TensorFlowBackend(Backend):
 
     name = "tensorflow"
     ops = _ops  # the dl.ops implementation (duallearn/ops)
+    optimizer_class = TFOptimizer  # optimizer.apply in custom steps (Backend.native_optimizer)
 
     def __init__(self) -> None:
         self.tf = tf

@@ -11,6 +11,8 @@ import tensorflow as tf
 from duallearn import plugin
 from duallearn.plugin import LOSS_EPSILON as EPSILON
 
+from . import _ops
+
 
 def _c(v: float, like: tf.Tensor) -> tf.Tensor:
     return tf.constant(v, dtype=like.dtype)
@@ -194,4 +196,6 @@ def align_targets(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
     return y
 
 
-LossFn = plugin.loss_fn_class(globals())  # the call around the formulas: duallearn.plugin
+# the call around the formulas, and custom losses' call() run with this backend's dl.ops
+# (duallearn.plugin)
+LossFn = plugin.loss_fn_class(globals(), ops=_ops)

@@ -9,6 +9,17 @@ import tensorflow as tf
 
 from duallearn import plugin
 
+from . import _ops
+
+TENSOR_TYPES = (tf.Tensor, tf.Variable)
+
+
+def as_tensor(x: Any, like: tf.Tensor) -> tf.Tensor:
+    """``x`` (tensor, array, number) as a tensor, out of any gradient tape."""
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return tf.stop_gradient(x)
+    return tf.convert_to_tensor(np.asarray(x))
+
 
 def _sparse_acc(y: tf.Tensor, p: tf.Tensor, m: Any) -> tf.Tensor:
     labels = tf.cast(tf.reshape(y, tf.shape(p)[:-1]), tf.int64)
@@ -204,4 +215,4 @@ def _mean_iou(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf
 
 
 # the metric's name -> its state delta (tables: duallearn.plugin)
-delta = plugin.metric_delta(globals())
+delta = plugin.metric_delta(globals(), _ops)

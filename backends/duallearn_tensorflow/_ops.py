@@ -61,8 +61,15 @@ def cast(x: Any, dtype: str) -> tf.Tensor:
     return tf.cast(_t(x), _dtype(dtype))
 
 
-def shape(x: Any) -> tuple[int, ...]:
-    return tuple(_t(x).shape)
+def shape(x: Any) -> tuple[Any, ...]:
+    """The static shape; inside a traced function an unknown dimension (the batch) is a
+    scalar tensor (``tf.shape(x)[i]``), as Keras's ``ops.shape`` gives it."""
+    t = _t(x)
+    static = tuple(t.shape)
+    if builtins.all(d is not None for d in static):
+        return static
+    dynamic = tf.shape(t)
+    return tuple(dynamic[i] if d is None else d for i, d in enumerate(static))
 
 
 def dtype(x: Any) -> str:
@@ -435,3 +442,40 @@ dot_product_attention = plugin.attention_op(_t, _attention)
 
 def getitem(x: Any, key: Any) -> Any:
     return _t(x)[_key(key)]
+
+
+class GradientTape:
+    """``dl.GradientTape`` on TensorFlow: a ``tf.GradientTape`` watching every trainable
+    variable read inside the block."""
+
+    def __enter__(self) -> GradientTape:
+        self._tape = tf.GradientTape()
+        self._tape.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._tape.__exit__(*exc)
+
+    def gradient(self, target: Any, sources: list[Any]) -> list[Any]:
+        return [
+            None if g is None else tf.convert_to_tensor(g)  # IndexedSlices (Embedding) too
+            for g in self._tape.gradient(target, sources)
+        ]
+
+
+def host_draw(fn: Any, dims: Sequence[Any], dtype: str, inputs: Sequence[Any] = ()) -> tf.Tensor:
+    """``dl.random``'s hook: ``fn(shape, *input_arrays)`` (a numpy draw) run now when eager,
+    and at each execution inside a traced function (``tf.numpy_function``), so a draw is not
+    frozen into the trace and a ``SeedGenerator`` advances once per run. ``dims`` may hold
+    scalar tensors (a traced batch size)."""
+    if tf.executing_eagerly():
+        arrays = [_t(a).numpy() for a in inputs]
+        return tf.convert_to_tensor(fn(tuple(int(d) for d in dims), *arrays))
+    size = tf.stack([tf.cast(d, tf.int64) for d in dims]) if dims else tf.zeros((0,), tf.int64)
+
+    def run(s: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
+        return fn(tuple(int(v) for v in s), *arrays)
+
+    out = tf.numpy_function(run, [size, *[_t(a) for a in inputs]], _dtype(dtype), stateful=True)
+    out.set_shape([d if isinstance(d, int) else None for d in dims])
+    return out

@@ -16,6 +16,8 @@ import tensorflow as tf
 
 from duallearn.plugin import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS, SlotState
 
+from . import _ops
+
 UPDATES: dict[str, Callable[..., None]] = {}
 Vars = list[tf.Variable]
 
@@ -232,9 +234,12 @@ def ftrl(spec: Any, params: Vars, grads: list[tf.Tensor], slots: dict[str, Vars]
 class TFOptimizer(SlotState, tf.Module):
     """Slots (canonical order of trainable weights), step counter, native update.
 
-    ``apply(grads, lr)`` is one Keras ``apply`` call (traceable). Tests may build one directly
-    on a list of ``tf.Variable`` with identity conversions to drive it with given gradients.
+    ``apply(grads, lr)`` is one Keras ``apply`` call (traceable), variable constraints
+    included. Tests may build one directly on a list of ``tf.Variable`` with identity
+    conversions to drive it with given gradients.
     """
+
+    ops = _ops  # dl.ops on TensorFlow: the variables' constraints run in it
 
     def __init__(
         self,
@@ -244,12 +249,16 @@ class TFOptimizer(SlotState, tf.Module):
         to_native: Any = None,
         names: Sequence[str] | None = None,
         keys: Sequence[str] | None = None,
+        variables: Sequence[Any] | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.params = params
         # slots are keyed by variable path (default: position, for tests driving it directly)
         self.keys = list(keys) if keys is not None else [str(i) for i in range(len(params))]
+        # the front-end variables of ``params`` (their ``constraint``); not ``variables``,
+        # which tf.Module reserves. None: a test driving the optimizer directly.
+        self.dl_variables = list(variables) if variables is not None else None
         ident: list[Callable[[np.ndarray], np.ndarray]] = [lambda a: a] * len(params)
         self.to_canonical = list(to_canonical) if to_canonical is not None else ident
         self.to_native = list(to_native) if to_native is not None else ident
@@ -328,7 +337,9 @@ class TFOptimizer(SlotState, tf.Module):
 
     def apply(self, grads: list[tf.Tensor], lr: tf.Tensor) -> None:
         spec = self.spec
-        lr = tf.cast(lr, tf.float64)
+        # a Python float (optimizer.apply in a custom step) becomes float64 directly:
+        # tf.cast would round it through float32 first
+        lr = tf.cast(lr, tf.float64) if tf.is_tensor(lr) else tf.constant(lr, tf.float64)
         done = tf.identity(self.iterations)
         r = done + 1
         grads = [tf.convert_to_tensor(g) for g in grads]
@@ -367,6 +378,8 @@ class TFOptimizer(SlotState, tf.Module):
                     return tf.constant(0)
 
                 tf.cond(tf.equal((updates_done + 1) % f, 0), overwrite, lambda: tf.constant(0))
+        for i, value in self._constrained():  # Keras 3: v.assign(v.constraint(v)) after apply
+            self.params[i].assign(value)
         self.iterations.assign(r)
 
     def finalize(self) -> None:

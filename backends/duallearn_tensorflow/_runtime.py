@@ -233,6 +233,21 @@ class TFRuntime(NativeRuntime):
         self._seed_step(noise, training)
         return [o.numpy() for o in self.net([tf.constant(a) for a in inputs], training, masks)]
 
+    # ---- custom steps (duallearn.plugin.Runtime) -----------------------------------------
+    def to_native(self, arrays: Sequence[np.ndarray]) -> list[tf.Tensor]:
+        with self._placed():
+            return [tf.constant(a) for a in arrays]
+
+    def call(
+        self, inputs: Sequence[Any], training: bool, noise: StepNoise | None = None
+    ) -> list[tf.Tensor]:
+        masks = {k: tf.constant(v) for k, v in noise.masks.items()} if noise else None
+        self._seed_step(noise, training)
+        with self._placed():
+            return self._mp_forward(
+                [tf.convert_to_tensor(x) for x in inputs], training, masks or None
+            )
+
     # ---- training ------------------------------------------------------------------------
     def compile(self, spec: TrainSpec) -> None:
         with self._placed():  # optimizer slots and accumulators beside the weights

@@ -7,6 +7,7 @@ import torch
 from duallearn.plugin import Backend, GraphSpec, load_families
 
 from . import _ops
+from ._optimizers import TorchOptimizer
 from ._runtime import TorchRuntime
 
 load_families(__package__)  # importing the families registers their native layers
@@ -17,6 +18,7 @@ class TorchBackend(Backend):
 
     name = "torch"
     ops = _ops  # the dl.ops implementation (duallearn/ops)
+    optimizer_class = TorchOptimizer  # optimizer.apply in custom steps (Backend.native_optimizer)
 
     def __init__(self) -> None:
         self.torch = torch

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from duallearn import plugin
 from duallearn.plugin import LOSS_EPSILON as EPSILON
 
+from . import _ops
+
 
 def _mse(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
     return torch.square(p - y).mean(dim=-1)
@@ -190,4 +192,6 @@ def align_targets(y: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return y
 
 
-LossFn = plugin.loss_fn_class(globals())  # the call around the formulas: duallearn.plugin
+# the call around the formulas, and custom losses' call() run with this backend's dl.ops
+# (duallearn.plugin)
+LossFn = plugin.loss_fn_class(globals(), ops=_ops)

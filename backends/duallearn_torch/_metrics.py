@@ -9,6 +9,17 @@ import torch
 
 from duallearn import plugin
 
+from . import _ops
+
+TENSOR_TYPES = (torch.Tensor,)
+
+
+def as_tensor(x: Any, like: torch.Tensor) -> torch.Tensor:
+    """``x`` (tensor, array, number) as a tensor on ``like``'s device, out of autograd."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(like.device)
+    return torch.as_tensor(np.asarray(x), device=like.device)
+
 
 def _sparse_acc(y: torch.Tensor, p: torch.Tensor, m: Any) -> torch.Tensor:
     return (torch.argmax(p, dim=-1) == y.reshape(p.shape[:-1]).long()).to(p.dtype)
@@ -195,4 +206,4 @@ def _mean_iou(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | No
 
 
 # the metric's name -> its state delta (tables: duallearn.plugin)
-delta = plugin.metric_delta(globals())
+delta = plugin.metric_delta(globals(), _ops)

@@ -511,3 +511,21 @@ def getitem(x: Any, key: Any) -> Any:
         if k is not None:
             d += 1
     return t[tuple(out_keys)]
+
+
+class GradientTape:
+    """``dl.GradientTape`` on torch: autograd records every op on tensors that require
+    grad, so the tape only enables grad mode; ``gradient`` is ``torch.autograd.grad``."""
+
+    def __enter__(self) -> GradientTape:
+        self._grad = torch.enable_grad()
+        self._grad.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._grad.__exit__(*exc)
+
+    def gradient(self, target: Any, sources: list[Any]) -> list[Any]:
+        want = [s for s in sources if s.requires_grad]
+        got = iter(torch.autograd.grad(target, want, allow_unused=True) if want else ())
+        return [next(got) if s.requires_grad else None for s in sources]

@@ -17,6 +17,8 @@ import torch
 
 from duallearn.plugin import ACCUMULATOR_SLOT, EMA_SLOT, TORCH_CLIP_EPS, SlotState
 
+from . import _ops
+
 Tensors = list[torch.Tensor]
 UPDATES: dict[str, Callable[..., None]] = {}
 
@@ -272,9 +274,12 @@ def ftrl(
 class TorchOptimizer(SlotState):
     """Slots (canonical order of trainable weights) and the native update for one spec.
 
-    ``apply(grads, lr)`` is one Keras ``apply`` call. Tests may build one directly on a list
-    of float tensors with identity conversions to drive it with given gradients.
+    ``apply(grads, lr)`` is one Keras ``apply`` call, variable constraints included. Tests may
+    build one directly on a list of float tensors with identity conversions to drive it with
+    given gradients.
     """
+
+    ops = _ops  # dl.ops on torch: the variables' constraints run in it
 
     def __init__(
         self,
@@ -284,11 +289,15 @@ class TorchOptimizer(SlotState):
         to_native: Any = None,
         names: Sequence[str] | None = None,
         keys: Sequence[str] | None = None,
+        variables: Sequence[Any] | None = None,
     ) -> None:
         self.spec = spec
         self.params = params
         # slots are keyed by variable path (default: position, for tests driving it directly)
         self.keys = list(keys) if keys is not None else [str(i) for i in range(len(params))]
+        # the front-end variables of ``params`` (their ``constraint``); not ``variables``,
+        # which tf.Module reserves. None: a test driving the optimizer directly.
+        self.dl_variables = list(variables) if variables is not None else None
         ident: list[Callable[[np.ndarray], np.ndarray]] = [lambda a: a] * len(params)
         self.to_canonical = list(to_canonical) if to_canonical is not None else ident
         self.to_native = list(to_native) if to_native is not None else ident
@@ -387,6 +396,8 @@ class TorchOptimizer(SlotState):
             if f and (updates_done + 1) % f == 0:
                 for p, a in zip(self.params, avg, strict=True):
                     p.copy_(a)
+        for i, value in self._constrained():  # Keras 3: v.assign(v.constraint(v)) after apply
+            self.params[i].copy_(value)
 
     @torch.no_grad()
     def finalize(self) -> None:

@@ -126,6 +126,17 @@ class TorchRuntime(NativeRuntime):
             outs = self.net(self._inputs(inputs), training, self._noise(noise))
         return [o.cpu().numpy() for o in outs]
 
+    # ---- custom steps (duallearn.plugin.Runtime) -----------------------------------------
+    def to_native(self, arrays: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return self._inputs(arrays)
+
+    def call(
+        self, inputs: Sequence[Any], training: bool, noise: StepNoise | None = None
+    ) -> list[torch.Tensor]:
+        with self._precision():
+            outs = self.net(list(inputs), training, self._noise(noise))
+        return self._cast_out(outs)
+
     # ---- training ------------------------------------------------------------------------
     def compile(self, spec: TrainSpec) -> None:
         self._spec = spec

@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _SUBMODULES = frozenset({
-    "activations", "callbacks", "config", "data", "errors", "initializers", "layers", "losses",
-    "metrics", "mixed_precision", "ops", "optimizers", "preprocessing", "random", "saving",
-    "utils",
+    "activations", "callbacks", "config", "constraints", "data", "errors", "initializers",
+    "layers", "losses", "metrics", "mixed_precision", "ops", "optimizers", "preprocessing",
+    "random", "regularizers", "saving", "utils",
     # reachable as attributes too, though not in __all__
     "models", "plugin", "schedules", "export", "testing",
 })  # fmt: skip
 _NAMES = {
     "set_random_seed": ("._seed", "set_random_seed"),
     "DuallearnError": (".errors", "DuallearnError"),
+    "GradientTape": ("._tape", "GradientTape"),
+    "Variable": (".variables", "Variable"),
     "Input": (".layers", "Input"),
     "Model": (".models", "Model"),
     "Sequential": (".models", "Sequential"),
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from . import activations as activations
     from . import callbacks as callbacks
     from . import config as config
+    from . import constraints as constraints
     from . import data as data
     from . import errors as errors
     from . import initializers as initializers
@@ -46,8 +49,10 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from . import ops as ops
     from . import optimizers as optimizers
     from . import random as random
+    from . import regularizers as regularizers
     from . import saving as saving
     from ._seed import set_random_seed as set_random_seed
+    from ._tape import GradientTape as GradientTape
     from .errors import DuallearnError as DuallearnError
     from .layers import Input as Input
     from .models import Model as Model
@@ -57,6 +62,7 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from .plugin import set_backend as set_backend
     from .plugin import use_backend as use_backend
     from .saving import load_model as load_model
+    from .variables import Variable as Variable
 
 
 def __getattr__(name: str) -> Any:
@@ -77,6 +83,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DuallearnError",
+    "GradientTape",
     "Input",
     "Model",
     "Sequential",
@@ -86,6 +93,7 @@ __all__ = [
     "backend",
     "callbacks",
     "config",
+    "constraints",
     "data",
     "errors",
     "initializers",
@@ -98,9 +106,11 @@ __all__ = [
     "optimizers",
     "preprocessing",
     "random",
+    "regularizers",
     "saving",
     "set_backend",
     "set_random_seed",
     "use_backend",
     "utils",
+    "Variable",
 ]

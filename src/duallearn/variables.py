@@ -109,9 +109,28 @@ def detached() -> Iterator[None]:
         _DETACHED.reset(token)
 
 
+def _host_array(value: Any) -> np.ndarray:
+    """A value given to ``Variable.assign*`` as numpy: a Variable's value, a torch tensor
+    (detached from autograd, copied to the host), a TensorFlow tensor, or an array-like."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, Variable):
+        return value.numpy()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
+        t = value.detach().cpu()
+        try:
+            return np.asarray(t.numpy())
+        except TypeError:  # bfloat16: no numpy dtype
+            return np.asarray(t.float().numpy())
+    if callable(getattr(value, "numpy", None)):  # tf.Tensor, tf.Variable (eager)
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
 class Variable(TensorOperators):
     """One weight: ``name``, ``path`` (``"<layer name>/<name>"``, Keras 3's), ``shape``,
-    ``dtype``, ``trainable``, ``initializer``, and its value.
+    ``dtype``, ``trainable``, ``initializer``, ``regularizer`` and ``constraint`` (Keras 3's;
+    None unless set), and its value.
 
     Inside a custom layer's ``call`` run by a model, a Variable stands for its native
     storage: ``dl.ops`` functions and Python operators (``x @ w + b``) accept it.
@@ -135,6 +154,11 @@ class Variable(TensorOperators):
         self._owner = owner  # the layer that created it (for the path)
         self._array: np.ndarray = initializer(self.shape, dtype)
         self._binding: Binding | None = None
+        # Keras 3's ``variable.regularizer`` (its penalty joins the training loss while it
+        # trains; dl.regularizers) and ``variable.constraint`` (applied after each optimizer
+        # update: ``v ← constraint(v)``, canonical layout; dl.constraints). None: neither.
+        self.regularizer: Any = None
+        self.constraint: Any = None
 
     # ---- identity -----------------------------------------------------------------------
     @property
@@ -197,7 +221,7 @@ class Variable(TensorOperators):
     def assign(self, value: Any) -> Variable:
         """Set the value (canonical layout, same shape) in place, on every model that uses
         it; returns the variable."""
-        arr = np.asarray(value.numpy() if isinstance(value, Variable) else value)
+        arr = _host_array(value)
         if arr.shape != self.shape:
             raise ShapeError(
                 f"Variable {self.path!r} has shape {self.shape}. Received a value of shape "
@@ -212,11 +236,55 @@ class Variable(TensorOperators):
         return self
 
     def assign_add(self, value: Any) -> Variable:
-        return self.assign(self.numpy() + np.asarray(value))
+        """``assign(value + delta)``; ``delta`` as :meth:`assign` takes it."""
+        return self.assign(self.numpy() + _host_array(value))
 
     def assign_sub(self, value: Any) -> Variable:
-        return self.assign(self.numpy() - np.asarray(value))
+        """``assign(value − delta)``; ``delta`` as :meth:`assign` takes it."""
+        return self.assign(self.numpy() - _host_array(value))
+
+    def __float__(self) -> float:
+        a = self.numpy()
+        return float(a.item()) if a.size == 1 else float(a)
+
+    def __int__(self) -> int:
+        a = self.numpy()
+        return int(a.item()) if a.size == 1 else int(a)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """``np.asarray(variable)``: the value (canonical layout). Refused (``TypeError``)
+        inside a model's native call, so that a framework's operator (``tf_tensor @ w``)
+        falls back to the variable's own, which uses the native storage and keeps the
+        gradient, instead of freezing the value into a constant."""
+        from .ops import _dispatch
+
+        if _dispatch.in_native_call() and getattr(_dispatch.current(), "NAME", "") != "numpy":
+            raise TypeError(
+                f"Variable {self.path!r} is not converted to numpy inside a native call "
+                "(the gradient would be lost). Fix: use dl.ops on it, or variable.numpy()."
+            )
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
 
     def __repr__(self) -> str:
         where = "" if self._binding is None else f" backend={self._binding.backend}"
         return f"<Variable path={self.path} shape={self.shape} dtype={self.dtype}{where}>"
+
+    # ---- native gradient tapes ------------------------------------------------------------
+    # ``tf.GradientTape.gradient(loss, model.trainable_variables)`` (the native style of a
+    # custom train step) differentiates a source through its resource handle, as it does
+    # for Keras's own variables: a bound variable gives its ``tf.Variable``'s handle.
+    _should_act_as_resource_variable = True
+
+    @property
+    def handle(self) -> Any:
+        """The resource handle of the native ``tf.Variable`` (TensorFlow-bound only)."""
+        native = self.value
+        if not hasattr(native, "handle"):
+            raise BackendError(
+                f"Variable {self.path!r} has no TensorFlow handle: it is "
+                f"{'not built yet' if self._binding is None else 'on ' + self._binding.backend}."
+                " A tf.GradientTape differentiates TensorFlow-bound variables only. Fix: "
+                "build the model with backend='tensorflow', or use dl.GradientTape."
+            )
+        return native.handle

@@ -227,7 +227,11 @@ CONFIG_ERRORS = [
     (lambda: L.GroupNormalization(groups=2.5), ConfigError, "groups must be a positive integer"),
     (lambda: L.LayerNormalization(rms_scaling=True), ConfigError, "rms_scaling=True is not supp"),
     (lambda: L.BatchNormalization(renorm=True), ConfigError, "renorm=True is not supported"),
-    (lambda: L.GroupNormalization(gamma_regularizer="l2"), ConfigError, "gamma_regularizer="),
+    (
+        lambda: L.GroupNormalization(gamma_regularizer={"class_name": "L2", "config": {"l2": -1}}),
+        ConfigError,
+        "GroupNormalization: gamma_regularizer: L2: l2 must be",
+    ),
 ]
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from .. import initializers as _init
 from ..errors import ConfigError, ShapeError
 from ._layer import REGISTRY, Layer, positive_int
+from ._weight_options import attach, constraint, options_config, regularizer
 
 LARGE_NEGATIVE = -1e9  # Keras's masked-softmax fill (float32/float64)
 
@@ -187,10 +188,18 @@ class MultiHeadAttention(_CallOptions):
         seed: int | None = None,
         use_causal_mask: bool = False,
         return_attention_scores: bool = False,
+        kernel_regularizer: object = None,
+        bias_regularizer: object = None,
+        kernel_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("flash_attention", None)
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizer(self, "kernel_regularizer", kernel_regularizer)
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         self.num_heads = positive_int("MultiHeadAttention", "num_heads", num_heads)
         self.key_dim = positive_int("MultiHeadAttention", "key_dim", key_dim)
         self.value_dim = (
@@ -232,18 +241,21 @@ class MultiHeadAttention(_CallOptions):
         self._kv_len = s
         out = self.output_shape_arg or dq
         ki, bi = self.kernel_initializer, self.bias_initializer
-        self.add_weight("query_kernel", (dq, h, kd), ki)
+        # Keras: the kernel_/bias_ options apply to each projection's kernel / bias
+        kr, kc = self.kernel_regularizer, self.kernel_constraint
+        br, bc = self.bias_regularizer, self.bias_constraint
+        attach(self.add_weight("query_kernel", (dq, h, kd), ki), kr, kc)
         if self.use_bias:
-            self.add_weight("query_bias", (h, kd), bi)
-        self.add_weight("key_kernel", (dk, h, kd), ki)
+            attach(self.add_weight("query_bias", (h, kd), bi), br, bc)
+        attach(self.add_weight("key_kernel", (dk, h, kd), ki), kr, kc)
         if self.use_bias:
-            self.add_weight("key_bias", (h, kd), bi)
-        self.add_weight("value_kernel", (dv, h, vd), ki)
+            attach(self.add_weight("key_bias", (h, kd), bi), br, bc)
+        attach(self.add_weight("value_kernel", (dv, h, vd), ki), kr, kc)
         if self.use_bias:
-            self.add_weight("value_bias", (h, vd), bi)
-        self.add_weight("output_kernel", (h, vd, out), ki)
+            attach(self.add_weight("value_bias", (h, vd), bi), br, bc)
+        attach(self.add_weight("output_kernel", (h, vd, out), ki), kr, kc)
         if self.use_bias:
-            self.add_weight("output_bias", (out,), bi)
+            attach(self.add_weight("output_bias", (out,), bi), br, bc)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shapes = self._check_shapes(input_shape)
@@ -349,6 +361,7 @@ class MultiHeadAttention(_CallOptions):
             "seed": self.seed,
             "use_causal_mask": self.use_causal_mask,
             "return_attention_scores": self.return_attention_scores,
+            **options_config(self, "kernel", "bias"),
         }
 
 

@@ -25,6 +25,7 @@ from .. import activations
 from .. import initializers as _init
 from ..errors import ConfigError, ShapeError
 from ._layer import REGISTRY, Layer, positive_int
+from ._weight_options import attach, constraint, options_config, regularizer
 
 Pads = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -172,6 +173,17 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
     return x[:, None]  # (B, T, C) -> (B, 1, T, C)
 
 
+def _add_bias(layer: Any, shape: tuple[int, ...]) -> None:
+    """A convolution's ``bias`` weight (when ``use_bias``) with its regularizer and
+    constraint."""
+    if layer.use_bias:
+        layer.bias = attach(
+            layer.add_weight("bias", shape, layer.bias_initializer),
+            layer.bias_regularizer,
+            layer.bias_constraint,
+        )
+
+
 # ---- layers ----------------------------------------------------------------------------------
 class _Formatted(Layer):
     """``data_format`` support shared by convolutions and pools: inside, every shape and array is
@@ -262,9 +274,17 @@ class _BaseConv(_Formatted):
         use_bias: bool = True,
         kernel_initializer: object = "glorot_uniform",
         bias_initializer: object = "zeros",
+        kernel_regularizer: object = None,
+        bias_regularizer: object = None,
+        kernel_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizer(self, "kernel_regularizer", kernel_regularizer)
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         who = type(self).__name__
         self.filters = positive_int(who, "filters", filters)
         self.kernel_size = int_tuple(who, "kernel_size", kernel_size, self.rank)
@@ -317,11 +337,16 @@ class _BaseConv(_Formatted):
                 f"input channels divisible by {self.groups}. Received input shape "
                 f"{tuple(input_shape)}. Fix: change groups or the input channels."
             )
-        self.kernel = self.add_weight(
-            "kernel", (*self.kernel_size, c // self.groups, self.filters), self.kernel_initializer
+        self.kernel = attach(
+            self.add_weight(
+                "kernel",
+                (*self.kernel_size, c // self.groups, self.filters),
+                self.kernel_initializer,
+            ),
+            self.kernel_regularizer,
+            self.kernel_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        _add_bias(self, (self.filters,))
 
     def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
@@ -381,6 +406,7 @@ class _BaseConv(_Formatted):
             "use_bias": self.use_bias,
             "kernel_initializer": _init.serialize(self.kernel_initializer),
             "bias_initializer": _init.serialize(self.bias_initializer),
+            **options_config(self, "kernel", "bias"),
         }
 
 
@@ -478,9 +504,17 @@ class Conv2DTranspose(_Formatted):
         use_bias: bool = True,
         kernel_initializer: object = "glorot_uniform",
         bias_initializer: object = "zeros",
+        kernel_regularizer: object = None,
+        bias_regularizer: object = None,
+        kernel_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizer(self, "kernel_regularizer", kernel_regularizer)
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         who = "Conv2DTranspose"
         self.filters = positive_int(who, "filters", filters)
         self.kernel_size = int_tuple(who, "kernel_size", kernel_size, 2)
@@ -527,13 +561,16 @@ class Conv2DTranspose(_Formatted):
 
     def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
-        self.kernel = self.add_weight(
-            "kernel",
-            (*self.kernel_size, self.filters, int(input_shape[-1])),
-            self.kernel_initializer,
+        self.kernel = attach(
+            self.add_weight(
+                "kernel",
+                (*self.kernel_size, self.filters, int(input_shape[-1])),
+                self.kernel_initializer,
+            ),
+            self.kernel_regularizer,
+            self.kernel_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        _add_bias(self, (self.filters,))
 
     def output_length(self, n: int, axis: int) -> int:
         k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
@@ -627,6 +664,7 @@ class Conv2DTranspose(_Formatted):
             "use_bias": self.use_bias,
             "kernel_initializer": _init.serialize(self.kernel_initializer),
             "bias_initializer": _init.serialize(self.bias_initializer),
+            **options_config(self, "kernel", "bias"),
         }
 
 
@@ -739,9 +777,19 @@ class DepthwiseConv2D(_Depthwise):
         use_bias: bool = True,
         depthwise_initializer: object = "glorot_uniform",
         bias_initializer: object = "zeros",
+        depthwise_regularizer: object = None,
+        bias_regularizer: object = None,
+        depthwise_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.depthwise_regularizer = regularizer(
+            self, "depthwise_regularizer", depthwise_regularizer
+        )
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.depthwise_constraint = constraint(self, "depthwise_constraint", depthwise_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         self._init_depthwise(
             kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
             activation, use_bias,
@@ -752,11 +800,14 @@ class DepthwiseConv2D(_Depthwise):
     def _build(self, input_shape: Any) -> None:
         self._check_input(input_shape)
         c = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            "kernel", (*self.kernel_size, c, self.depth_multiplier), self.depthwise_initializer
+        self.kernel = attach(
+            self.add_weight(
+                "kernel", (*self.kernel_size, c, self.depth_multiplier), self.depthwise_initializer
+            ),
+            self.depthwise_regularizer,
+            self.depthwise_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer)
+        _add_bias(self, (c * self.depth_multiplier,))
 
     def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
@@ -787,6 +838,7 @@ class DepthwiseConv2D(_Depthwise):
             "use_bias": self.use_bias,
             "depthwise_initializer": _init.serialize(self.depthwise_initializer),
             "bias_initializer": _init.serialize(self.bias_initializer),
+            **options_config(self, "depthwise", "bias"),
         }
 
 
@@ -817,9 +869,25 @@ class SeparableConv2D(_Depthwise):
         depthwise_initializer: object = "glorot_uniform",
         pointwise_initializer: object = "glorot_uniform",
         bias_initializer: object = "zeros",
+        depthwise_regularizer: object = None,
+        pointwise_regularizer: object = None,
+        bias_regularizer: object = None,
+        depthwise_constraint: object = None,
+        pointwise_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.depthwise_regularizer = regularizer(
+            self, "depthwise_regularizer", depthwise_regularizer
+        )
+        self.pointwise_regularizer = regularizer(
+            self, "pointwise_regularizer", pointwise_regularizer
+        )
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.depthwise_constraint = constraint(self, "depthwise_constraint", depthwise_constraint)
+        self.pointwise_constraint = constraint(self, "pointwise_constraint", pointwise_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         self.filters = positive_int("SeparableConv2D", "filters", filters)
         self._init_depthwise(
             kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
@@ -833,14 +901,21 @@ class SeparableConv2D(_Depthwise):
         self._check_input(input_shape)
         c = int(input_shape[-1])
         m = self.depth_multiplier
-        self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", (*self.kernel_size, c, m), self.depthwise_initializer
+        self.depthwise_kernel = attach(
+            self.add_weight(
+                "depthwise_kernel", (*self.kernel_size, c, m), self.depthwise_initializer
+            ),
+            self.depthwise_regularizer,
+            self.depthwise_constraint,
         )
-        self.pointwise_kernel = self.add_weight(
-            "pointwise_kernel", (1, 1, c * m, self.filters), self.pointwise_initializer
+        self.pointwise_kernel = attach(
+            self.add_weight(
+                "pointwise_kernel", (1, 1, c * m, self.filters), self.pointwise_initializer
+            ),
+            self.pointwise_regularizer,
+            self.pointwise_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        _add_bias(self, (self.filters,))
 
     def _output_shape(self, input_shape: Any) -> Any:
         self._check_input(input_shape)
@@ -876,4 +951,5 @@ class SeparableConv2D(_Depthwise):
             "depthwise_initializer": _init.serialize(self.depthwise_initializer),
             "pointwise_initializer": _init.serialize(self.pointwise_initializer),
             "bias_initializer": _init.serialize(self.bias_initializer),
+            **options_config(self, "depthwise", "pointwise", "bias"),
         }

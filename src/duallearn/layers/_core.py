@@ -8,6 +8,7 @@ from .. import activations
 from .. import initializers as _init
 from ..errors import ShapeError
 from ._layer import REGISTRY, Layer, positive_int
+from ._weight_options import attach, constraint, options_config, regularizer
 
 
 @REGISTRY.register()
@@ -15,6 +16,9 @@ class Dense(Layer):
     """Densely connected layer: ``y = activation(x · kernel + bias)`` over the last axis.
 
     Weights (canonical = Keras): ``kernel`` (in, units), ``bias`` (units,).
+    ``kernel_regularizer`` / ``bias_regularizer`` add ``regularizer(weight)`` to the loss,
+    ``kernel_constraint`` / ``bias_constraint`` project the weight after each update
+    (dl.regularizers, dl.constraints; ``activity_regularizer``: the output, ÷ batch size).
     PyTorch's ``nn.Linear`` stores ``weight = kernel.T``; its default init is
     kaiming_uniform(a=√5), ours (Keras's) glorot_uniform kernel and zero bias: pass
     ``kernel_initializer``/``bias_initializer`` to change it.
@@ -29,9 +33,17 @@ class Dense(Layer):
         use_bias: bool = True,
         kernel_initializer: object = "glorot_uniform",
         bias_initializer: object = "zeros",
+        kernel_regularizer: object = None,
+        bias_regularizer: object = None,
+        kernel_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizer(self, "kernel_regularizer", kernel_regularizer)
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         self.units = positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -45,11 +57,17 @@ class Dense(Layer):
                 f"dimension. Received input shape {input_shape}. Fix: add a Flatten or give "
                 "Input a full shape."
             )
-        self.kernel = self.add_weight(
-            "kernel", (input_shape[-1], self.units), self.kernel_initializer
+        self.kernel = attach(
+            self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer),
+            self.kernel_regularizer,
+            self.kernel_constraint,
         )
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = attach(
+                self.add_weight("bias", (self.units,), self.bias_initializer),
+                self.bias_regularizer,
+                self.bias_constraint,
+            )
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (*input_shape[:-1], self.units)
@@ -78,6 +96,7 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": _init.serialize(self.kernel_initializer),
             "bias_initializer": _init.serialize(self.bias_initializer),
+            **options_config(self, "kernel", "bias"),
         }
 
 

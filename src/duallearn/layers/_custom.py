@@ -8,6 +8,7 @@ tensors (docs/custom_layers.md).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,8 +22,96 @@ from ._layer import REGISTRY, Layer
 def infer_shape(layer: Layer, input_shape: Any, dtypes: Sequence[str] | None = None) -> Any:
     """Output shape of a layer whose ``call`` uses ``dl.ops`` (numpy probe)."""
     from ..ops._symbolic import infer_output_shape
+    from ..random import shape_probe
 
-    return infer_output_shape(lambda x: layer.call(x), input_shape, dtypes)  # type: ignore[attr-defined]
+    with shape_probe():
+        return infer_output_shape(lambda x: layer.call(x), input_shape, dtypes)  # type: ignore[attr-defined]
+
+
+def _shape_params(fn: Any) -> list[str]:
+    params = inspect.signature(fn).parameters.values()
+    kinds = (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    return [p.name for p in params if p.kind in kinds]
+
+
+def _aligned(layer: Layer, fn: Any, shapes: dict[str, Any]) -> dict[str, Any]:
+    """Keras's rule for ``build`` / ``compute_output_shape`` of a call with several tensor
+    arguments: one parameter gets the first tensor argument's shape; several must be named
+    ``<call argument>_shape``."""
+    names = _shape_params(fn)
+    if len(names) == 1:
+        return {names[0]: next(iter(shapes.values()), None)}
+    missing = [n for n in names if n not in shapes]
+    if missing:
+        raise ConfigError(
+            f"Layer {layer.name!r} ({type(layer).__name__}): for a `{fn.__name__}()` method "
+            "with more than one argument, all arguments should have a `_shape` suffix and "
+            f"match an argument from `call()`. Received: {missing}. Expected names from: "
+            f"{sorted(shapes)}. Fix: e.g. {fn.__name__}(self, foo_shape, bar_shape)."
+        )
+    return {n: shapes[n] for n in names}
+
+
+def _normalize_shapes(out: Any) -> Any:
+    if (
+        isinstance(out, (list, tuple))
+        and out
+        and all(isinstance(o, (list, tuple)) or o is None for o in out)
+    ):
+        return [None if o is None else tuple(o) for o in out]
+    return tuple(out)
+
+
+def build_for_call(layer: Layer, template: dict[str, Any], tensors: Sequence[Any]) -> None:
+    """Build ``layer`` for a call with several tensor arguments (``template``, from
+    ``encode_call``, over symbolic ``tensors``) and set ``layer.output_shape``, as Keras:
+    ``build`` / ``compute_output_shape`` get the shape of the first tensor argument, or, when
+    they take several parameters, ``<argument>_shape`` by name. Without a
+    ``compute_output_shape`` of its own, the shape comes from running ``call`` with the
+    numpy reference on zero inputs."""
+    from ..ops._symbolic import infer_output_shape
+    from ..random import shape_probe
+    from ._input import CallArgs, SymbolicTensor
+
+    call = CallArgs.rebuild(template, tensors)
+    bound = inspect.signature(layer.call).bind(*call.args, **call.kwargs)  # type: ignore[attr-defined]
+    var = {
+        p.name
+        for p in inspect.signature(layer.call).parameters.values()  # type: ignore[attr-defined]
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    }
+    shapes: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        if name == "mask" or name in var:
+            continue
+        holder = CallArgs((value,), {})
+        found = holder.leaves(lambda v: isinstance(v, SymbolicTensor))
+        if found:
+            shapes[f"{name}_shape"] = holder.map(
+                lambda t: tuple(t.shape), lambda v: isinstance(v, SymbolicTensor)
+            ).args[0]
+    if not layer.built:
+        if type(layer).build is not Layer.build:
+            layer.build(**_aligned(layer, layer.build, shapes))
+        layer.built = True
+        layer.input_shape = next(iter(shapes.values()), None)
+    if type(layer).compute_output_shape is not Layer.compute_output_shape:
+        out = layer.compute_output_shape(**_aligned(layer, layer.compute_output_shape, shapes))
+        layer.output_shape = _normalize_shapes(out)
+        return
+
+    def run(xs: list[Any]) -> Any:
+        c = CallArgs.rebuild(template, xs)
+        return layer.call(*c.args, **c.kwargs)  # type: ignore[attr-defined]
+
+    with shape_probe():
+        layer.output_shape = infer_output_shape(
+            run, [tuple(t.shape) for t in tensors], [t.dtype for t in tensors]
+        )
 
 
 def numpy_call(
@@ -69,6 +158,10 @@ def tracked_sublayers(layer: Layer) -> list[Layer]:
 def numpy_sublayer(layer: Layer, inputs: Any, training: bool) -> Any:
     """A layer called inside a custom layer's ``call`` during a numpy run: built on first
     use (from the input shape, batch dimension None), then its numpy reference."""
+    from ._input import CallArgs
+
+    if isinstance(inputs, CallArgs):
+        return _numpy_call_args(layer, inputs, training)
     many = isinstance(inputs, (list, tuple))
     shapes = [(None, *np.shape(a)[1:]) for a in (inputs if many else [inputs])]
     layer._ensure_built(shapes if many else shapes[0])
@@ -84,6 +177,39 @@ def numpy_sublayer(layer: Layer, inputs: Any, training: bool) -> Any:
 
     values = [numpy_value(w) for w in layer.weights]
     return layer.reference(values, list(inputs) if many else inputs, bool(training))
+
+
+def _numpy_call_args(layer: Layer, call: Any, training: bool) -> Any:
+    """A custom sublayer called with several arguments during a numpy run."""
+    from ..ops._dispatch import _training
+    from ._input import SymbolicTensor, encode_call
+
+    if not layer.built:
+        is_array = lambda v: isinstance(v, np.ndarray)  # noqa: E731
+        syms = call.map(
+            lambda a: SymbolicTensor((None, *a.shape[1:]), str(a.dtype), "probe"), is_array
+        )
+        flat: list[Any] = []
+        template = {
+            "args": [encode_call(a, flat, repr(layer)) for a in syms.args],
+            "kwargs": {k: encode_call(v, flat, repr(layer)) for k, v in syms.kwargs.items()},
+        }
+        build_for_call(layer, template, flat)
+    kwargs = dict(call.kwargs)
+    if "training" in _call_params(layer):
+        kwargs["training"] = bool(training)
+    token = _training.set(bool(training))
+    try:
+        return layer.call(*call.args, **kwargs)  # type: ignore[attr-defined]
+    finally:
+        _training.reset(token)
+
+
+def _call_params(layer: Layer) -> set[str]:
+    params = inspect.signature(layer.call).parameters  # type: ignore[attr-defined]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return {"training", "mask"}
+    return set(params)
 
 
 @REGISTRY.register()

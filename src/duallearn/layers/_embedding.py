@@ -10,6 +10,7 @@ from .. import initializers as _init
 from ..errors import ShapeError
 from ._layer import REGISTRY, Layer, positive_int
 from ._normalization import keras_defaults_only
+from ._weight_options import attach, constraint, options_config, regularizer
 
 
 def _initializer(identifier: object) -> _init.Initializer:
@@ -31,7 +32,9 @@ class Embedding(Layer):
     count the padding id (vocabulary + 1).
 
     Weights (canonical = Keras = PyTorch): ``embeddings`` (input_dim, output_dim), initialized
-    ``U(-0.05, 0.05)`` ("uniform").
+    ``U(-0.05, 0.05)`` ("uniform"); ``embeddings_regularizer`` penalizes the whole table
+    (every row, looked up or not, as Keras), ``embeddings_constraint`` projects it after each
+    update.
 
     Differs from PyTorch (``nn.Embedding``): PyTorch initializes N(0, 1) and expresses padding
     by ``padding_idx`` (a zero, frozen row) instead of a mask; ``max_norm`` renormalization
@@ -44,6 +47,8 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer: object = "uniform",
         mask_zero: bool = False,
+        embeddings_regularizer: object = None,
+        embeddings_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("input_length", None)  # Keras 2 argument, ignored by Keras 3
@@ -51,15 +56,18 @@ class Embedding(Layer):
             "Embedding",
             kwargs,
             {
-                "embeddings_regularizer": None,
-                "activity_regularizer": None,
-                "embeddings_constraint": None,
                 "weights": None,
                 "lora_rank": None,
                 "lora_alpha": None,
             },
         )
         super().__init__(**kwargs)
+        self.embeddings_regularizer = regularizer(
+            self, "embeddings_regularizer", embeddings_regularizer
+        )
+        self.embeddings_constraint = constraint(
+            self, "embeddings_constraint", embeddings_constraint
+        )
         self.input_dim = positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = _initializer(embeddings_initializer)
@@ -72,8 +80,12 @@ class Embedding(Layer):
                 f"Layer {self.name!r} (Embedding) expects integer ids of shape (batch, ...). "
                 f"Received input shape {tuple(input_shape)}."
             )
-        self.add_weight(
-            "embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer
+        attach(
+            self.add_weight(
+                "embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer
+            ),
+            self.embeddings_regularizer,
+            self.embeddings_constraint,
         )
 
     def compute_output_shape(self, input_shape: Any) -> Any:
@@ -102,4 +114,5 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": _init.serialize(self.embeddings_initializer),
             "mask_zero": self.mask_zero,
+            **options_config(self, "embeddings"),
         }

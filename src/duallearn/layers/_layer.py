@@ -12,6 +12,7 @@ Subclasses define
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _naming, config
+from .. import constraints as _constraints
 from .. import initializers as _init
+from .. import regularizers as _regularizers
 from .._registry import Registry
 from ..errors import ConfigError, NotBuiltError, ShapeError
 from ..variables import Variable
@@ -52,6 +55,7 @@ class Layer:
         dtype: str | None = None,
         trainable: bool = True,
         input_shape: Sequence[int | None] | None = None,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -66,6 +70,9 @@ class Layer:
             )
         self.name = name or _naming.unique_name(_naming.snake_case(type(self).__name__))
         self.dtype = dtype or config.floatx()
+        # Keras 3: every layer takes one; its penalty on each output (÷ batch size) joins the
+        # loss (dl.regularizers; layers/_add_loss.py)
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
         self.trainable = bool(trainable)
         self.built = False
         self._weights: list[Weight] = []
@@ -100,16 +107,81 @@ class Layer:
     # ---- weights -------------------------------------------------------------------------
     def add_weight(
         self,
-        name: str,
-        shape: Sequence[int],
-        initializer: object = "glorot_uniform",
-        trainable: bool = True,
+        *args: Any,
+        shape: Sequence[int] | None = None,
+        initializer: object = None,
         dtype: str | None = None,
+        trainable: bool = True,
+        autocast: bool = True,
+        regularizer: object = None,
+        constraint: object = None,
+        aggregation: str | None = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
     ) -> Weight:
-        """Create a weight (canonical layout), drawn now from the seeded stream."""
+        """Create a weight (canonical layout), drawn now from the seeded stream (Keras 3's
+        signature): ``add_weight((3, 4), "random_normal")`` or
+        ``add_weight(shape=(3, 4), initializer="zeros", name="b", trainable=False)``.
+
+        ``shape`` defaults to ``()``; ``initializer`` to ``"glorot_uniform"`` for float dtypes
+        and ``"zeros"`` otherwise; ``dtype`` to the layer's; ``name`` to ``"variable"``,
+        ``"variable_1"``... (Keras's automatic names). ``regularizer`` and ``constraint`` are
+        resolved (``dl.regularizers.get``, ``dl.constraints.get``) and stored on the variable
+        (``variable.regularizer``, ``variable.constraint``), as are ``autocast``,
+        ``aggregation`` and ``overwrite_with_gradient``.
+        duallearn's earlier name-first form ``add_weight("kernel", shape, initializer,
+        trainable, dtype)`` is still accepted (Keras 3 refuses a positional name).
+        """
+        given: dict[str, Any] = {"shape": shape, "initializer": initializer, "dtype": dtype}
+        if args and isinstance(args[0], str):  # add_weight(name, shape, init, trainable, dtype)
+            order: tuple[str, ...] = ("name", "shape", "initializer", "trainable", "dtype")
+            given["name"] = name
+        else:
+            order = ("shape", "initializer", "dtype")
+        if len(args) > len(order):
+            raise ConfigError(
+                f"add_weight() takes at most {len(order)} positional arguments "
+                f"({', '.join(order)}) but {len(args)} were given. Fix: pass the others by "
+                "keyword, e.g. add_weight(shape=(3, 4), initializer='zeros', trainable=False)."
+            )
+        for key, value in zip(order, args, strict=False):
+            if key == "trainable":
+                trainable = value
+                continue
+            if given[key] is not None:
+                raise ConfigError(
+                    f"add_weight(): `{key}` was passed both positionally and as a keyword "
+                    "argument. Fix: pass it once."
+                )
+            given[key] = value
+        shape, initializer, dtype = given["shape"], given["initializer"], given["dtype"]
+        name = given.get("name", name)
+        dims = _weight_shape(self, shape)
+        dt = self.dtype if dtype is None else _weight_dtype(self, dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if "float" in dt else "zeros"
+        if aggregation not in _AGGREGATIONS:
+            raise ConfigError(
+                "Invalid value for argument `aggregation`. Expected one of `None`, `'none'`, "
+                f"`'mean'`, `'sum'`, `'only_first_replica'`. Received: aggregation={aggregation!r}."
+            )
         w = Variable(
-            name, tuple(shape), dtype or self.dtype, _init.get(initializer), trainable, owner=self
+            name or _naming.unique_name("variable"),
+            dims,
+            dt,
+            _init.get(initializer),
+            bool(trainable),
+            owner=self,
         )
+        w.regularizer = _regularizers.get(regularizer)
+        w.constraint = _constraints.get(constraint)
+        attrs = {
+            "autocast": bool(autocast),
+            "aggregation": aggregation or "none",
+            "overwrite_with_gradient": bool(overwrite_with_gradient),
+        }
+        for key, value in attrs.items():
+            setattr(w, key, value)
         self._weights.append(w)
         return w
 
@@ -209,12 +281,23 @@ class Layer:
             )
 
     # ---- calling -------------------------------------------------------------------------
-    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``layer(x)``, ``layer([a, b])``, or, when ``call`` takes them, several tensors and
+        keyword arguments (``layer(targets, logits)``, ``layer(x, mask=m)``), as Keras 3.
+        ``training`` reaches ``call`` only when ``call`` names it; in a model, the model's
+        mode decides it (Keras 3's functional rule)."""
         from ..ops import _dispatch
-        from ._input import SymbolicTensor, call_symbolic
+        from ._input import CallArgs, SymbolicTensor, call_symbolic
 
+        inputs = _call_inputs(self, args, kwargs)
+        if isinstance(inputs, CallArgs):
+            kwargs = {k: v for k, v in kwargs.items() if k == "training"}
         if _dispatch.in_native_call():  # a sublayer inside a custom layer's call()
             return _dispatch.call_sublayer(self, inputs, kwargs)
+        if isinstance(inputs, CallArgs):
+            if inputs.leaves(lambda v: isinstance(v, SymbolicTensor)):
+                return call_symbolic(self, inputs, **kwargs)
+            return REGISTRY.get("Model").call_layer_eagerly(self, inputs, **kwargs)
 
         flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if flat and all(isinstance(t, SymbolicTensor) for t in flat):
@@ -225,6 +308,26 @@ class Layer:
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         return mask
+
+    # ---- added losses (Keras 3's add_loss / losses; layers/_add_loss.py) -------------------
+    def add_loss(self, loss: Any) -> None:
+        """Inside ``call()``: add the scalar ``loss`` (a ``dl.ops`` tensor; a list of them, a
+        non-scalar one summed) to the loss of this forward. The model's training loss is
+        ``compiled loss + Σ added losses + Σ weight penalties`` (Keras 3), computed natively
+        in the step."""
+        from ._add_loss import add
+
+        add(self, loss)
+
+    @property
+    def losses(self) -> list[np.ndarray]:
+        """Keras 3's ``layer.losses``: the losses this layer and its sublayers added in their
+        last call (``add_loss``, ``activity_regularizer``), then the penalty
+        ``regularizer(w)`` of each trainable weight that has one, recomputed on its current
+        value. Numpy scalars."""
+        from ._add_loss import call_losses, regularization_losses
+
+        return call_losses(self) + regularization_losses(self)
 
     # ---- numpy reference -----------------------------------------------------------------
     def reference(
@@ -260,6 +363,8 @@ class Layer:
     # ---- config --------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if getattr(self, "activity_regularizer", None) is not None:  # Keras: only when set
+            cfg["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return cfg
 
     @classmethod
@@ -299,6 +404,88 @@ class Layer:
             )
         outs = self._inbound_nodes[0].outputs
         return outs[0] if len(outs) == 1 else outs  # type: ignore[no-any-return]
+
+
+_AGGREGATIONS = (None, "none", "mean", "sum", "only_first_replica")
+
+
+def _call_inputs(layer: Layer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """What ``layer(*args, **kwargs)`` calls on: ``args[0]`` for the one-input form, or a
+    :class:`CallArgs` when a custom layer's ``call`` gets several arguments or keywords other
+    than ``training`` (checked against ``call``'s signature, as Keras binds them)."""
+    from ._custom import user_call
+    from ._input import CallArgs
+
+    extra = [k for k in kwargs if k != "training"]
+    custom = user_call(layer)
+    if len(args) == 1 and not (extra and custom):
+        if custom:
+            _bind(layer, args, {})
+        return args[0]
+    if not custom or not (args or extra):
+        what = "no input" if not args else f"{len(args)} positional arguments"
+        raise ConfigError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) takes one input: a tensor, or a "
+            f"list of tensors. Received: {what}. Fix: layer(x), or layer([a, b]) for a layer "
+            "of several inputs."
+        )
+    call = CallArgs(tuple(args), {k: kwargs[k] for k in extra})
+    _bind(layer, call.args, call.kwargs)
+    return call
+
+
+def _bind(layer: Layer, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
+    """Raise a ConfigError (Keras: TypeError) when ``call`` cannot take these arguments."""
+    sig = inspect.signature(layer.call)  # type: ignore[attr-defined]
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) cannot be called with these "
+            f"arguments: {exc}. Expected: the arguments of its call{sig}. Fix: pass what "
+            "call() takes (training and mask only when call names them)."
+        ) from None
+
+
+def _weight_dtype(layer: Layer, dtype: object) -> str:
+    """``add_weight``'s dtype as a name (``"float32"``, ``"int32"``, ``"bfloat16"``)."""
+    if str(dtype) == "bfloat16":
+        return "bfloat16"
+    try:
+        return np.dtype(dtype).name  # type: ignore[call-overload,no-any-return]
+    except TypeError:
+        raise ConfigError(
+            f"Layer {layer.name!r}: add_weight got an unknown dtype. Received: dtype={dtype!r}. "
+            "Fix: e.g. dtype='float32' or 'int32'."
+        ) from None
+
+
+def _weight_shape(layer: Layer, shape: object) -> tuple[int, ...]:
+    """``add_weight``'s shape as a tuple of ints >= 0 (None: a scalar)."""
+    if shape is None:
+        return ()
+    bad = isinstance(shape, (str, int, float)) or not hasattr(shape, "__iter__")
+    dims: list[int] = []
+    if not bad:
+        for d in shape:  # type: ignore[attr-defined]
+            if d is None or isinstance(d, (bool, str, float)):
+                bad = True
+                break
+            try:
+                dims.append(int(d))
+            except (TypeError, ValueError):
+                bad = True
+                break
+            if dims[-1] < 0:
+                bad = True
+                break
+    if bad:
+        raise ConfigError(
+            f"Layer {layer.name!r}: add_weight needs a fully defined shape (a tuple of ints "
+            f">= 0). Received: shape={shape!r}. Fix: e.g. shape=(input_shape[-1], units), "
+            "or shape=(n,) for a vector."
+        )
+    return tuple(dims)
 
 
 def _trainable_in(w: Weight, layer: Layer) -> bool:

@@ -12,6 +12,7 @@ import numpy as np
 from .. import initializers as _init
 from ..errors import ConfigError, ShapeError
 from ._layer import REGISTRY, Layer, positive_int
+from ._weight_options import attach, constraint, options_config, regularizer
 
 
 def _number(layer: str, name: str, value: object, lo: float, hi: float | None = None) -> float:
@@ -37,12 +38,12 @@ def keras_defaults_only(layer: str, kwargs: dict[str, Any], defaults: dict[str, 
                 )
 
 
-_REG_CONSTRAINTS = {
-    "beta_regularizer": None,
-    "gamma_regularizer": None,
-    "beta_constraint": None,
-    "gamma_constraint": None,
-}
+# Keras's per-weight options of the affine weights (dl.regularizers, dl.constraints)
+_OPTIONS = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
+
+
+def _pop_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k, None) for k in _OPTIONS}
 
 
 def _axis_arg(layer: str, axis: object) -> int:
@@ -146,11 +147,11 @@ class BatchNormalization(_Affine, Layer):
         unbiased_moving_variance: bool = False,
         **kwargs: Any,
     ) -> None:
+        options = _pop_options(kwargs)
         keras_defaults_only(
             "BatchNormalization",
             kwargs,
             {
-                **_REG_CONSTRAINTS,
                 "renorm": False,
                 "renorm_clipping": None,
                 "renorm_momentum": 0.99,
@@ -158,6 +159,12 @@ class BatchNormalization(_Affine, Layer):
             },
         )
         super().__init__(**kwargs)
+        self.beta_regularizer = regularizer(self, "beta_regularizer", options["beta_regularizer"])
+        self.gamma_regularizer = regularizer(
+            self, "gamma_regularizer", options["gamma_regularizer"]
+        )
+        self.beta_constraint = constraint(self, "beta_constraint", options["beta_constraint"])
+        self.gamma_constraint = constraint(self, "gamma_constraint", options["gamma_constraint"])
         self.axis = _axis_arg("BatchNormalization", axis)
         self.momentum = _number("BatchNormalization", "momentum", momentum, 0.0, 1.0)
         self.epsilon = _number("BatchNormalization", "epsilon", epsilon, 0.0)
@@ -178,9 +185,17 @@ class BatchNormalization(_Affine, Layer):
         self._axis = _resolve_axis(self, self.axis, input_shape)
         shape = (int(input_shape[self._axis]),)
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer)
+            attach(
+                self.add_weight("gamma", shape, self.gamma_initializer),
+                self.gamma_regularizer,
+                self.gamma_constraint,
+            )
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer)
+            attach(
+                self.add_weight("beta", shape, self.beta_initializer),
+                self.beta_regularizer,
+                self.beta_constraint,
+            )
         self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
 
@@ -312,6 +327,7 @@ class BatchNormalization(_Affine, Layer):
             "moving_mean_initializer": _init.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": _init.serialize(self.moving_variance_initializer),
             "unbiased_moving_variance": self.unbiased_moving_variance,
+            **options_config(self, "beta", "gamma"),
         }
 
 
@@ -344,10 +360,15 @@ class LayerNormalization(_Affine, Layer):
         gamma_initializer: object = "ones",
         **kwargs: Any,
     ) -> None:
-        keras_defaults_only(
-            "LayerNormalization", kwargs, {**_REG_CONSTRAINTS, "rms_scaling": False}
-        )
+        options = _pop_options(kwargs)
+        keras_defaults_only("LayerNormalization", kwargs, {"rms_scaling": False})
         super().__init__(**kwargs)
+        self.beta_regularizer = regularizer(self, "beta_regularizer", options["beta_regularizer"])
+        self.gamma_regularizer = regularizer(
+            self, "gamma_regularizer", options["gamma_regularizer"]
+        )
+        self.beta_constraint = constraint(self, "beta_constraint", options["beta_constraint"])
+        self.gamma_constraint = constraint(self, "gamma_constraint", options["gamma_constraint"])
         if isinstance(axis, (list, tuple)):
             if not axis:
                 raise ConfigError(
@@ -375,9 +396,17 @@ class LayerNormalization(_Affine, Layer):
         self._axes = tuple(axes)
         shape = tuple(int(input_shape[a]) for a in self._axes)
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer)
+            attach(
+                self.add_weight("gamma", shape, self.gamma_initializer),
+                self.gamma_regularizer,
+                self.gamma_constraint,
+            )
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer)
+            attach(
+                self.add_weight("beta", shape, self.beta_initializer),
+                self.beta_regularizer,
+                self.beta_constraint,
+            )
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -430,6 +459,7 @@ class LayerNormalization(_Affine, Layer):
             "scale": self.scale,
             "beta_initializer": _init.serialize(self.beta_initializer),
             "gamma_initializer": _init.serialize(self.gamma_initializer),
+            **options_config(self, "beta", "gamma"),
         }
 
 
@@ -463,8 +493,14 @@ class GroupNormalization(_Affine, Layer):
         gamma_initializer: object = "ones",
         **kwargs: Any,
     ) -> None:
-        keras_defaults_only("GroupNormalization", kwargs, _REG_CONSTRAINTS)
+        options = _pop_options(kwargs)
         super().__init__(**kwargs)
+        self.beta_regularizer = regularizer(self, "beta_regularizer", options["beta_regularizer"])
+        self.gamma_regularizer = regularizer(
+            self, "gamma_regularizer", options["gamma_regularizer"]
+        )
+        self.beta_constraint = constraint(self, "beta_constraint", options["beta_constraint"])
+        self.gamma_constraint = constraint(self, "gamma_constraint", options["gamma_constraint"])
         if groups != -1:
             positive_int("GroupNormalization", "groups", groups)
         self.groups = int(groups)
@@ -489,9 +525,17 @@ class GroupNormalization(_Affine, Layer):
             )
         self._groups = g
         if self.scale:
-            self.add_weight("gamma", (c,), self.gamma_initializer)
+            attach(
+                self.add_weight("gamma", (c,), self.gamma_initializer),
+                self.gamma_regularizer,
+                self.gamma_constraint,
+            )
         if self.center:
-            self.add_weight("beta", (c,), self.beta_initializer)
+            attach(
+                self.add_weight("beta", (c,), self.beta_initializer),
+                self.beta_regularizer,
+                self.beta_constraint,
+            )
 
     @property
     def channel_axis(self) -> int:
@@ -560,4 +604,5 @@ class GroupNormalization(_Affine, Layer):
             "scale": self.scale,
             "beta_initializer": _init.serialize(self.beta_initializer),
             "gamma_initializer": _init.serialize(self.gamma_initializer),
+            **options_config(self, "beta", "gamma"),
         }

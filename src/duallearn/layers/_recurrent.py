@@ -30,6 +30,7 @@ from .. import activations
 from .. import initializers as _init
 from ..errors import ConfigError, ShapeError
 from ._layer import REGISTRY, Layer, Weight, positive_int
+from ._weight_options import attach, constraint, options_config, regularizer
 
 # ---------------------------------------------------------------------------------------------
 # numpy cells (Keras gate order). Each step returns (new_states, cache); each backward step
@@ -93,19 +94,25 @@ class _RNN(Layer):
         stateful: bool = False,
         unroll: bool = False,
         zero_output_for_mask: bool = False,
+        kernel_regularizer: object = None,
+        recurrent_regularizer: object = None,
+        bias_regularizer: object = None,
+        kernel_constraint: object = None,
+        recurrent_constraint: object = None,
+        bias_constraint: object = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("use_cudnn", None)
         kwargs.pop("implementation", None)
-        for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                    "activity_regularizer", "kernel_constraint", "recurrent_constraint",
-                    "bias_constraint"):  # fmt: skip
-            if kwargs.pop(key, None) is not None:
-                raise ConfigError(
-                    f"{type(self).__name__}: {key} is not supported yet. Received a value. "
-                    "Fix: remove it (add the penalty to the loss instead)."
-                )
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizer(self, "kernel_regularizer", kernel_regularizer)
+        self.recurrent_regularizer = regularizer(
+            self, "recurrent_regularizer", recurrent_regularizer
+        )
+        self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = constraint(self, "kernel_constraint", kernel_constraint)
+        self.recurrent_constraint = constraint(self, "recurrent_constraint", recurrent_constraint)
+        self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
         cls = type(self).__name__
         self.units = positive_int(cls, "units", units)
         self.activation = activations.get(activation)
@@ -184,12 +191,22 @@ class _RNN(Layer):
         self._check(input_shape)
         input_shape = self._seq_shape(input_shape)
         f, h, g = int(input_shape[-1]), self.units, self.n_gates
-        self.kernel = self.add_weight("kernel", (f, g * h), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight(
-            "recurrent_kernel", (h, g * h), self.recurrent_initializer
+        self.kernel = attach(
+            self.add_weight("kernel", (f, g * h), self.kernel_initializer),
+            self.kernel_regularizer,
+            self.kernel_constraint,
+        )
+        self.recurrent_kernel = attach(
+            self.add_weight("recurrent_kernel", (h, g * h), self.recurrent_initializer),
+            self.recurrent_regularizer,
+            self.recurrent_constraint,
         )
         if self.use_bias:
-            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init())
+            self.bias = attach(
+                self.add_weight("bias", self._bias_shape(), self._bias_init()),
+                self.bias_regularizer,
+                self.bias_constraint,
+            )
             if self.use_recurrent_bias:
                 self.add_weight("recurrent_bias", (g * h,), "zeros")
 
@@ -371,6 +388,7 @@ class _RNN(Layer):
             "stateful": self.stateful,
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
+            **options_config(self, "kernel", "recurrent", "bias"),
         }
 
 

@@ -1,4 +1,11 @@
-"""Metrics (Keras 3 names, formulas and string aliases)."""
+"""Metrics (Keras 3 names, formulas and string aliases).
+
+Every metric is stateful (``update_state`` / ``result`` / ``reset_state``) and takes numpy
+arrays or native tensors of either backend. ``compile(metrics=[...])`` takes names, metric
+instances and functions ``fn(y_true, y_pred) -> per-sample values`` (wrapped in
+:class:`MeanMetricWrapper`, as Keras). :func:`needs_eager_update` tells which metrics only an
+eager step can update (user-defined ``Metric`` subclasses).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +23,25 @@ from ._confusion import F1Score as F1Score
 from ._confusion import FBetaScore as FBetaScore
 from ._confusion import Precision as Precision
 from ._confusion import Recall as Recall
+from ._functions import BinaryCrossentropy as BinaryCrossentropy
+from ._functions import CategoricalCrossentropy as CategoricalCrossentropy
+from ._functions import CategoricalHinge as CategoricalHinge
+from ._functions import CosineSimilarity as CosineSimilarity
+from ._functions import Hinge as Hinge
+from ._functions import KLDivergence as KLDivergence
+from ._functions import LogCoshError as LogCoshError
+from ._functions import MeanAbsolutePercentageError as MeanAbsolutePercentageError
+from ._functions import MeanSquaredLogarithmicError as MeanSquaredLogarithmicError
+from ._functions import Poisson as Poisson
+from ._functions import SparseCategoricalCrossentropy as SparseCategoricalCrossentropy
+from ._functions import SquaredHinge as SquaredHinge
 from ._iou import MeanIoU as MeanIoU
 from ._metric import REGISTRY as REGISTRY
 from ._metric import Mean as Mean
 from ._metric import MeanMetricWrapper as MeanMetricWrapper
 from ._metric import Metric as Metric
+from ._metric import Sum as Sum
+from ._metric import needs_eager_update as needs_eager_update
 from ._metric import weighted_sums as weighted_sums
 from ._regression import MeanAbsoluteError as MeanAbsoluteError
 from ._regression import MeanSquaredError as MeanSquaredError
@@ -34,10 +55,15 @@ def get(
     identifier: Any,
     y_true_shape: tuple[int | None, ...] | None = None,
     y_pred_shape: tuple[int | None, ...] | None = None,
+    *,
+    custom_objects: dict[str, Any] | None = None,
 ) -> Metric:
-    """Resolve a metric name or instance. ``"accuracy"`` picks binary, sparse or categorical
-    accuracy from the target and output shapes, as Keras does, and keeps the name."""
-    metric = _resolve(identifier, y_true_shape, y_pred_shape)
+    """Resolve a metric name, config dict, instance, class or function. ``"accuracy"``
+    picks binary, sparse or categorical accuracy from the target and output shapes, as Keras
+    does, and keeps the name; a function ``fn(y_true, y_pred)`` becomes
+    ``MeanMetricWrapper(fn, name=fn.__name__)`` (Keras). ``custom_objects`` resolves names
+    first (custom metric classes and metric functions, when a saved model is loaded)."""
+    metric = _resolve(identifier, y_true_shape, y_pred_shape, custom_objects or {})
     if metric.needs_shapes() and y_pred_shape is not None:
         metric.build_shapes(y_true_shape, y_pred_shape)
         metric.reset_state()
@@ -48,9 +74,14 @@ def _resolve(
     identifier: Any,
     y_true_shape: tuple[int | None, ...] | None,
     y_pred_shape: tuple[int | None, ...] | None,
+    custom: dict[str, Any],
 ) -> Metric:
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str) and identifier in custom:
+        return _resolve(custom[identifier], y_true_shape, y_pred_shape, {})
     if isinstance(identifier, str) and identifier in ACCURACY_NAMES:
         cls: type[Metric] = CategoricalAccuracy
         if y_pred_shape is not None and y_true_shape is not None:
@@ -64,11 +95,31 @@ def _resolve(
     if isinstance(identifier, str):
         return REGISTRY.get(identifier)(name=identifier)  # type: ignore[no-any-return]
     if isinstance(identifier, dict) and "class_name" in identifier:
-        return REGISTRY.get(identifier["class_name"]).from_config(identifier.get("config", {}))  # type: ignore[no-any-return]
+        return _deserialize(identifier["class_name"], dict(identifier.get("config", {})), custom)
+    if callable(identifier):
+        name = getattr(identifier, "__name__", None)
+        return MeanMetricWrapper(identifier, name=name if isinstance(name, str) else None)
     raise ConfigError(
         f"Cannot interpret {identifier!r} as a metric. Expected a name such as 'accuracy' or "
-        "'mae', or a dl.metrics.Metric instance."
+        "'mae', a dl.metrics.Metric instance, or a function fn(y_true, y_pred) returning "
+        "per-sample values."
     )
+
+
+def _deserialize(class_name: str, config: dict[str, Any], custom: dict[str, Any]) -> Metric:
+    if class_name in custom:
+        return custom[class_name].from_config(config)  # type: ignore[no-any-return]
+    if class_name == "MeanMetricWrapper":
+        fn = config.pop("fn", None)
+        if not isinstance(fn, str) or fn not in custom:
+            raise ConfigError(
+                f"The function metric {config.get('name')!r} (function {fn!r}) cannot be "
+                "rebuilt from its config: a function is saved by name only. Fix: pass "
+                f"custom_objects={{{fn!r}: {fn}}} (load_model(..., custom_objects=...)), or "
+                "load with compile=False and compile again."
+            )
+        return MeanMetricWrapper(custom[fn], **config)
+    return REGISTRY.get(class_name).from_config(config)  # type: ignore[no-any-return]
 
 
 def serialize(metric: Metric) -> dict[str, Any]:
@@ -79,22 +130,36 @@ __all__ = [
     "AUC",
     "Accuracy",
     "BinaryAccuracy",
+    "BinaryCrossentropy",
     "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
     "F1Score",
     "FBetaScore",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
     "Mean",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanIoU",
     "MeanMetricWrapper",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
     "Metric",
+    "Poisson",
     "Precision",
     "R2Score",
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
+    "Sum",
     "TopKCategoricalAccuracy",
     "get",
+    "needs_eager_update",
     "serialize",
 ]

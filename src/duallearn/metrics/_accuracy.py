@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ._metric import REGISTRY, MeanMetricWrapper
+from ._metric import REGISTRY, BuiltinMean
 
 
 def _same_rank(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -19,10 +19,11 @@ def _same_rank(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 @REGISTRY.register("Accuracy")
-class Accuracy(MeanMetricWrapper):
+class Accuracy(BuiltinMean):
     """``v = mean_last([y == p])`` (exact equality of values)."""
 
     fn = "accuracy"
+    target_rule = "broadcast"
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         y = _same_rank(y_true, y_pred).astype(y_pred.dtype)
@@ -30,10 +31,11 @@ class Accuracy(MeanMetricWrapper):
 
 
 @REGISTRY.register("SparseCategoricalAccuracy", "sparse_categorical_accuracy")
-class SparseCategoricalAccuracy(MeanMetricWrapper):
+class SparseCategoricalAccuracy(BuiltinMean):
     """``v = [argmax(p) == y]`` with integer labels y of shape (B,) or (B, 1)."""
 
     fn = "sparse_categorical_accuracy"
+    target_rule = "sparse"
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         y = y_true.reshape(y_pred.shape[:-1])
@@ -41,27 +43,29 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
 
 @REGISTRY.register("CategoricalAccuracy", "categorical_accuracy")
-class CategoricalAccuracy(MeanMetricWrapper):
+class CategoricalAccuracy(BuiltinMean):
     """``v = [argmax(p) == argmax(y)]`` with one-hot targets."""
 
     fn = "categorical_accuracy"
+    target_rule = "rows"
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         return (np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)).astype(np.float64)
 
 
 @REGISTRY.register("BinaryAccuracy", "binary_accuracy")
-class BinaryAccuracy(MeanMetricWrapper):
+class BinaryAccuracy(BuiltinMean):
     """``v = mean_last([y == (p > threshold)])``, threshold 0.5 (targets must be 0/1, as
     Keras compares them exactly)."""
 
     fn = "binary_accuracy"
+    target_rule = "broadcast"
 
     def __init__(
         self, name: str | None = None, dtype: str | None = None, threshold: float = 0.5
     ) -> None:
         self.threshold = float(threshold)
-        super().__init__(name, dtype)
+        super().__init__(name=name, dtype=dtype)
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         y = _same_rank(y_true, y_pred).astype(np.float64)
@@ -84,14 +88,15 @@ def _in_top_k(labels: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
 
 
 @REGISTRY.register("TopKCategoricalAccuracy", "top_k_categorical_accuracy")
-class TopKCategoricalAccuracy(MeanMetricWrapper):
+class TopKCategoricalAccuracy(BuiltinMean):
     """``v = [argmax(y) is among the k largest p]`` (k = 5)."""
 
     fn = "top_k_categorical_accuracy"
+    target_rule = "rows"
 
     def __init__(self, k: int = 5, name: str | None = None, dtype: str | None = None) -> None:
         self.k = _k("TopKCategoricalAccuracy", k)
-        super().__init__(name, dtype)
+        super().__init__(name=name, dtype=dtype)
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         return _in_top_k(np.argmax(y_true, axis=-1), y_pred, self.k)
@@ -101,14 +106,15 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
 
 @REGISTRY.register("SparseTopKCategoricalAccuracy", "sparse_top_k_categorical_accuracy")
-class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+class SparseTopKCategoricalAccuracy(BuiltinMean):
     """``v = [y is among the k largest p]`` with integer labels (k = 5)."""
 
     fn = "sparse_top_k_categorical_accuracy"
+    target_rule = "sparse"
 
     def __init__(self, k: int = 5, name: str | None = None, dtype: str | None = None) -> None:
         self.k = _k("SparseTopKCategoricalAccuracy", k)
-        super().__init__(name, dtype)
+        super().__init__(name=name, dtype=dtype)
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         return _in_top_k(y_true.reshape(y_pred.shape[:-1]), y_pred, self.k)

@@ -59,6 +59,8 @@ def _top_k_filter(p: np.ndarray, k: int) -> np.ndarray:
 
 
 class _ThresholdMetric(Metric):
+    target_rule = "labels"
+
     def __init__(
         self,
         thresholds: float | list[float] | None = None,
@@ -160,6 +162,7 @@ class AUC(Metric):
     ``multi_label=True`` and ``label_weights`` are not supported."""
 
     fn = "auc"
+    target_rule = "labels"
 
     def __init__(
         self,
@@ -270,6 +273,7 @@ class FBetaScore(Metric):
     """
 
     fn = "fbeta_score"
+    target_rule = "same_size"
 
     def __init__(
         self,

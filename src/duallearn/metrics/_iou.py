@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
 from ._metric import REGISTRY, Metric
 
 EPSILON = 1e-7
@@ -47,6 +48,19 @@ class MeanIoU(Metric):
 
     def state_size(self) -> int:
         return self.num_classes * self.num_classes
+
+    def check_inputs(self, y_true, y_pred, sample_weight):  # type: ignore[no-untyped-def]
+        n_true = math.prod(y_true if self.sparse_y_true else y_true[:-1])
+        n_pred = math.prod(y_pred if self.sparse_y_pred else y_pred[:-1])
+        n_w = None if sample_weight is None else math.prod(sample_weight)
+        if n_true != n_pred or n_w not in (None, 1, n_true):
+            raise ShapeError(
+                f"MeanIoU {self.name!r}: expected one true label per predicted label (and one "
+                "sample weight per label, or a scalar); labels are the values of a sparse "
+                "input, else the argmax of its last axis. Received: "
+                f"y_true.shape={y_true}, y_pred.shape={y_pred}, sample_weight.shape="
+                f"{sample_weight}. Fix: check sparse_y_true/sparse_y_pred and the shapes."
+            )
 
     def reference_delta(self, y_true, y_pred, sample_weight):  # type: ignore[no-untyped-def]
         y = np.asarray(y_true)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ._metric import REGISTRY, MeanMetricWrapper, Metric
+from ._metric import REGISTRY, BuiltinMean, Metric
 
 
 def _like(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -15,20 +15,22 @@ def _like(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 @REGISTRY.register("MeanAbsoluteError", "mean_absolute_error", "mae")
-class MeanAbsoluteError(MeanMetricWrapper):
+class MeanAbsoluteError(BuiltinMean):
     """``v = mean_last(|y − p|)``."""
 
     fn = "mean_absolute_error"
+    target_rule = "same_size"
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         return np.abs(y_pred - _like(y_true, y_pred)).mean(axis=-1)
 
 
 @REGISTRY.register("MeanSquaredError", "mean_squared_error", "mse")
-class MeanSquaredError(MeanMetricWrapper):
+class MeanSquaredError(BuiltinMean):
     """``v = mean_last((y − p)²)``."""
 
     fn = "mean_squared_error"
+    target_rule = "same_size"
 
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         return np.square(y_pred - _like(y_true, y_pred)).mean(axis=-1)
@@ -56,6 +58,7 @@ class R2Score(Metric):
     """
 
     fn = "r2_score"
+    target_rule = "same_size"
 
     def __init__(
         self,

@@ -103,9 +103,13 @@ def _clone(
         else:
             clone = _clone_functional(model, make, input_tensors, call_function, cache)
     if model._compile_args is not None and model.optimizer is not None:
+        from .. import losses as _losses
         from ..saving import _compile_config, _restore_compile
 
-        _restore_compile(clone, _compile_config(model), None, f"clone_model({model.name!r})")
+        own = _losses.custom_objects_of(model._per_output(model._compile_args["loss"], "loss"))
+        _restore_compile(
+            clone, _compile_config(model), None, f"clone_model({model.name!r})", custom_objects=own
+        )
     return clone
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
+from ..utils._packing import unpack_x_y_sample_weight as unpack_batch  # noqa: F401
 
 
 def as_list(data: Any, names: Sequence[str], what: str) -> list[np.ndarray]:
@@ -117,26 +118,6 @@ def to_numpy(tree: Any) -> Any:
     if hasattr(tree, "numpy") and callable(tree.numpy):  # tf.Tensor, EagerTensor
         return to_numpy(np.asarray(tree.numpy()))
     return to_numpy(np.asarray(tree))
-
-
-def unpack_batch(data: Any) -> tuple[Any, Any, Any]:
-    """Keras's rule: a tuple (or list) of 1, 2 or 3 items is ``(x, y, sample_weight)``;
-    anything else is ``x`` alone."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data[0], data[1], data[2]
-    raise ConfigError(
-        "A data batch must be x, (x,), (x, y) or (x, y, sample_weight). "
-        f"Received a tuple of {len(data)} items. Fix: group several inputs in a list or dict "
-        "inside the first item, e.g. ((x1, x2), y)."
-    )
 
 
 def _module(obj: Any) -> str:

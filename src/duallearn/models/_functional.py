@@ -31,6 +31,7 @@ class Graph:
                 inputs=tuple(self.tensor_ids[id(t)] for t in n.inputs),
                 outputs=tuple(self.tensor_ids[id(t)] for t in n.outputs),
                 list_input=n.list_input,
+                call_args=n.call_args,
             )
             for n in self.nodes
         ]

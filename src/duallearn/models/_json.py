@@ -73,5 +73,5 @@ def model_from_json(json_string: str | bytes, custom_objects: dict[str, Any] | N
         ) from None
     compiled = cfg.get("compile_config") if isinstance(cfg, dict) else None
     if compiled:
-        _restore_compile(model, compiled, None, "model_from_json")
+        _restore_compile(model, compiled, None, "model_from_json", custom_objects=custom_objects)
     return model

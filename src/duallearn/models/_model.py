@@ -20,11 +20,12 @@ from ..layers._input import SymbolicTensor
 from ..layers._layer import REGISTRY, Layer, Weight
 from ..plugin import Runtime, TrainSpec, backend_name, check_portable, get_backend
 from ._functional import Graph, trace
+from ._steps import StepsMixin, _CompileMetrics, active_model
 from ._training import TrainingMixin
 
 
 @REGISTRY.register()
-class Model(TrainingMixin, Layer):
+class Model(StepsMixin, TrainingMixin, Layer):
     """A model: ``Model(inputs, outputs)`` for graphs, or the base of ``Sequential``.
 
     ``backend`` pins the engine (default: the backend active when the model is created); the
@@ -93,7 +94,10 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self) -> list[Layer]:
-        """Keras 3's order: ``InputLayer``s included, ``dl.ops`` calls excluded."""
+        """Keras 3's order: ``InputLayer``s included, ``dl.ops`` calls excluded. A model
+        without a graph (a GAN holding sub-models) lists the layers held as attributes."""
+        if self._graphless():
+            return self._sublayers()
         graph = self.graph
         return [
             layer
@@ -206,6 +210,8 @@ class Model(TrainingMixin, Layer):
             w.native_for(self.backend_name, f", and model {self.name!r} runs on it")
 
     def _dtype(self) -> str:
+        if self._graphless():
+            return config.floatx()
         layers = self.graph.layers
         return layers[0].dtype if layers else config.floatx()
 
@@ -249,22 +255,25 @@ class Model(TrainingMixin, Layer):
         steps_per_execution: int = 1,
         jit_compile: Any = "auto",
     ) -> None:
-        """Choose the optimizer, loss(es) and metrics (Keras's arguments)."""
+        """Choose the optimizer, loss(es) and metrics (Keras's arguments).
+
+        ``loss`` may be omitted when the model's ``train_step``/``test_step`` compute their
+        own loss (Keras); the default steps then refuse to run. ``run_eagerly=True`` runs
+        the Python ``train_step``/``test_step`` (debuggable) instead of the compiled step."""
         self.optimizer = _optimizers.get(optimizer)
-        if loss is None:
-            raise ConfigError(
-                "compile() needs a loss. Received: loss=None. Fix: e.g. "
-                "loss='sparse_categorical_crossentropy' or dl.losses.MeanSquaredError()."
-            )
         self._compile_args = {
             "loss": loss,
             "loss_weights": loss_weights,
             "metrics": metrics,
             "weighted_metrics": weighted_metrics,
             "jit_compile": jit_compile,
+            "run_eagerly": bool(run_eagerly),
         }
         self._train_spec = None
         self._trainable_warned = False
+        self._loss_tracker = _metrics.Mean(name="loss")
+        self._compile_metrics = _CompileMetrics(self) if metrics or weighted_metrics else None
+        self.compiled = True
 
     def _per_output(self, value: Any, what: str) -> list[Any]:
         names = self.output_names
@@ -354,15 +363,34 @@ class Model(TrainingMixin, Layer):
             for name, v in zip(self.output_names, values[1:], strict=True):
                 logs[f"{name}_loss"] = v
         pos = 2 * len(values)
+        for key, m in self._metric_keys(taken=set(logs)):
+            n = m.state_size()
+            logs[key] = m.result_from_state(state[pos : pos + n])
+            pos += n
+        return logs
+
+    def _metric_keys(self, taken: set[str] | None = None) -> list[tuple[str, Any]]:
+        """(log name, metric) of each compiled metric, output by output (Keras's names:
+        ``<output>_<metric>`` for several outputs; a weighted metric whose name is taken
+        becomes ``weighted_<metric>``)."""
+        spec = self._train_spec
+        if spec is None:
+            return []
+        multi = len(self.output_names) > 1
+        seen = set(taken or ())
+        if not taken:
+            seen.add("loss")
+            if multi:
+                seen.update(f"{n}_loss" for n in self.output_names)
+        out = []
         for name, ms in zip(self.output_names, spec.metrics, strict=True):
             for m in ms:
-                n = m.state_size()
                 key = f"{name}_{m.name}" if multi else m.name
-                if key in logs and getattr(m, "weighted", False):  # Keras's rename
+                if key in seen and getattr(m, "weighted", False):  # Keras's rename
                     key = f"{name}_weighted_{m.name}" if multi else f"weighted_{m.name}"
-                logs[key] = m.result_from_state(state[pos : pos + n])
-                pos += n
-        return logs
+                seen.add(key)
+                out.append((key, m))
+        return out
 
     @property
     def input(self) -> Any:
@@ -420,7 +448,10 @@ class Model(TrainingMixin, Layer):
         return export_model(self, filepath, format=format, **kwargs)
 
     def _input_names_for(self, x: Any) -> list[str]:
-        if self._graph is None and hasattr(type(self), "call") and isinstance(x, (list, tuple)):
+        if self._graphless() and isinstance(x, dict):
+            return list(x)
+        graphless = self._graphless() or hasattr(type(self), "call")
+        if self._graph is None and graphless and isinstance(x, (list, tuple)):
             return [f"input_{i}" for i in range(len(x))]  # subclassed, several inputs
         return super()._input_names_for(x)  # type: ignore[misc, no-any-return]
 
@@ -480,7 +511,23 @@ class Model(TrainingMixin, Layer):
 
         return functional_from_config(config)
 
+    def _pack_inputs(self, xs: list[Any], keys: list[Any] | None = None) -> Any:
+        """Model inputs as the user gave them to the step: one tensor, a dict (given as a
+        dict with ``keys``, or a model built on a dict), or a tuple."""
+        if keys is not None and self._graphless():
+            return dict(zip(keys, xs, strict=True))
+        if keys is not None or isinstance(getattr(self, "_input_struct", None), dict):
+            return dict(zip(self.input_names, xs, strict=True))
+        return xs[0] if len(xs) == 1 else tuple(xs)
+
+    def _pack_targets(self, ys: list[Any]) -> Any:
+        if isinstance(getattr(self, "_output_struct", None), dict):
+            return dict(zip(self.output_names, ys, strict=True))
+        return ys[0] if len(ys) == 1 else tuple(ys)
+
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        if active_model() is not None and not _symbolic(inputs):  # inside a custom step
+            return self._native_call(inputs, bool(kwargs.get("training", False)))
         if isinstance(inputs, SymbolicTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], SymbolicTensor)
         ):
@@ -490,6 +537,11 @@ class Model(TrainingMixin, Layer):
         if kwargs.get("training"):
             return self._training_call(inputs)
         return self.predict(inputs, verbose=0)
+
+
+def _symbolic(inputs: Any) -> bool:
+    first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+    return isinstance(first, SymbolicTensor)
 
 
 def _unique(weights: Any) -> list[Weight]:

@@ -30,6 +30,7 @@ from ..errors import ConfigError, DuallearnError, ShapeError, TrainingError
 from ..plugin import StepNoise
 from . import _data
 from ._progress import Progress, resolve_verbose
+from ._steps import CompiledSteps, CustomSteps, steps_for
 
 if TYPE_CHECKING:
     from ._model import Model
@@ -43,6 +44,8 @@ Batch = tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]
 class _Feed:
     """Epochs of prepared batches ``(xs, ys, sws)`` (lists matching the model's inputs and
     outputs, cast to the model dtype) from any data source."""
+
+    x_keys: list[Any] | None = None  # the user gave x as a dict (custom steps get one)
 
     def __init__(
         self,
@@ -181,10 +184,35 @@ class TrainingMixin:
     # ---- data ----------------------------------------------------------------------------
     def _build_from(self: Model, arrays: list[np.ndarray]) -> None:
         """Deferred build from data (Sequential without an Input)."""
-        if self._graph is None:
+        if self._graph is None and not self._graphless():
             self.build((None, *arrays[0].shape[1:]))
 
+    def _custom_steps(self: Model) -> bool:
+        """Whether fit or evaluate run the model's own Python steps."""
+        return any(isinstance(steps_for(self, k), CustomSteps) for k in ("train", "test"))
+
+    def _graphless(self: Model) -> bool:
+        """A model with neither a graph nor ``call`` (a GAN holding sub-models, trained by
+        its own ``train_step``): its data goes to the step as given."""
+        return (
+            self._graph is None
+            and not hasattr(type(self), "call")
+            and getattr(self, "_pending_build_shape", None) is None
+            and getattr(self, "_stack", None) is None
+        )
+
+    def _output_names_for(self: Model, y: Any) -> list[str]:
+        if not self._graphless():
+            return self.output_names
+        if isinstance(y, dict):
+            return list(y)
+        return (
+            [f"output_{i}" for i in range(len(y))] if isinstance(y, (list, tuple)) else ["output"]
+        )
+
     def _cast_x(self: Model, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        if self._graphless():
+            return _data.cast_inputs(arrays, [config.floatx()] * len(arrays))
         for i, (a, t) in enumerate(zip(arrays, self.inputs, strict=True)):
             expected = t.shape[1:]
             received = a.shape[1:]
@@ -201,7 +229,7 @@ class TrainingMixin:
         return _data.cast_inputs(arrays, [t.dtype for t in self.inputs])
 
     def _prepare_y(self: Model, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        dtype = self._dtype()
+        dtype = config.floatx() if self._graphless() else self._dtype()
         return [
             np.ascontiguousarray(a, dtype=dtype) if a.dtype.kind == "f" else np.ascontiguousarray(a)
             for a in arrays
@@ -210,13 +238,13 @@ class TrainingMixin:
     def _sample_weights(
         self: Model, sample_weight: Any, class_weight: Any, ys: list[np.ndarray]
     ) -> list[np.ndarray | None]:
-        n_out = len(self.output_names)
+        n_out = len(ys) if self._graphless() else len(self.output_names)
         if sample_weight is None:
             sws: list[np.ndarray | None] = [None] * n_out
         elif isinstance(sample_weight, dict):
             sws = [
                 None if sample_weight.get(k) is None else np.asarray(sample_weight[k])
-                for k in self.output_names
+                for k in self._output_names_for(ys)
             ]
         elif isinstance(sample_weight, (list, tuple)) and n_out > 1:
             sws = [None if s is None else np.asarray(s) for s in sample_weight]
@@ -244,19 +272,24 @@ class TrainingMixin:
         xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
         self._build_from(xs0)
         xs = self._cast_x(xs0)
-        if not with_y:
+        if not with_y or (y is None and sw is None and self._custom_steps()):
             return xs, [], []
         if y is None:
             raise ConfigError(
                 "The data source yields inputs without targets. Fix: yield (x, y) or "
                 "(x, y, sample_weight) tuples for fit/evaluate."
             )
-        ys = self._prepare_y(_data.as_list(y, self.output_names, "targets"))
+        ys = self._prepare_y(_data.as_list(y, self._output_names_for(y), "targets"))
         sws = self._sample_weights(sw, class_weight, ys)
         _data.check_lengths([xs, ys, sws], ["x", "y", "sample_weight"])
         return xs, ys, sws
 
-    def _feed(
+    def _feed(self: Model, x: Any, *args: Any, **kwargs: Any) -> _Feed:
+        feed = self._make_feed(x, *args, **kwargs)
+        feed.x_keys = list(x) if isinstance(x, dict) else None  # custom steps get x so
+        return feed
+
+    def _make_feed(
         self: Model,
         x: Any,
         y: Any,
@@ -273,7 +306,12 @@ class TrainingMixin:
             xs = self._cast_x(xs0)
             if not with_y:
                 return _Feed(self, kind, arrays=(xs, [], []), batch_size=batch_size)
-            ys = self._prepare_y(_data.as_list(y, self.output_names, "targets"))
+            if y is None and sample_weight is None and self._custom_steps():
+                # Keras: a custom train_step may take x alone (a GAN's real images)
+                return _Feed(
+                    self, kind, arrays=(xs, [], []), batch_size=batch_size, shuffle=shuffle
+                )
+            ys = self._prepare_y(_data.as_list(y, self._output_names_for(y), "targets"))
             sws = self._sample_weights(sample_weight, class_weight, ys)
             return _Feed(self, kind, arrays=(xs, ys, sws), batch_size=batch_size, shuffle=shuffle)
         for name, value in (("y", y), ("sample_weight", sample_weight)):
@@ -459,7 +497,9 @@ class TrainingMixin:
                 arrays=tuple(val_groups),  # type: ignore[arg-type]
                 batch_size=validation_batch_size or batch_size,
             )
-        if feed.arrays is not None:
+        steps_impl = steps_for(self, "train")
+        steps_impl.x_keys = feed.x_keys
+        if feed.arrays is not None and isinstance(steps_impl, CompiledSteps):
             self._ensure_train_spec(feed.arrays[1])
         self._warn_if_trainable_changed()
         if getattr(self, "_shuffle_seed", None) is None:
@@ -486,7 +526,7 @@ class TrainingMixin:
                 start_iterations = self._epoch_start_iterations if skip else None
             self._resume_epoch, self._resume_batch = None, 0
         logs: dict[str, float] = {}
-        runtime: Any = None
+        started = False
         try:
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch, {})
@@ -504,34 +544,31 @@ class TrainingMixin:
                         if b < skip:  # resuming inside this epoch: these batches were trained
                             self._batches_done = b + 1
                             continue
-                        if runtime is None:
-                            self._ensure_train_spec(by)
-                            runtime = self._ready_runtime()
-                            runtime.results(reset=True)
-                            runtime.set_batch_size("train", feed.static_batch)
-                        assert self.optimizer is not None
+                        if not started:
+                            steps_impl.begin(by, feed.static_batch)
+                            started = True
                         cbs.on_train_batch_begin(b, {})
-                        lr = self.optimizer.current_learning_rate()
-                        runtime.train_batch(bx, by, bw, lr, self._draw_noise(len(bx[0])))
-                        self.optimizer.iterations += 1
+                        steps_impl.train(bx, by, bw)
                         self._batches_done = b + 1
                         if batch_logs:
-                            blogs = self._logs(runtime.results(reset=False))
+                            blogs = steps_impl.batch_logs()
                             cbs.on_train_batch_end(b, blogs)
                             progress.step(b, lambda blogs=blogs: blogs)
                         else:
-                            progress.step(b, lambda rt=runtime: self._logs(rt.results(reset=False)))
+                            progress.step(b, steps_impl.batch_logs)
                         if self.stop_training:
                             break
                 finally:
                     feed.close(it)
                 skip = 0
-                if runtime is None:  # resumed after the epoch's last batch: nothing left
-                    runtime = self._ready_runtime()
-                logs = self._logs(runtime.results())
-                if not math.isfinite(logs["loss"]) and not stops_on_nan:
+                if not started:  # resumed after the epoch's last batch: nothing left
+                    steps_impl.begin(None, feed.static_batch)
+                    started = True
+                logs = steps_impl.logs()
+                loss = logs.get("loss", 0.0)
+                if np.ndim(loss) == 0 and not math.isfinite(loss) and not stops_on_nan:
                     raise TrainingError(
-                        f"The training loss became {logs['loss']} in epoch {epoch + 1}; "
+                        f"The training loss became {loss} in epoch {epoch + 1}; "
                         "training stopped. Fix: lower the learning rate, check the data for "
                         "NaN/inf, use from_logits=True losses on raw outputs, or add "
                         "dl.callbacks.TerminateOnNaN() to stop without an error."
@@ -551,9 +588,13 @@ class TrainingMixin:
             feed.finish()
             if val is not None:
                 val.finish()
-        if getattr(self.optimizer, "use_ema", False) and runtime is not None:
+        if getattr(self.optimizer, "use_ema", False) and started:
             # Keras's finalize_variable_values: weights <- their EMA at the end of fit.
-            runtime.finalize_optimizer()
+            native = getattr(self.optimizer, "_dl_native", None)
+            if isinstance(steps_impl, CompiledSteps):
+                self._get_runtime().finalize_optimizer()
+            elif native is not None:
+                native.finalize()
         cbs.on_train_end(logs)
         return history
 
@@ -602,11 +643,17 @@ class TrainingMixin:
                 "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                 f"sample_weight), or a data source. Received: {type(data).__name__}."
             )
-        vx = self._cast_x(_data.as_list(data[0], self.input_names, "validation inputs"))
-        vy = self._prepare_y(_data.as_list(data[1], self.output_names, "validation targets"))
+        vx = self._cast_x(
+            _data.as_list(data[0], self._input_names_for(data[0]), "validation inputs")
+        )
+        vy = self._prepare_y(
+            _data.as_list(data[1], self._output_names_for(data[1]), "validation targets")
+        )
         vsw = self._sample_weights(data[2] if len(data) == 3 else None, None, vy)
         _data.check_lengths([vx, vy, vsw], ["x_val", "y_val", "val sample_weight"])
-        return _Feed(self, "arrays", arrays=(vx, vy, vsw), batch_size=batch_size)
+        feed = _Feed(self, "arrays", arrays=(vx, vy, vsw), batch_size=batch_size)
+        feed.x_keys = list(data[0]) if isinstance(data[0], dict) else None
+        return feed
 
     def _run_test(
         self: Model,
@@ -618,33 +665,29 @@ class TrainingMixin:
         progress: Progress | None = None,
         finish: bool = True,
     ) -> dict[str, float]:
-        runtime: Any = self._ready_runtime() if self._runtime is not None else None
-        if runtime is not None:
-            runtime.results(reset=True)
-            runtime.set_batch_size("test", feed.static_batch)
+        steps_impl = steps_for(self, "test")
+        steps_impl.x_keys = feed.x_keys
+        if self._runtime is not None or isinstance(steps_impl, CustomSteps):
+            steps_impl.begin(None, feed.static_batch)
         it = feed.epoch(epoch)
         want = cbs is not None and cbs.wants_batch_logs("on_test_batch_end")
         try:
             for b, (bx, by, bw) in _batches(
                 it, steps or feed.steps, epoch, what, steps is not None, feed.kind
             ):
-                if runtime is None:
-                    self._ensure_train_spec(by)
-                    runtime = self._ready_runtime()
-                    runtime.results(reset=True)
-                    runtime.set_batch_size("test", feed.static_batch)
+                steps_impl.begin(by, feed.static_batch)  # once (a no-op afterwards)
                 if cbs is not None:
                     cbs.on_test_batch_begin(b, {})
-                runtime.test_batch(bx, by, bw)
+                steps_impl.test(bx, by, bw)
                 if want and cbs is not None:
-                    cbs.on_test_batch_end(b, self._logs(runtime.results(reset=False)))
+                    cbs.on_test_batch_end(b, steps_impl.batch_logs())
                 if progress is not None:
-                    progress.step(b, lambda rt=runtime: self._logs(rt.results(reset=False)))
+                    progress.step(b, steps_impl.batch_logs)
         finally:
             feed.close(it)
             if finish:  # a one-shot validation generator stays open until fit ends
                 feed.finish()
-        return self._logs(runtime.results())
+        return steps_impl.logs()
 
     # ---- evaluate / predict --------------------------------------------------------------
     def evaluate(
@@ -664,7 +707,7 @@ class TrainingMixin:
             _positive("steps", steps)
         verbosity = resolve_verbose(verbose)
         feed = self._feed(x, y, sample_weight, None, batch_size, False)
-        if feed.arrays is not None:
+        if feed.arrays is not None and isinstance(steps_for(self, "test"), CompiledSteps):
             self._ensure_train_spec(feed.arrays[1])
         cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
         progress = Progress("evaluate", verbosity, steps or feed.steps, None)
@@ -706,9 +749,12 @@ class TrainingMixin:
         chunks: list[list[np.ndarray]] = []
         it = feed.epoch(0)
         runtime: Any = None
+        custom = steps_for(self, "predict")
+        custom.x_keys = feed.x_keys
         # in-memory arrays and no per-batch hooks: many batches per runtime call
         grouped = (
-            feed.arrays is not None
+            isinstance(custom, CompiledSteps)
+            and feed.arrays is not None
             and steps is None
             and not want
             and not cbs.wants_batch_logs("on_predict_batch_begin")
@@ -726,10 +772,13 @@ class TrainingMixin:
             )
             for b, (bx, _, _) in batches:
                 if runtime is None:
-                    runtime = self._ready_runtime()
-                    runtime.set_batch_size("predict", feed.static_batch)
+                    custom.begin(None, feed.static_batch)
+                    runtime = custom.runtime
                 cbs.on_predict_batch_begin(b, {})
-                out = runtime.predict(bx)
+                if isinstance(custom, CustomSteps):
+                    out = custom.predict(bx)
+                else:
+                    out = runtime.predict(bx)
                 chunks.append(out)
                 if want:
                     cbs.on_predict_batch_end(b, {"outputs": out})  # type: ignore[dict-item]
@@ -742,7 +791,7 @@ class TrainingMixin:
         cbs.on_predict_end({})
         if not chunks:
             raise ConfigError("predict() received no data. Fix: pass at least one sample.")
-        outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.outputs))]
+        outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         if isinstance(getattr(self, "_output_struct", None), dict):
             return dict(zip(self.output_names, outs, strict=True))
         return outs if len(outs) > 1 else outs[0]

@@ -83,8 +83,12 @@ def bound(weight: Any) -> Any:
         t = b.get(id(weight))
         if t is not None:
             return t
-    if _impl.get() is None or getattr(_impl.get(), "NAME", "") == "numpy":
+    impl = _impl.get()
+    if impl is None or getattr(impl, "NAME", "") == "numpy":
         return weight.numpy()
+    native = getattr(weight, "binding", None)
+    if native is not None and native.backend == getattr(impl, "NAME", ""):
+        return native.native  # a custom train step: the variable's own storage
     raise BackendError(
         f"Weight {weight.name!r} is not a weight of the layer being called, so it has no "
         "native tensor here. Fix: create weights with self.add_weight in build() of the layer "

@@ -183,6 +183,61 @@ class Optimizer:
         lr = self.learning_rate
         return float(lr(step)) if callable(lr) else float(lr)
 
+    # ---- custom training steps -------------------------------------------------------------
+    def apply(self, grads: Any, trainable_variables: Any = None) -> None:
+        """Keras 3's ``optimizer.apply``: one update of ``trainable_variables`` (``dl.Variable``
+        objects, e.g. ``model.trainable_weights``) with ``grads`` (native tensors in the same
+        order, as ``dl.GradientTape.gradient``, ``tf.GradientTape.gradient`` or torch's
+        ``v.value.grad`` give them). The learning rate is the schedule's value at
+        ``iterations``; ``iterations`` then grows by one. The slots are the ones ``fit``
+        uses for the same variables (keyed by variable path), so a custom step and the
+        compiled step continue each other's state.
+
+        Differs from Keras: a ``None`` gradient is an error (Keras skips that variable with
+        a warning), so that a variable the loss does not reach is never silently frozen."""
+        from ..errors import ConfigError, TrainingError
+        from ..plugin import get_backend
+
+        if trainable_variables is None:
+            raise ConfigError(
+                f"{type(self).__name__}.apply needs the variables to update. Received: "
+                "trainable_variables=None. Fix: optimizer.apply(grads, "
+                "model.trainable_weights)."
+            )
+        variables = list(trainable_variables)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ConfigError(
+                f"{type(self).__name__}.apply got {len(grads)} gradients for "
+                f"{len(variables)} variables. Expected one gradient per variable, in order."
+            )
+        if not variables:
+            return
+        missing = [
+            getattr(v, "path", str(v)) for v, g in zip(variables, grads, strict=True) if g is None
+        ]
+        if missing:
+            raise TrainingError(
+                f"No gradient for variables {missing}: the loss does not depend on them. "
+                "Expected a gradient for every variable given to optimizer.apply. Fix: pass "
+                "only the variables the loss reaches (e.g. a sub-model's trainable_weights)."
+            )
+        backends = {getattr(v, "backend", None) for v in variables}
+        if len(backends) != 1 or None in backends:
+            raise ConfigError(
+                f"{type(self).__name__}.apply updates dl.Variable objects bound on one "
+                f"backend. Received variables on {sorted(map(str, backends))}. Fix: pass the "
+                "model's trainable_weights after the model has run (fit, build or a call)."
+            )
+        native = get_backend(str(backends.pop())).native_optimizer(self, variables)
+        native.apply(grads, self.current_learning_rate())
+        self.iterations += 1
+
+    def apply_gradients(self, grads_and_vars: Any) -> None:
+        """``apply`` from ``(gradient, variable)`` pairs (Keras's ``apply_gradients``)."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
     def hyper(self) -> dict[str, Any]:
         """Everything the update rule reads, for backends."""
         return {}

@@ -24,12 +24,16 @@ class Node:
 
     ``layer`` indexes :attr:`GraphSpec.layers`; ``inputs``/``outputs`` are tensor ids. When
     ``list_input`` is true the layer receives a list of tensors (merge layers), otherwise one.
+    ``call_args``: for a call with several tensors or keywords (``layer(targets, logits)``),
+    its arguments with tensor slots (``{"__tensor__": i}`` for ``inputs[i]``); the layer then
+    receives ``CallArgs.rebuild(call_args, tensors)`` (:class:`GraphWalk` does it).
     """
 
     layer: int
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     list_input: bool = False
+    call_args: Any = field(default=None, compare=False)
 
 
 @dataclass
@@ -207,6 +211,31 @@ class Runtime(ABC):
         """The framework object the backend built (``torch.nn.Module`` / ``tf.Module``)."""
         raise NotImplementedError
 
+    # ---- custom training steps (``Model.train_step`` overrides, models/_steps.py) ----------
+    def to_native(self, arrays: Sequence[np.ndarray]) -> list[Any]:
+        """numpy arrays as native tensors on the runtime's device (a custom step's data)."""
+        raise NotImplementedError
+
+    def call(
+        self, inputs: Sequence[Any], training: bool, noise: StepNoise | None = None
+    ) -> list[Any]:
+        """The model's forward on native tensors, differentiable (``model(x, training=...)``
+        inside a custom step), outputs in the model's dtype."""
+        raise NotImplementedError
+
+    def native_loss(
+        self, targets: Sequence[Any], outputs: Sequence[Any], sample_weights: Sequence[Any]
+    ) -> Any:
+        """The loss of the last forward's ``outputs`` on native tensors: the compiled loss
+        (masks, sample weights and loss weights as the compiled step) plus the losses the
+        forward added and the weight penalties; None when there is none of them."""
+        raise NotImplementedError
+
+    def metric_weight(self, sample_weight: Any, output: int, prediction: Any) -> Any:
+        """``sample_weight`` with output ``output``'s Keras mask from the last forward folded
+        in (as the compiled step weighs metrics); unchanged when the output has no mask."""
+        return sample_weight
+
 
 def _identity(a: np.ndarray) -> np.ndarray:
     return a
@@ -249,7 +278,8 @@ def optimizer_for(
 ) -> Any:
     """The native optimizer state for ``optimizer`` over ``variables`` (their native storage
     ``params``): ``current`` when it already is, else ``make(optimizer, params,
-    to_canonical, to_native, names=, keys=)``. Slots are keyed by variable path; when the same
+    to_canonical, to_native, names=, keys=, variables=)`` (``variables``: the front-end
+    variables, for their ``constraint``). Slots are keyed by variable path; when the same
     optimizer is recompiled over other variables (some frozen), the slots of the variables
     it keeps carry over, as in Keras. Backends call it from ``Runtime.compile``."""
     keys = [v.path for v in variables]
@@ -263,6 +293,7 @@ def optimizer_for(
         [v.binding.to_native for v in variables],
         names=[v.name for v in variables],
         keys=keys,
+        variables=list(variables),
     )
     if same:
         new.load(current.state())
@@ -273,6 +304,29 @@ class Backend(ABC):
     """An engine plugin. Constructed once, lazily; may import its framework in ``__init__``."""
 
     name: str = ""
+    # the backend's ``dl.ops`` implementation (a module: duallearn/ops, docs/ops.md)
+    ops: Any = None
+    # the native optimizer class (``XOptimizer(spec, params, ...)``, see optimizer_for)
+    optimizer_class: Any = None
+
+    def native_optimizer(self, optimizer: Any, variables: Sequence[Any]) -> Any:
+        """The native state of front-end ``optimizer`` over ``variables`` (bound here), for
+        ``optimizer.apply`` in a custom step. It is the state ``fit`` uses too: one set of
+        slots per optimizer, keyed by variable path (``optimizer_for``)."""
+        if self.optimizer_class is None:
+            from ..errors import BackendError
+
+            raise BackendError(
+                f"The {self.name} backend has no native optimizer, so optimizer.apply cannot "
+                "run on it. Fix: train on the torch or tensorflow backend."
+            )
+        current = getattr(optimizer, "_dl_native", None)
+        if current is not None and not isinstance(current, self.optimizer_class):
+            current = None
+        params = [v.native_for(self.name) for v in variables]
+        native = optimizer_for(current, optimizer, variables, params, self.optimizer_class)
+        optimizer._dl_native = native
+        return native
 
     @abstractmethod
     def build(self, graph: GraphSpec, device: str | None = None) -> Runtime:

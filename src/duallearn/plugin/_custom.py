@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import BackendError
 from ..ops import native_call
 from ._native import NativeLayer
+from ._penalties import activity
 
 
 def call_kwargs(layer: Any) -> set[str]:
@@ -56,6 +57,25 @@ class CompositeLayer(NativeLayer):
     def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
         m, i = self._index[index]
         return value if m is None else m.to_canonical(i, value)
+
+
+class _SubCall:
+    """A sublayer's native module as a custom layer's ``call`` reaches it: its ``forward``,
+    then its ``activity_regularizer`` penalty (Keras applies it in every layer call)."""
+
+    __slots__ = ("module",)
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.module.forward(*args, **kwargs)
+        if getattr(self.module.spec, "activity_regularizer", None) is not None:
+            activity(self.module, out)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)
 
 
 class OpsLayer(CompositeLayer):
@@ -98,22 +118,27 @@ class OpsLayer(CompositeLayer):
         self._index = [(None, i) for i in range(len(own))]
         subs = [s for s in tracked_sublayers(layer) if s.built]
         self.subs = self._children([self.registry.native_layer(s) for s in subs])
-        self._sub_of = {id(s): m for s, m in zip(subs, self.subs, strict=True)}
+        self._sub_of = {id(s): _SubCall(m) for s, m in zip(subs, self.subs, strict=True)}
         for m in self.subs:
             for i, v in enumerate(m.dl_vars):
                 self._index.append((m, i))
                 self.dl_vars.append(v)
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        """``layer.call(x)``; when ``x`` is a :class:`~duallearn.layers.CallArgs` (a node
+        whose call took several tensors or keywords), ``layer.call(*x.args, **x.kwargs)``.
+        ``training`` (and a carried ``mask``) are added when ``call`` names them."""
+        from ..layers._input import CallArgs
+
         layer = self.spec
         bindings = {id(w): v for w, v in zip(self._own, self.dl_vars, strict=False)}
-        kwargs: dict[str, Any] = {}
+        args, kwargs = (x.args, dict(x.kwargs)) if isinstance(x, CallArgs) else ((x,), {})
         if "training" in self._kw:
             kwargs["training"] = training
-        if mask is not None and "mask" in self._kw:
+        if mask is not None and "mask" in self._kw and "mask" not in kwargs:
             kwargs["mask"] = mask
         with native_call(self.ops, bindings, self._sub_of, training):
-            out = layer.call(x, **kwargs)
+            out = layer.call(*args, **kwargs)
         return list(out) if isinstance(out, tuple) else out
 
 

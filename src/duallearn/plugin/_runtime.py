@@ -26,8 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import config
 from ..errors import SerializationError, ShapeError
+from ..ops import native_call
 from ._base import Runtime, TrainSpec, optimizer_for
+from ._penalties import backend_ops, constrained, weight_penalties
 
 
 class WalkedNet:
@@ -72,9 +75,14 @@ class NativeRuntime(Runtime):
         self._n_loss_slots = 1 + (n_out if n_out > 1 else 0)
         if spec.trainable is not None:
             self._use_trainable(spec.trainable)
+        current = self._opt
+        shared = getattr(spec.optimizer, "_dl_native", None)  # optimizer.apply's state
+        if current is None and isinstance(shared, self.optimizer_class):
+            current = shared
         self._opt = optimizer_for(
-            self._opt, spec.optimizer, self._trainable_vars, self.params, self.optimizer_class
+            current, spec.optimizer, self._trainable_vars, self.params, self.optimizer_class
         )
+        spec.optimizer._dl_native = self._opt  # one set of slots for fit and optimizer.apply
 
     def _canonical(self, variables: Sequence[Any], grads: Sequence[Any]) -> list[np.ndarray]:
         """Native gradients of ``variables`` in the canonical layout (zeros where None)."""
@@ -94,8 +102,9 @@ class NativeRuntime(Runtime):
         return sw if mask is None else self._mask_weight(sw, mask, dtype, False)
 
     def _loss(self, ys: list[Any], outs: list[Any], sws: list[Any]) -> tuple[Any, list[Any]]:
-        """``Σ weight_o · loss_o(y_o, p_o, sw_o)`` and the per-output losses; an output
-        without a loss gives a zero slot (the log layout stays fixed)."""
+        """``Σ weight_o · loss_o(y_o, p_o, sw_o) + Σ added losses + Σ weight penalties`` (the
+        total, Keras 3's ``compute_loss``) and the per-output losses; an output without a
+        loss gives a zero slot (the log layout stays fixed)."""
         parts = []
         total: Any = None
         for fn, w, y, p, sw in zip(self._losses, self._loss_weights, ys, outs, sws, strict=True):
@@ -111,7 +120,25 @@ class NativeRuntime(Runtime):
             parts.append(l)
             term = l if w == 1.0 else w * l
             total = term if total is None else total + term
-        return total, parts
+        return self._with_penalties(total), parts
+
+    def _with_penalties(self, total: Any) -> Any:
+        """``total`` plus the losses the forward just run added (``add_loss``, activity
+        regularization) and ``regularizer(w)`` of each trained variable that has one, each
+        summed to a scalar and cast to the loss dtype (Keras 3's ``self.losses`` in
+        ``compute_loss``), in native ops so that gradients flow."""
+        walk = getattr(self.net, "_walk", None)
+        added = [v for _, v, _ in walk.added_losses] if walk is not None else []
+        ops = backend_ops(self.backend_name)
+        added += weight_penalties(self, self._trainable_vars, self.params, ops)
+        if not added:
+            return total
+        dtype = config.floatx() if total is None else ops.dtype(total)
+        with native_call(ops):
+            for v in added:
+                term = ops.cast(ops.sum(v), dtype)
+                total = term if total is None else total + term
+        return total
 
     def _metric_deltas(self, ys: list[Any], outs: list[Any], sws: list[Any]) -> list[Any]:
         """Each compiled metric's additive state change on this batch (``metric_delta``:
@@ -127,6 +154,17 @@ class NativeRuntime(Runtime):
             )
             for o, m in self._metric_specs
         ]
+
+    # ---- custom steps (models/_steps.py) ---------------------------------------------------
+    def native_loss(
+        self, targets: Sequence[Any], outputs: Sequence[Any], sample_weights: Sequence[Any]
+    ) -> Any:
+        if not any(fn is not None for fn in getattr(self, "_losses", ())):
+            return self._with_penalties(None)  # no compiled loss: the added losses alone
+        return self._loss(list(targets), list(outputs), list(sample_weights))[0]
+
+    def metric_weight(self, sample_weight: Any, output: int, prediction: Any) -> Any:
+        return self._metric_weight(sample_weight, output, prediction.dtype)
 
     # ---- optimizer state -------------------------------------------------------------------
     def optimizer_state(self) -> dict[str, np.ndarray]:
@@ -161,15 +199,26 @@ class SlotState:
     ``"<slot>/<variable path>"`` plus ``"iterations"`` (``state``), and back (``load``).
 
     The optimizer has ``spec``, ``keys`` (variable paths), ``slots`` (slot name -> native
-    tensors in ``keys`` order), ``to_canonical`` / ``to_native`` per variable, and
-    implements the hooks ``_slot_numpy(t)``, ``_slot_assign(t, array)``, ``_get_iterations()``
-    and ``_set_iterations(n)``."""
+    tensors in ``keys`` order), ``to_canonical`` / ``to_native`` per variable, ``params``,
+    ``dl_variables`` and ``ops`` (for :meth:`_constrained`), and implements the hooks
+    ``_slot_numpy(t)``, ``_slot_assign(t, array)``, ``_get_iterations()`` and
+    ``_set_iterations(n)``."""
 
     spec: Any
     keys: list[str]
     slots: dict[str, list[Any]]
     to_canonical: list[Any]
     to_native: list[Any]
+    params: list[Any]
+    dl_variables: list[Any] | None = None  # the front-end variables of ``params`` (or None)
+    ops: Any = None  # the backend's dl.ops implementation (constraints run in it)
+
+    def _constrained(self) -> list[tuple[int, Any]]:
+        """``(i, value)``: for each trained variable with a ``constraint``, the constrained
+        value of ``params[i]`` in its native layout, computed natively on the canonical
+        layout. Keras 3 assigns it after every ``apply`` (``v.assign(v.constraint(v))``);
+        the backend optimizer assigns it at the end of its ``apply``."""
+        return constrained(self, self.dl_variables, self.params, self.ops)
 
     def state(self) -> dict[str, np.ndarray]:
         out = {"iterations": np.array(self._get_iterations(), dtype=np.int64)}

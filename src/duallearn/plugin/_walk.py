@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..layers import _add_loss
+from ..layers._input import CallArgs
 from ._base import GraphSpec
+from ._penalties import activity
 
 
 class GraphWalk:
@@ -21,10 +24,29 @@ class GraphWalk:
         self.graph = graph
         self.n_tensors = 1 + max([*graph.inputs, *(o for n in graph.nodes for o in n.outputs)])
         self.plan = [(modules[n.layer], n.inputs, n.outputs, n.list_input) for n in graph.nodes]
+        # nodes whose call took several tensors or keywords: their arguments' structure
+        self.calls = {k: n.call_args for k, n in enumerate(graph.nodes) if n.call_args}
         self.masking = any(getattr(layer, "produces_mask", False) for layer in graph.layers)
         self.output_masks: list[Any] | None = None
+        # (layer, native scalar, ops) added in the last top-level run; the layers it reaches
+        self.added_losses: list[Any] = []
+        self.reached = _add_loss.flatten_layers(graph.layers)
 
     def run(
+        self, inputs: Sequence[Any], training: bool, noise: Mapping[int, Any] | None
+    ) -> list[Any]:
+        """The outputs of the graph on ``inputs``. A top-level run collects the losses its
+        layers add (``add_loss``, activity regularization) in :attr:`added_losses` and
+        publishes them as the layers' last-call losses; a nested model's run joins it."""
+        token = _add_loss.begin()
+        try:
+            return self._run(inputs, training, noise)
+        finally:
+            if token is not None:
+                self.added_losses = _add_loss.end(token)
+                _add_loss.publish(self.reached, self.added_losses)
+
+    def _run(
         self, inputs: Sequence[Any], training: bool, noise: Mapping[int, Any] | None
     ) -> list[Any]:
         vals: list[Any] = [None] * self.n_tensors
@@ -33,8 +55,10 @@ class GraphWalk:
         if self.masking:
             return self._run_masked(vals, training, noise)
         for k, (mod, ins, outs, list_input) in enumerate(self.plan):
-            arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
+            arg = self._arg(k, vals, ins, list_input)
             out = mod.forward(arg, training, noise.get(k) if noise else None)
+            if getattr(mod.spec, "activity_regularizer", None) is not None:
+                activity(mod, out)
             if len(outs) == 1:
                 vals[outs[0]] = out
             else:
@@ -42,14 +66,32 @@ class GraphWalk:
                     vals[i] = o
         return [vals[i] for i in self.graph.outputs]
 
+    def _arg(self, k: int, vals: list[Any], ins: Sequence[int], list_input: bool) -> Any:
+        """Node ``k``'s input: one tensor, a list, or the rebuilt arguments of a call with
+        several (:class:`~duallearn.layers.CallArgs`)."""
+        template = self.calls.get(k)
+        if template is not None:
+            return CallArgs.rebuild(template, [vals[i] for i in ins])
+        return [vals[i] for i in ins] if list_input else vals[ins[0]]
+
     def _run_masked(self, vals: list[Any], training: bool, noise: Any) -> list[Any]:
         masks: list[Any] = [None] * self.n_tensors
         for k, (mod, ins, outs, list_input) in enumerate(self.plan):
+            if k in self.calls:  # its masks are explicit arguments (layer(x, mask=m))
+                nz = noise.get(k) if noise else None
+                out = mod.forward(self._arg(k, vals, ins, list_input), training, nz)
+                if getattr(mod.spec, "activity_regularizer", None) is not None:
+                    activity(mod, out)
+                for i, o in zip(outs, out if len(outs) > 1 else [out], strict=True):
+                    vals[i], masks[i] = o, None
+                continue
             arg = [vals[i] for i in ins] if list_input else vals[ins[0]]
             m_in = [masks[i] for i in ins] if list_input else masks[ins[0]]
             has = any(m is not None for m in m_in) if list_input else m_in is not None
             kw = {"mask": m_in} if has and mod.takes_mask else {}
             out = mod.forward(arg, training, noise.get(k) if noise else None, **kw)
+            if getattr(mod.spec, "activity_regularizer", None) is not None:
+                activity(mod, out)
             m_out = mod.compute_mask(arg, m_in if has else None)
             if len(outs) == 1:
                 vals[outs[0]], masks[outs[0]] = out, m_out

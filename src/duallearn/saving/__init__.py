@@ -48,6 +48,13 @@ def _weight_key(i: int, layer: str, weight: str) -> str:
     return f"{i:05d}/{layer}/{weight}"
 
 
+def _auto_named(name: str) -> bool:
+    """Whether ``name`` is one of ``add_weight``'s automatic names (``variable``,
+    ``variable_1``...)."""
+    head, _, tail = name.partition("_")
+    return head == "variable" and (not tail or tail.isdigit())
+
+
 def _weight_names(model: Any) -> list[tuple[str, str]]:
     """``(layer name, weight name)`` of each of ``model.weights`` (a variable reached twice,
     through a shared layer, counts once, as in ``model.weights``)."""
@@ -234,6 +241,7 @@ def load_model(
     if backend is not None:
         model.backend_name = backend
     keys = sorted(tensors)
+    variables = [w for layer in model.layers for w in layer.weights]
     expected = [(layer.name, w.name, w.shape) for layer in model.layers for w in layer.weights]
     if len(keys) != len(expected):
         raise SerializationError(
@@ -242,6 +250,11 @@ def load_model(
         )
     values = []
     for i, (key, (ln, wn, shape)) in enumerate(zip(keys, expected, strict=True)):
+        stored = key[len(_weight_key(i, ln, "")) :]
+        if key != _weight_key(i, ln, wn) and _auto_named(wn) and _auto_named(stored):
+            # add_weight's automatic names ("variable_3") depend on what the session created
+            # before: the file's name is kept, so paths (optimizer slots) stay the same
+            variables[i].name, wn = stored, stored
         if key != _weight_key(i, ln, wn) or tensors[key].shape != shape:
             raise SerializationError(
                 f"{label}: weight {i} is {key!r} {tensors[key].shape}, but the config expects "
@@ -251,7 +264,7 @@ def load_model(
     model.set_weights(values)
     comp = config.get("compile")
     if compile and comp:
-        _restore_compile(model, comp, members.get("optimizer.safetensors"), label)
+        _restore_compile(model, comp, members.get("optimizer.safetensors"), label, custom_objects)
         if "training.json" in members and hasattr(model, "_restore_training_state"):
             state = parse_json(members["training.json"], f"{label}: training.json")
             try:
@@ -263,19 +276,25 @@ def load_model(
     return model
 
 
-def _restore_compile(model: Any, comp: Any, opt_blob: bytes | None, filepath: str) -> None:
+def _restore_compile(
+    model: Any,
+    comp: Any,
+    opt_blob: bytes | None,
+    filepath: str,
+    custom_objects: dict[str, Any] | None = None,
+) -> None:
     try:
         optimizer = _optimizers.get(comp["optimizer"])
-        losses = [None if l is None else _losses.get(l) for l in comp["loss"]]
+        losses = [None if l is None else _losses.get(l, custom_objects) for l in comp["loss"]]
         metrics = comp.get("metrics")
         metric_objs = (
-            [[_metrics.get(m) for m in ms] for ms in metrics]
+            [[_metrics.get(m, custom_objects=custom_objects) for m in ms] for ms in metrics]
             if metrics is not None
             else comp.get("metrics_raw")
         )
         wm = comp.get("weighted_metrics")
         weighted_objs = (
-            [[_metrics.get(m) for m in ms] for ms in wm]
+            [[_metrics.get(m, custom_objects=custom_objects) for m in ms] for ms in wm]
             if wm is not None
             else comp.get("weighted_metrics_raw")
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SerializationError
-from ..layers._input import Input
+from ..layers._input import CallArgs, Input
 from ..layers._layer import REGISTRY, Layer
 
 
@@ -103,6 +103,7 @@ def graph_structure(model: Any) -> dict[str, Any]:
         ],
         "nodes": [
             {"layer": names[n.layer], "inputs": list(n.inputs), "list_input": n.list_input}
+            | ({"call_args": n.call_args} if n.call_args else {})
             for n in spec.nodes
         ],
         "outputs": list(spec.outputs),
@@ -165,13 +166,18 @@ def replay_functional(
         try:
             args = [at(tensors, i) for i in node["inputs"]]
             x = args if node["list_input"] else args[0]
-            out = layer(x) if call is None else None
+            if node.get("call_args"):  # layer(a, b, key=c): the call's own arguments
+                c = CallArgs.rebuild(node["call_args"], args)
+                pos, kw = list(c.args), c.kwargs
+            else:
+                pos, kw = [x], {}
+            out = layer(*pos, **kw) if call is None else None
         except (KeyError, IndexError, TypeError) as exc:
             raise SerializationError(
                 f"The functional model config is malformed: {exc!r}."
             ) from None
         if call is not None:  # a user's function: its errors are its own
-            out = call(layer, x)
+            out = call(layer, *pos, **kw)
         tensors.extend(out if isinstance(out, list) else [out])
     try:
         outputs = [at(tensors, i) for i in cfg["outputs"]]

@@ -1,0 +1,487 @@
+"""Keras's customizable training steps: ``train_step`` / ``test_step`` / ``predict_step``,
+``compute_loss``, ``compute_metrics`` and the ``metrics`` property.
+
+``fit`` / ``evaluate`` / ``predict`` call these methods when a subclass overrides them (or
+when ``compile(run_eagerly=True)``): each batch is handed to the step as native tensors of the
+model's backend (``x``, ``(x, y)`` or ``(x, y, sample_weight)``, as Keras), and the step runs
+eagerly, in Python, with ``dl.ops`` dispatching to that backend. Callbacks, the progress bar,
+History, ``steps_per_epoch`` and validation are unchanged. Without an override, the runtime's
+compiled step runs instead (same numbers; docs/custom_training.md).
+
+A step is written either once for both engines::
+
+    def train_step(self, data):
+        x, y = data
+        with dl.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        ...
+
+or in the native style of keras.io's backend guides (``loss.backward()`` and
+``v.value.grad`` on torch; ``tf.GradientTape`` and ``apply_gradients`` on TensorFlow).
+
+Inside a step, ``model(x, training=...)`` runs the model's native forward (differentiable),
+drawing its training noise as ``fit`` does: keyed by the optimizer's iteration count for the
+model being fit, by a fresh seed for any other model called in the step (a GAN's generator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import inspect
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._tape import GradientTape
+from ..errors import BackendError, ConfigError, TrainingError
+from ..ops import native_call
+from ..plugin import get_backend
+from ..utils._packing import unpack_x_y_sample_weight
+
+if TYPE_CHECKING:
+    from ._model import Model
+
+_ACTIVE: contextvars.ContextVar[Any] = contextvars.ContextVar("duallearn_step", default=None)
+STEP_METHODS = {"train": "train_step", "test": "test_step", "predict": "predict_step"}
+
+
+@contextlib.contextmanager
+def step_context(model: Model) -> Iterator[None]:
+    """Run a step of ``model``: ``dl.ops`` on its backend, model calls native."""
+    ops = get_backend(model.backend_name).ops
+    token = _ACTIVE.set(model)
+    try:
+        with native_call(ops):
+            yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active_model() -> Any:
+    """The model whose step is running (None outside ``train_step``/``test_step``/...)."""
+    return _ACTIVE.get()
+
+
+def overrides(model: Model, kind: str) -> bool:
+    """Whether ``model``'s class overrides the ``kind`` step ("train", "test", "predict")."""
+    from ._model import Model
+
+    name = STEP_METHODS[kind]
+    return getattr(type(model), name) is not getattr(Model, name)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _first_tensor(x: Any) -> Any:
+    for t in _as_list(x):
+        if t is not None:
+            return t
+    return x
+
+
+class _CompileMetrics:
+    """The metrics given to ``compile`` as one metric (Keras's ``CompileMetrics``, named
+    "compile_metrics"): ``update_state(y, y_pred, sample_weight)`` updates each output's
+    metrics (sample weights for ``weighted_metrics`` only, the output's Keras mask always,
+    as the compiled step does); ``result()`` is a dict named as ``fit``'s logs."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def _specs(self) -> list[list[Any]]:
+        spec = self.model._train_spec
+        return [] if spec is None else spec.metrics
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        model = self.model
+        ys, ps = _as_list(y_true), _as_list(y_pred)
+        sws = _per_output(sample_weight, len(ps))
+        runtime = model._runtime
+        for o, ms in enumerate(self._specs()):
+            for m in ms:
+                sw = sws[o] if getattr(m, "weighted", False) else None
+                if runtime is not None and hasattr(runtime, "metric_weight"):
+                    sw = runtime.metric_weight(sw, o, ps[o])  # the output's Keras mask
+                m.update_state(ys[o], ps[o], sw)
+
+    def result(self) -> dict[str, Any]:
+        model = self.model
+        out: dict[str, Any] = {}
+        for key, m in model._metric_keys():
+            out[key] = m.result()
+        return out
+
+    def reset_state(self) -> None:
+        for ms in self._specs():
+            for m in ms:
+                m.reset_state()
+
+
+def _per_output(sample_weight: Any, n: int) -> list[Any]:
+    if isinstance(sample_weight, (list, tuple)):
+        return list(sample_weight)
+    if isinstance(sample_weight, dict):
+        return list(sample_weight.values())
+    return [sample_weight] * max(n, 1)
+
+
+class StepsMixin:
+    """The step methods of :class:`~duallearn.Model` (see the module docstring)."""
+
+    _compile_args: dict[str, Any] | None
+    _loss_tracker: Any = None
+    _compile_metrics: Any = None
+    compiled: bool = False
+
+    # ---- the steps ---------------------------------------------------------------------------
+    def train_step(self: Any, data: Any) -> dict[str, Any]:
+        """One training step on ``data`` (Keras's default, written once for both backends):
+        forward in training mode, :meth:`compute_loss`, gradients by ``dl.GradientTape``,
+        ``optimizer.apply``, then :meth:`compute_metrics`. Returns the logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self._compute_loss_compat(x, y, y_pred, sample_weight, True)
+        self._loss_tracker.update_state(loss, sample_weight=_batch_of(self, x))
+        weights = self.trainable_weights
+        if weights:
+            self.optimizer.apply(tape.gradient(loss, weights), weights)
+        else:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)  # type: ignore[no-any-return]
+
+    def test_step(self: Any, data: Any) -> dict[str, Any]:
+        """One evaluation step (Keras's default): forward in inference mode, loss and
+        metrics updated; returns the logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        loss = self._compute_loss_compat(x, y, y_pred, sample_weight, False)
+        self._loss_tracker.update_state(loss, sample_weight=_batch_of(self, x))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)  # type: ignore[no-any-return]
+
+    def predict_step(self: Any, data: Any) -> Any:
+        """One prediction step (Keras's default): ``self(x, training=False)``."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # ---- loss and metrics ----------------------------------------------------------------------
+    def compute_loss(
+        self: Any,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        """Keras's ``compute_loss``: the compiled loss (``Σ loss_weight·loss`` over the
+        outputs, masks and sample weights applied; regularization and ``add_loss`` terms
+        included) of ``y_pred`` against ``y``, as a native scalar tensor."""
+        del x, training  # the default does not use them (Keras)
+        runtime = self._step_runtime("compute_loss")
+        loss = runtime.native_loss(
+            _as_list(y), _as_list(y_pred), _per_output(sample_weight, len(_as_list(y_pred)))
+        )
+        if loss is None:
+            raise ConfigError(
+                f"No loss to compute for model {self.name!r}. Expected: compile(loss=...) or "
+                "losses added by its layers (add_loss, regularizers). Received: compile() "
+                "without a loss, and no added loss. Fix: e.g. compile(loss='mse'), or compute "
+                "the loss yourself in a train_step override."
+            )
+        return loss
+
+    def _compute_loss_compat(
+        self: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool
+    ) -> Any:
+        """``compute_loss`` with ``training`` only when an override accepts it (Keras)."""
+        params = inspect.signature(self.compute_loss).parameters
+        if "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)
+
+    def compute_metrics(
+        self: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any = None
+    ) -> dict[str, Any]:
+        """Update the compiled metrics with this batch; return :meth:`get_metrics_result`."""
+        del x
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()  # type: ignore[no-any-return]
+
+    @property
+    def metrics(self: Any) -> list[Any]:
+        """The metrics ``fit`` resets each epoch (Keras's order): the loss tracker and the
+        compiled metrics once compiled, then metrics held as attributes of the model.
+        Subclasses may override it (keras.io's custom ``train_step`` pattern)."""
+        from ..metrics import Metric
+
+        out: list[Any] = []
+        if self.compiled:
+            out.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                out.append(self._compile_metrics)
+        for value in vars(self).values():
+            if isinstance(value, Metric) and all(value is not m for m in out):
+                out.append(value)
+        return out
+
+    @property
+    def metrics_names(self: Any) -> list[str]:
+        """``[m.name for m in self.metrics]`` (Keras 3: "loss", "compile_metrics", ...)."""
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self: Any) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self: Any) -> dict[str, Any]:
+        """Each metric's result by name; a metric whose result is a dict (the compiled
+        metrics) contributes its entries (Keras)."""
+        out: dict[str, Any] = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                out.update(r)
+            else:
+                out[m.name] = r
+        return out
+
+    # ---- torch-style helpers -------------------------------------------------------------------
+    def zero_grad(self: Any) -> None:
+        """``torch.nn.Module.zero_grad`` for the torch-style step: clear the ``.grad`` of every
+        trainable variable's native tensor (torch only)."""
+        if self.backend_name != "torch":
+            raise BackendError(
+                f"zero_grad() clears torch gradients; model {self.name!r} runs on "
+                f"{self.backend_name}. Fix: use dl.GradientTape (both backends) or "
+                "tf.GradientTape on TensorFlow."
+            )
+        for v in self.trainable_weights:
+            if v.binding is not None:
+                v.binding.native.grad = None
+
+    @property
+    def trainable_variables(self: Any) -> list[Any]:
+        return list(self.trainable_weights)
+
+    @property
+    def non_trainable_variables(self: Any) -> list[Any]:
+        return list(self.non_trainable_weights)
+
+    @property
+    def variables(self: Any) -> list[Any]:
+        return list(self.weights)
+
+    # ---- calls inside a step -------------------------------------------------------------------
+    def _step_runtime(self: Any, what: str) -> Any:
+        if self._graph is None and getattr(self, "_pending_build_shape", None) is None:
+            raise ConfigError(
+                f"{what} needs the model's graph; model {self.name!r} has none (no call() "
+                "and no inputs). Fix: compute it yourself in the step, e.g. with the "
+                "sub-models' outputs and a dl.losses object."
+            )
+        return self._ready_runtime()
+
+    def _native_call(self: Any, inputs: Any, training: bool) -> Any:
+        """``model(x, training=...)`` inside a step: the native, differentiable forward of
+        this model's runtime, outputs in the model's output structure."""
+        runtime = self._step_runtime("Calling the model")
+        if isinstance(inputs, dict):
+            xs = [inputs[n] for n in self.input_names]
+        else:
+            xs = _as_list(inputs) if len(self.input_names) > 1 else [inputs]
+        xs = [runtime.to_native([x])[0] if isinstance(x, np.ndarray) else x for x in xs]
+        noise = None
+        if training:
+            batch = int(get_backend(self.backend_name).ops.shape(xs[0])[0])
+            noise = self._draw_noise(batch, fresh=active_model() is not self)
+        outs = runtime.call(xs, bool(training), noise)
+        if isinstance(getattr(self, "_output_struct", None), dict):
+            return dict(zip(self.output_names, outs, strict=True))
+        return outs[0] if len(outs) == 1 else list(outs)
+
+
+def _batch_of(model: Any, x: Any) -> int:
+    return int(get_backend(model.backend_name).ops.shape(_first_tensor(x))[0])
+
+
+class CompiledSteps:
+    """The default path: the runtime's compiled steps and device-side accumulators."""
+
+    x_keys: list[Any] | None = None
+
+    def __init__(self, model: Model, kind: str) -> None:
+        self.model, self.kind = model, kind
+        self.runtime: Any = None
+
+    def begin(self, targets: Any, static_batch: int | None) -> None:
+        m = self.model
+        if self.runtime is None:
+            if targets is not None or self.kind != "predict":
+                m._ensure_train_spec(targets)
+            self.runtime = m._ready_runtime()
+            if self.kind != "predict":
+                self.runtime.results(reset=True)
+            self.runtime.set_batch_size(self.kind, static_batch)
+
+    def train(self, bx: Any, by: Any, bw: Any) -> None:
+        m = self.model
+        assert m.optimizer is not None
+        lr = m.optimizer.current_learning_rate()
+        self.runtime.train_batch(bx, by, bw, lr, m._draw_noise(len(bx[0])))
+        m.optimizer.iterations += 1
+
+    def test(self, bx: Any, by: Any, bw: Any) -> None:
+        self.runtime.test_batch(bx, by, bw)
+
+    def logs(self, reset: bool = True) -> dict[str, float]:
+        return self.model._logs(self.runtime.results(reset=reset))
+
+    def batch_logs(self) -> dict[str, float]:
+        return self.logs(reset=False)
+
+
+class CustomSteps:
+    """``fit``/``evaluate``/``predict`` through the model's (overridden) step methods."""
+
+    x_keys: list[Any] | None = None  # x was a dict with these keys: the step gets one
+
+    def __init__(self, model: Model, kind: str) -> None:
+        self.model, self.kind = model, kind
+        self.runtime: Any = None
+        self.last: Any = None
+        self._ops = get_backend(model.backend_name).ops
+        self._started = False
+
+    def begin(self, targets: Any, static_batch: int | None) -> None:
+        if self._started:
+            return
+        self._started = True
+        m = self.model
+        if m._graph is not None or getattr(m, "_pending_build_shape", None) is not None:
+            args = m._compile_args or {}
+            if self.kind != "predict" and (
+                args.get("loss") is not None or args.get("metrics") or args.get("weighted_metrics")
+            ):
+                m._ensure_train_spec(targets)
+            self.runtime = m._ready_runtime()
+        if self.kind != "predict":
+            m.reset_metrics()
+
+    def _native(self, arrays: list[Any]) -> list[Any]:
+        if self.runtime is not None:
+            return list(self.runtime.to_native(arrays))
+        return [self._ops.convert_to_tensor(a) for a in arrays]
+
+    def _data(self, bx: list[Any], by: list[Any], bw: list[Any]) -> Any:
+        m = self.model
+        xs = self._native(bx)
+        x = m._pack_inputs(xs, self.x_keys)
+        if not by:
+            return x
+        y = m._pack_targets(self._native(by))
+        present = [w for w in bw if w is not None]
+        if not present:
+            return (x, y)
+        ws = [None if w is None else self._native([w])[0] for w in bw]
+        return (x, y, ws[0] if len(ws) == 1 else tuple(ws))
+
+    def train(self, bx: Any, by: Any, bw: Any) -> None:
+        m = self.model
+        if m.optimizer is None:
+            raise ConfigError(
+                f"Model {m.name!r} must be compiled before training. Fix: call "
+                "model.compile(optimizer=...) (a custom compile must call super().compile())."
+            )
+        with step_context(m):
+            self.last = m.train_step(self._data(bx, by, bw))
+
+    def test(self, bx: Any, by: Any, bw: Any) -> None:
+        with step_context(self.model):
+            self.last = self.model.test_step(self._data(bx, by, bw))
+
+    def predict(self, bx: Any) -> list[np.ndarray]:
+        with step_context(self.model):
+            out = self.model.predict_step(self._data(bx, [], []))
+        return [self._numpy(o) for o in _as_list(out)]
+
+    def _numpy(self, value: Any) -> np.ndarray:
+        if isinstance(value, np.ndarray):
+            return value
+        if hasattr(value, "binding") and hasattr(value, "numpy"):  # a dl.Variable
+            return np.asarray(value.numpy())
+        return np.asarray(self._ops.convert_to_numpy(value))
+
+    def _python(self, logs: Any) -> dict[str, Any]:
+        """Step logs as Python floats (arrays stay arrays); nested dicts are flattened."""
+        if not isinstance(logs, dict):
+            raise TrainingError(
+                f"{STEP_METHODS[self.kind]} must return a dict of logs (name -> value). "
+                f"Received: {type(logs).__name__}. Fix: return e.g. "
+                "{m.name: m.result() for m in self.metrics}."
+            )
+        out: dict[str, Any] = {}
+        for k, v in logs.items():
+            if isinstance(v, dict):
+                out.update(self._python(v))
+                continue
+            a = v if isinstance(v, (int, float)) else self._numpy(v)
+            out[k] = float(a) if np.ndim(a) == 0 else a
+        return out
+
+    def batch_logs(self) -> dict[str, Any]:
+        return self._python(self.last if self.last is not None else {})
+
+    def logs(self, reset: bool = True) -> dict[str, Any]:
+        """Keras's ``_get_metrics_result_or_logs``: the metrics' results when the step's
+        logs have the same keys, else the last step's logs."""
+        m = self.model
+        with step_context(m):
+            metric_logs = self._python(m.get_metrics_result())
+            last = self.batch_logs()
+            if reset and self.kind != "predict":
+                m.reset_metrics()
+        return metric_logs if set(last) == set(metric_logs) else last
+
+
+def steps_for(model: Model, kind: str) -> CompiledSteps | CustomSteps:
+    """The Python steps when the model overrides the step, was compiled with
+    ``run_eagerly=True`` or without a loss (``add_loss`` alone), or has a compiled metric
+    the compiled step cannot run (a user ``Metric`` subclass with its own
+    ``update_state``); else the compiled runtime."""
+    if overrides(model, kind):
+        return CustomSteps(model, kind)
+    args = model._compile_args
+    if kind != "predict" and args is not None:
+        # compiled without a loss: Keras's default step minimises the added losses alone
+        if args.get("run_eagerly") or args.get("loss") is None or _eager_metrics(args):
+            return CustomSteps(model, kind)
+    return CompiledSteps(model, kind)
+
+
+def _eager_metrics(args: dict[str, Any]) -> bool:
+    from ..metrics import Metric, needs_eager_update
+
+    def flat(v: Any) -> list[Any]:
+        if isinstance(v, dict):
+            return [m for x in v.values() for m in flat(x)]
+        if isinstance(v, (list, tuple)):
+            return [m for x in v for m in flat(x)]
+        return [] if v is None else [v]
+
+    found = flat(args.get("metrics")) + flat(args.get("weighted_metrics"))
+    return any(isinstance(m, Metric) and needs_eager_update(m) for m in found)
