@@ -479,3 +479,15 @@ def host_draw(fn: Any, dims: Sequence[Any], dtype: str, inputs: Sequence[Any] = 
     out = tf.numpy_function(run, [size, *[_t(a) for a in inputs]], _dtype(dtype), stateful=True)
     out.set_shape([d if isinstance(d, int) else None for d in dims])
     return out
+
+
+def assign_variable(variable: tf.Variable, value: Any, mode: str) -> None:
+    """``Variable.assign`` / ``assign_add`` / ``assign_sub`` on the ``tf.Variable`` (an op
+    of the traced step when called inside one)."""
+    v = tf.cast(_t(value), variable.dtype)
+    if mode == "assign":
+        variable.assign(tf.broadcast_to(v, tf.shape(variable)))
+    elif mode == "add":
+        variable.assign_add(tf.broadcast_to(v, tf.shape(variable)))
+    else:
+        variable.assign_sub(tf.broadcast_to(v, tf.shape(variable)))

@@ -529,3 +529,16 @@ class GradientTape:
         want = [s for s in sources if s.requires_grad]
         got = iter(torch.autograd.grad(target, want, allow_unused=True) if want else ())
         return [next(got) if s.requires_grad else None for s in sources]
+
+
+@torch.no_grad()
+def assign_variable(variable: torch.Tensor, value: Any, mode: str) -> None:
+    """``Variable.assign`` / ``assign_add`` / ``assign_sub`` on the native storage, in place
+    (canonical layout = native layout; outside autograd)."""
+    v = _t(value).to(device=variable.device, dtype=variable.dtype)
+    if mode == "assign":
+        variable.copy_(v.expand_as(variable))
+    elif mode == "add":
+        variable.add_(v)
+    else:
+        variable.sub_(v)

@@ -48,6 +48,9 @@ class Binding:
     write: Callable[[np.ndarray], None]
     to_native: Callable[[np.ndarray], np.ndarray]
     to_canonical: Callable[[np.ndarray], np.ndarray]
+    # the native layout is the canonical one (``assign*`` inside a native call then updates
+    # the storage with native ops: no host copy, and in-graph on TensorFlow)
+    same_layout: bool = False
 
 
 # ---- allocation guard (loading files) --------------------------------------------------------
@@ -221,6 +224,8 @@ class Variable(TensorOperators):
     def assign(self, value: Any) -> Variable:
         """Set the value (canonical layout, same shape) in place, on every model that uses
         it; returns the variable."""
+        if not isinstance(value, np.ndarray) and self._native_update(value, "assign"):
+            return self
         arr = _host_array(value)
         if arr.shape != self.shape:
             raise ShapeError(
@@ -237,11 +242,37 @@ class Variable(TensorOperators):
 
     def assign_add(self, value: Any) -> Variable:
         """``assign(value + delta)``; ``delta`` as :meth:`assign` takes it."""
+        if self._native_update(value, "add"):
+            return self
         return self.assign(self.numpy() + _host_array(value))
 
     def assign_sub(self, value: Any) -> Variable:
         """``assign(value − delta)``; ``delta`` as :meth:`assign` takes it."""
+        if self._native_update(value, "sub"):
+            return self
         return self.assign(self.numpy() - _host_array(value))
+
+    def _native_update(self, value: Any, mode: str) -> bool:
+        """Inside a native call on this variable's backend (a custom layer's ``call``, a
+        custom train step), update the native storage with the backend's ops: the value
+        stays on the device, and a traced TensorFlow step records the update (Keras's
+        ``self.total.assign_add(...)`` in ``call``). False when that does not apply."""
+        from .ops import _dispatch
+
+        b, impl = self._binding, _dispatch._impl.get()
+        if b is None or impl is None or getattr(impl, "NAME", "") != b.backend:
+            return False
+        update = getattr(impl, "assign_variable", None)
+        if update is None or not b.same_layout or _DETACHED.get():
+            return False
+        shape = tuple(impl.shape(value)) if not isinstance(value, (int, float)) else ()
+        if all(isinstance(d, int) for d in shape) and shape not in ((), self.shape):
+            raise ShapeError(
+                f"Variable {self.path!r} has shape {self.shape}. Received a value of shape "
+                f"{shape}. Fix: assign a value of the variable's shape (or a scalar)."
+            )
+        update(b.native, value, mode)
+        return True
 
     def __float__(self) -> float:
         a = self.numpy()

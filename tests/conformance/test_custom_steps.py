@@ -533,3 +533,96 @@ def test_float64_custom_step_equals_the_default_step_on_both_backends() -> None:
         _same_f64 = [np.asarray(w) for w in weights]
         for k, (a, b) in enumerate(zip(_same_f64, base, strict=True)):
             assert_close(f"{key}[{k}]", a, b, "float64", "params_10")
+
+
+class Recorder(dl.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[dict[str, float]] = []
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.batches.append(dict(logs or {}))
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.epochs.append(dict(logs or {}))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_callbacks_validation_and_steps_per_epoch_around_a_custom_step(backend: str) -> None:
+    x, y = _data(11)
+    with dl.use_backend(backend):
+        ours = SuperStep(*_graph(dl))
+        default = dl.Model(*_graph(dl))
+    default.set_weights(ours.get_weights())
+    logs = {}
+    for label, m in (("custom", ours), ("default", default)):
+        m.compile(dl.optimizers.Adam(0.01), "mse", metrics=["mae"])
+        rec = Recorder()
+        h = m.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=2,
+            steps_per_epoch=4,
+            validation_data=(x[:16], y[:16]),
+            callbacks=[rec],
+            shuffle=False,
+            verbose=0,
+        )
+        logs[label] = (h.history, rec)
+    (h_c, rec_c), (h_d, rec_d) = logs["custom"], logs["default"]
+    assert sorted(h_c) == ["loss", "mae", "val_loss", "val_mae"]
+    _history("history with validation", h_c, h_d)
+    assert len(rec_c.batches) == len(rec_d.batches) == 8  # steps_per_epoch honoured
+    for k, (a, b) in enumerate(zip(rec_c.batches, rec_d.batches, strict=True)):
+        _history(f"batch {k} logs", {n: [v] for n, v in a.items()}, {n: [v] for n, v in b.items()})
+    assert rec_c.epochs[-1]["val_loss"] == pytest.approx(h_c["val_loss"][-1])
+
+
+class Built(dl.Model):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = dl.Sequential([dl.layers.Input((5,)), dl.layers.Dense(2)])
+        self.built = True  # keras.io sets this on models without call()
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        x, y = data
+        with dl.GradientTape() as tape:
+            loss = ops.mean(ops.square(self.inner(x, training=True) - y))
+        weights = self.inner.trainable_weights
+        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        # not "loss": Keras reports its (untouched) loss tracker under that name instead
+        return {"step_loss": loss}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_without_call_trains_its_submodel(backend: str) -> None:
+    x, y = _data(12)
+    with dl.use_backend(backend):
+        outer = Built()
+    before = outer.inner.get_weights()
+    outer.compile(dl.optimizers.SGD(0.1))
+    h = outer.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
+    assert outer.built is True
+    assert [w.path for w in outer.trainable_weights] == [w.path for w in outer.inner.weights]
+    assert h.history["step_loss"][1] < h.history["step_loss"][0]
+    assert np.abs(outer.inner.get_weights()[0] - before[0]).max() > 1e-3
+
+
+class CallsALayer(dl.Model):
+    def train_step(self, data: Any) -> dict[str, Any]:
+        x, _ = data
+        return {"out": self.layers[1](x)}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_bare_layer_called_in_a_step_is_a_clear_error(backend: str) -> None:
+    from duallearn.errors import BackendError
+
+    x, y = _data(13)
+    with dl.use_backend(backend):
+        m = CallsALayer(*_graph(dl))
+    m.compile("sgd", "mse")
+    with pytest.raises(BackendError, match="called directly inside a custom train/test/pred"):
+        m.fit(x, y, verbose=0)

@@ -66,7 +66,15 @@ def call_sublayer(layer: Any, inputs: Any, kwargs: Mapping[str, Any]) -> Any:
         from ..layers._custom import numpy_sublayer
 
         return numpy_sublayer(layer, inputs, training)
-    mod = (_submodules.get() or {}).get(id(layer))
+    subs = _submodules.get()
+    if subs is None:  # a custom train step, not a layer's call()
+        raise BackendError(
+            f"Layer {layer.name!r} was called directly inside a custom train/test/predict "
+            "step. Expected: model calls there (layers run as part of a model's native "
+            "graph). Fix: call the model (self(x)) or a sub-model holding the layer, e.g. "
+            "dl.Sequential([layer])."
+        )
+    mod = subs.get(id(layer))
     if mod is None:
         raise BackendError(
             f"Layer {layer.name!r} was called inside another layer's call() but is not one of "

@@ -269,7 +269,8 @@ def bind_variable(
     def write(a: np.ndarray) -> None:
         assign(store, np.asarray(to_native(np.asarray(a)), order="C"))
 
-    variable.bind(Binding(backend, store, read, write, to_native, to_canonical))
+    same = to_native is _identity and to_canonical is _identity
+    variable.bind(Binding(backend, store, read, write, to_native, to_canonical, same))
     return store
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import BackendError
 from ..ops import native_call
+from ..variables import Variable
 from ._native import NativeLayer
 from ._penalties import activity
 
@@ -139,7 +140,17 @@ class OpsLayer(CompositeLayer):
             kwargs["mask"] = mask
         with native_call(self.ops, bindings, self._sub_of, training):
             out = layer.call(*args, **kwargs)
-        return list(out) if isinstance(out, tuple) else out
+            if isinstance(out, (list, tuple)):
+                return [self._value(o) for o in out]
+            return self._value(out)
+
+    def _value(self, out: Any) -> Any:
+        """An output of ``call``: a returned variable (Keras's ``return self.total``)
+        becomes a native tensor holding its current value (not the storage itself, which a
+        later ``assign_add`` would change under the caller)."""
+        if isinstance(out, Variable):
+            return self.ops.add(out, 0)  # a new tensor; gradients flow to the variable
+        return out
 
 
 class NestedModelLayer(CompositeLayer):
