@@ -403,7 +403,12 @@ class NumpyRuntime(Runtime):
         assert self._opt is not None or self._spec is None
         loss, parts, outs, grads = self._step(inputs, targets, sample_weights, True, noise)
         assert self._opt is not None
-        self._opt.apply(grads, learning_rate)
+        # fit's guard (Runtime.nonfinite_step), checked on the host: the reference runs there
+        if self._nonfinite is None:
+            if np.isfinite(loss) and all(np.isfinite(g).all() for g in grads):
+                self._opt.apply(grads, learning_rate)
+            else:
+                self._nonfinite = (self._opt.iterations, bool(np.isfinite(loss)))
         self._accumulate(loss, parts, targets, outs, sample_weights, len(inputs[0]))
 
     def test_batch(
@@ -454,6 +459,14 @@ class NumpyRuntime(Runtime):
             for i, a in zip(self.graph.inputs, inputs, strict=True)
         ]
         return dx, wgrads
+
+    _nonfinite: tuple[int, bool] | None = None
+
+    def nonfinite_step(self) -> tuple[int, bool] | None:
+        return self._nonfinite
+
+    def clear_nonfinite(self) -> None:
+        self._nonfinite = None
 
     # ---- optimizer state -------------------------------------------------------------------
     def optimizer_state(self) -> dict[str, np.ndarray]:

@@ -51,11 +51,14 @@ class Serving(tf.Module):
         if len(set(outs)) != len(outs):
             outs = [f"output_{i}" for i in range(len(outs))]
         self.input_keys, self.output_keys = ins, outs
+        # the model's own input shapes (None where it takes any size), the probe's dtypes
+        graph = getattr(net, "graph", None)
+        shapes = getattr(graph, "input_shapes", None) or [(None, *a.shape[1:]) for a in probe]
         specs = [
             tf.TensorSpec(
-                (a.shape[0] if fixed_batch else None, *a.shape[1:]), tf.as_dtype(a.dtype), name=k
+                (a.shape[0] if fixed_batch else None, *shape[1:]), tf.as_dtype(a.dtype), name=k
             )  # fmt: skip
-            for a, k in zip(probe, ins, strict=True)
+            for a, shape, k in zip(probe, shapes, ins, strict=True)
         ]
 
         def serve(*xs: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -76,15 +79,11 @@ def export(
     """Write ``fmt`` to ``path`` and return the artifact's outputs on ``probe``. Called
     under ``duallearn.variables.detached()``: the modules hold copies of the weights."""
     runtime = TFRuntime(graph)
-    if fmt == "tflite":
-        _unfuse(runtime.net)
-    # TF Lite: a fixed batch (the probe's) lets the converter lower the recurrent layers'
-    # TensorList loops to builtin ops; the interpreter's resize_tensor_input changes it.
-    module = Serving(runtime.net, probe, input_names, output_names, fmt == "tflite")
     if fmt == "saved_model":
-        return _saved_model(module, path, probe)
+        return _saved_model(Serving(runtime.net, probe, input_names, output_names), path, probe)
     if fmt == "tflite":
-        return _tflite(module, path, probe)
+        _tflite_loops(runtime.net)
+        return _tflite(runtime.net, path, probe, input_names, output_names)
     raise BackendError(f"The tensorflow backend cannot export {fmt!r}; it exports {FORMATS}.")
 
 
@@ -92,13 +91,71 @@ def _never(dtype: Any) -> bool:
     return False
 
 
-def _unfuse(net: tf.Module) -> None:
-    """Make recurrent layers run their plain per-gate scanned cell, the form that converts
-    to TF Lite's WHILE without Flex ops."""
-    for layer in getattr(net, "layers_", []):
-        for mod in [layer, *layer.submodules]:
-            if hasattr(mod, "fusable"):
-                object.__setattr__(mod, "fusable", _never)
+def _recurrent_modules(net: tf.Module) -> list[Any]:
+    return [
+        mod
+        for layer in getattr(net, "layers_", [])
+        for mod in [layer, *layer.submodules]
+        if hasattr(mod, "fusable") and hasattr(mod, "step")
+    ]
+
+
+def _tflite_loops(net: tf.Module) -> None:
+    """Make recurrent layers run their per-gate cell in a ``tf.while_loop`` that carries the
+    states and the outputs so far as tensors (inputs read with a gather): TF Lite lowers it to
+    builtin ``WHILE``/``GATHER``/``CONCATENATION`` with open batch and time dimensions, where
+    the fused op and the ``tf.scan`` of the training graph keep TensorLists of
+    ``(batch, units)`` elements that TF Lite lowers only with a fixed batch."""
+    for mod in _recurrent_modules(net):
+        object.__setattr__(mod, "fusable", _never)
+        object.__setattr__(mod, "_loop", _gathered_loop(mod))
+
+
+def _gathered_loop(native: Any) -> Any:
+    """The cell loop of ``_recurrent.TFRNN._loop`` (same formula, masks and outputs), written
+    without TensorLists."""
+
+    def loop(
+        x: tf.Tensor, dm: list[Any], rm: list[Any], mask: Any, init: Any = None
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        spec, units = native.spec, native.units
+        init = native._begin(x, init)
+        b, steps = tf.shape(x)[0], tf.shape(x)[1]
+        zeros = tf.zeros(tf.stack([b, units]), x.dtype)
+        start = list(init) if init is not None else [zeros] * spec.n_states
+        seq = spec.return_sequences
+
+        def body(t: tf.Tensor, out: tf.Tensor, *old: tf.Tensor) -> tuple[Any, ...]:
+            x_t = tf.gather(x, t, axis=1)
+            states = list(old)
+            new = native.step(
+                [x_t if m is None else x_t * m for m in dm],
+                [states[0] if m is None else states[0] * m for m in rm],
+                states,
+            )
+            if mask is None:
+                states, y = new, new[0]
+            else:
+                m_t = tf.cast(tf.gather(mask, t, axis=1), tf.bool)[:, None]
+                states = [tf.where(m_t, a, o) for a, o in zip(new, states, strict=True)]
+                y = tf.where(m_t, states[0], zeros) if spec.zero_output_for_mask else states[0]
+            out = tf.concat([out, y[:, None, :]], axis=1) if seq else y[:, None, :]
+            return (t + 1, out, *states)
+
+        state_shape = tf.TensorShape([None, units])
+        res = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), tf.zeros(tf.stack([b, 0, units]), x.dtype), *start),
+            shape_invariants=(
+                tf.TensorShape([]),
+                tf.TensorShape([None, None, units]),
+                *[state_shape] * len(start),
+            ),
+        )
+        return res[1], list(res[2:])
+
+    return loop
 
 
 def _write_saved_model(module: Serving, path: str) -> None:
@@ -107,7 +164,9 @@ def _write_saved_model(module: Serving, path: str) -> None:
 
 
 def _saved_model(module: Serving, path: str, probe: Sequence[np.ndarray]) -> list[np.ndarray]:
-    if os.path.isdir(path):
+    if os.path.isdir(path) and os.listdir(path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):  # never delete files
+            raise BackendError(f"{path} is a folder that holds no SavedModel; not replacing it.")
         shutil.rmtree(path)
     _write_saved_model(module, path)
     loaded = tf.saved_model.load(path)
@@ -116,19 +175,29 @@ def _saved_model(module: Serving, path: str, probe: Sequence[np.ndarray]) -> lis
     return [res[k].numpy() for k in module.output_keys]
 
 
-def _convert(module: Serving) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        _write_saved_model(module, tmp)
-        errors: list[str] = []
-        for ops in (
-            [tf.lite.OpsSet.TFLITE_BUILTINS],
-            [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS],
-        ):
+def _convert(
+    net: tf.Module,
+    probe: Sequence[np.ndarray],
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+) -> tuple[bytes, Serving]:
+    """TF Lite bytes with an open batch dimension (as a Keras export), so that
+    ``interpreter.resize_tensor_input`` takes any batch. Fallback, should the converter fail
+    to lower a graph that way with builtin ops: the probe's batch, then Select TF ops."""
+    errors: list[str] = []
+    for fixed, ops in (
+        (False, [tf.lite.OpsSet.TFLITE_BUILTINS]),
+        (True, [tf.lite.OpsSet.TFLITE_BUILTINS]),
+        (True, [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]),
+    ):
+        module = Serving(net, probe, input_names, output_names, fixed)
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_saved_model(module, tmp)
             converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
             converter.target_spec.supported_ops = ops
             try:
-                return bytes(converter.convert())
-            except Exception as exc:  # converter errors are many types; try the next op set
+                return bytes(converter.convert()), module
+            except Exception as exc:  # converter errors are many types; try the next way
                 errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     raise BackendError(f"TF Lite conversion failed: {'; '.join(errors)}")
 
@@ -139,8 +208,14 @@ def _interpreter(content: bytes) -> Any:
         return tf.lite.Interpreter(model_content=content)
 
 
-def _tflite(module: Serving, path: str, probe: Sequence[np.ndarray]) -> list[np.ndarray]:
-    content = _convert(module)
+def _tflite(
+    net: tf.Module,
+    path: str,
+    probe: Sequence[np.ndarray],
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+) -> list[np.ndarray]:
+    content, module = _convert(net, probe, input_names, output_names)
     tmp = path + ".part"
     with open(tmp, "wb") as f:
         f.write(content)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -388,7 +389,10 @@ def _conv(
     if padding == "same":
         pads = [same_pads(x.shape[1 + i], w.shape[i], st[i], dil[i]) for i in range(len(st))]
         x = _pad_last(x, pads)
-    return tf.nn.convolution(x, w, strides=st, padding="VALID", dilations=dil)
+    # data_format named: tf.nn.convolution leaves Conv3D's attribute unset otherwise, and
+    # the eager Conv3D gradient then fails (TF 2.21: 'NoneType' object has no attribute 'decode')
+    fmt = ("NWC", "NHWC", "NDHWC")[len(st) - 1]
+    return tf.nn.convolution(x, w, strides=st, padding="VALID", dilations=dil, data_format=fmt)
 
 
 def _max_pool(x: tf.Tensor, ks: tuple[int, ...], st: tuple[int, ...], padding: str) -> tf.Tensor:
@@ -442,6 +446,101 @@ dot_product_attention = plugin.attention_op(_t, _attention)
 
 def getitem(x: Any, key: Any) -> Any:
     return _t(x)[_key(key)]
+
+
+# ---- activations, elementwise and shape ops added for Keras notebooks ---------------------------
+def elu(x: Any, alpha: float = 1.0) -> tf.Tensor:
+    t = _t(x)
+    res = tf.nn.elu(t)
+    return res if alpha == 1 else tf.where(t > _c(0, t), res, _c(alpha, t) * res)
+
+
+def celu(x: Any, alpha: float = 1.0) -> tf.Tensor:
+    t = _t(x)
+    neg = tf.math.expm1(tf.minimum(t, _c(0, t)) / _c(alpha, t))
+    return tf.maximum(t, _c(0, t)) + _c(alpha, t) * neg
+
+
+def _hard_sigmoid(t: tf.Tensor) -> tf.Tensor:
+    return tf.nn.relu6(t + _c(3.0, t)) / _c(6.0, t)
+
+
+selu = _u(tf.nn.selu)
+softsign = _u(tf.nn.softsign)
+hard_sigmoid = _u(_hard_sigmoid)
+hard_silu = _u(lambda t: t * _hard_sigmoid(t))
+log_sigmoid = _u(tf.math.log_sigmoid)
+tan = _u(tf.tan)
+log2 = _u(lambda t: tf.math.log(t) / _c(math.log(2.0), t))
+log10 = _u(lambda t: tf.math.log(t) / _c(math.log(10.0), t))
+isinf = _u(tf.math.is_inf)
+# max + log1p(exp(-|a - b|)), stable for large inputs (Keras's TF formula)
+logaddexp = _b(lambda a, b: tf.maximum(a, b) + tf.math.log1p(tf.exp(-tf.abs(a - b))))
+outer = _b(lambda a, b: tf.reshape(a, [-1, 1]) * tf.reshape(b, [1, -1]))
+stop_gradient = _u(tf.stop_gradient)
+singular_values = _u(lambda t: tf.linalg.svd(t, compute_uv=False))
+
+
+def full_like(x: Any, fill_value: float, dtype: str | None = None) -> tf.Tensor:
+    t = _t(x)
+    dt = _dtype(dtype) if dtype else t.dtype
+    return tf.fill(tf.shape(t), tf.constant(fill_value, dtype=dt))
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> tf.Tensor:
+    t = _t(x)
+    rank = t.shape.rank
+    src = [a % rank for a in ([source] if isinstance(source, int) else source)]
+    dst = [a % rank for a in ([destination] if isinstance(destination, int) else destination)]
+    perm = [a for a in range(rank) if a not in src]
+    for d, a in sorted(zip(dst, src, strict=True)):  # numpy's moveaxis
+        perm.insert(d, a)
+    return tf.transpose(t, perm)
+
+
+def _band(x: Any, k: int, lower: bool) -> tf.Tensor:
+    t = _t(x)
+    n, m = t.shape[-2], t.shape[-1]
+    keep = np.tri(n, m, k, dtype=bool) if lower else ~np.tri(n, m, k - 1, dtype=bool)
+    return tf.where(tf.constant(keep), t, tf.zeros_like(t))
+
+
+def tril(x: Any, k: int = 0) -> tf.Tensor:
+    return _band(x, k, True)
+
+
+def triu(x: Any, k: int = 0) -> tf.Tensor:
+    return _band(x, k, False)
+
+
+def cumprod(x: Any, axis: int | None = None) -> tf.Tensor:
+    t = _t(x)
+    return tf.math.cumprod(
+        tf.reshape(t, [-1]) if axis is None else t, axis=0 if axis is None else axis
+    )
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[tf.Tensor]:
+    t = _t(x)
+    plugin.check_unstack(t.shape[axis], num, axis)
+    return list(tf.unstack(t, num=num, axis=axis))
+
+
+def slice(inputs: Any, start_indices: Any, shape: Any) -> tf.Tensor:  # noqa: A001
+    """``tf.slice``; ``start_indices`` may hold tensors (a traced step keeps them dynamic)."""
+    begin = tf.cast(_t(start_indices), tf.int64)
+    return tf.slice(_t(inputs), begin, tf.constant(_shape(shape), tf.int64))
+
+
+def cond(pred: Any, true_fn: Any, false_fn: Any) -> Any:
+    """``tf.cond`` inside a traced function; eagerly, the branch ``pred`` picks."""
+    p = _t(pred)
+    if tf.executing_eagerly():
+        return true_fn() if bool(p) else false_fn()
+    return tf.cond(tf.cast(p, tf.bool), true_fn, false_fn)
+
+
+linspace, norm, extract_patches = plugin.composed_ops(sys.modules[__name__])  # plugin's
 
 
 class GradientTape:

@@ -6,7 +6,10 @@ The runtime assigns the front-end's ``StepNoise.seed`` (``step_seed(noise stream
 ``fold_in(fold_in(seed, layer id), tag)`` (``tf.random.experimental.stateless_fold_in``), so
 the masks of a step depend only on (stream, step, layer, tag), inside or outside a traced
 function, and a run resumed from a checkpoint draws the same masks as the uninterrupted run.
-Layers outside a runtime (``rng`` None) use TensorFlow's stateful ops.
+Each runtime owns its seed variable, so models trained at once in several threads never share
+native random state, and ``tf.random.set_seed`` changes nothing in ``fit``
+(tests/conformance/test_threads.py). Only a native layer used outside any runtime (``rng``
+None) uses TensorFlow's stateful ops.
 """
 
 from __future__ import annotations

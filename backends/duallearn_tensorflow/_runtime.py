@@ -242,11 +242,57 @@ class TFRuntime(NativeRuntime):
         self, inputs: Sequence[Any], training: bool, noise: StepNoise | None = None
     ) -> list[tf.Tensor]:
         masks = {k: tf.constant(v) for k, v in noise.masks.items()} if noise else None
-        self._seed_step(noise, training)
+        self._seed_step(noise, training)  # eagerly: the traced forward reads the seed
+        xs = tuple(tf.convert_to_tensor(x) for x in inputs)
         with self._placed():
-            return self._mp_forward(
-                [tf.convert_to_tensor(x) for x in inputs], training, masks or None
+            if not self._forward_traceable():
+                return self._mp_forward(list(xs), training, masks or None)
+            fns = self.__dict__.setdefault("_call_fns", {})
+            fn = fns.get(bool(training))
+            if fn is None:  # one traced forward per mode: a custom step's tape sees one op
+
+                def forward(x: Any, m: Any, training: bool = bool(training)) -> Any:
+                    return self._mp_forward(list(x), training, dict(m) or None)
+
+                fn = fns[bool(training)] = tf.function(
+                    forward, autograph=False, reduce_retracing=True
+                )
+            return list(fn(xs, masks or {}))
+
+    def native_loss(
+        self, targets: Sequence[Any], outputs: Sequence[Any], sample_weights: Sequence[Any]
+    ) -> Any:
+        """As the base, traced once (one op on a custom step's tape) when the forward is."""
+        losses = self.__dict__.get("_losses") or ()
+        if not self._forward_traceable() or not any(fn is not None for fn in losses):
+            return super().native_loss(targets, outputs, sample_weights)
+        fn = self.__dict__.get("_loss_fn")
+        if fn is None:
+
+            def loss(ys: Any, outs: Any, sws: Any) -> Any:
+                return self._loss(list(ys), list(outs), list(sws))[0]
+
+            fn = self.__dict__["_loss_fn"] = tf.function(
+                loss, autograph=False, reduce_retracing=True
             )
+        conv = [None if t is None else tf.convert_to_tensor(t) for t in sample_weights]
+        ys = tuple(tf.convert_to_tensor(t) for t in targets)
+        return fn(ys, tuple(tf.convert_to_tensor(t) for t in outputs), tuple(conv))
+
+    def _forward_traceable(self) -> bool:
+        """Whether ``call`` may run the forward as one ``tf.function``: nothing it computes
+        must outlive it besides the outputs (no Keras output masks, no layer that can add a
+        loss: custom ``call()`` layers or activity regularizers)."""
+        ok = self.__dict__.get("_traceable")
+        if ok is None:
+            layers = self.net._walk.reached  # every layer, nested ones included
+            ok = not self.net._masking and all(
+                type(layer).__module__.startswith("duallearn.")
+                and getattr(layer, "activity_regularizer", None) is None
+                for layer in layers
+            )
+            self.__dict__["_traceable"] = ok
+        return bool(ok)
 
     # ---- training ------------------------------------------------------------------------
     def compile(self, spec: TrainSpec) -> None:
@@ -332,9 +378,9 @@ class TFRuntime(NativeRuntime):
             scaled = loss if self._ls is None else loss * tf.cast(self._ls[0], loss.dtype)
         grads = tape.gradient(scaled, self.params)
         if self._ls is None:
-            self._opt.apply(grads, lr)
+            self._opt.apply(grads, lr, loss, check=True, masked=self._xla("train"))  # fit's guard
         else:
-            self._scaled_apply(grads, lr)
+            self._scaled_apply(grads, lr, loss)
         self._accumulate(loss, parts, ys, outs, sws)
 
     # ---- mixed precision (dtype policy of the front-end; models/_training.py) -------------
@@ -381,7 +427,13 @@ class TFRuntime(NativeRuntime):
         vt = DTYPES[self.graph.dtype]
         return [tf.cast(o, vt) if o.dtype.is_floating else o for o in outs]
 
-    def _scaled_apply(self, grads: list[Any], lr: tf.Tensor) -> None:
+    def _scaled_apply(self, grads: list[Any], lr: tf.Tensor, loss: tf.Tensor) -> None:
+        """The loss-scaled update, under fit's guard for the loss only: a non-finite gradient
+        is the scaler's (halve the scale, skip), a non-finite loss is recorded."""
+        assert self._opt is not None
+        self._opt.guard(tf.math.is_finite(loss), lambda: self._scaled_update(grads, lr), loss)
+
+    def _scaled_update(self, grads: list[Any], lr: tf.Tensor) -> None:
         assert self._opt is not None
         scale, good = self._ls
         s = tf.identity(scale)

@@ -1,4 +1,5 @@
-"""Activations on torch, by canonical name (formulas in duallearn/activations.py)."""
+"""Activations on torch, by canonical name (formulas in duallearn/activations.py), and the
+activation layers (``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``Softmax``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from duallearn.activations import LEAKY_RELU_SLOPE
+from duallearn.plugin import FormulaLayer, activation_getter
+
+from . import _ops
+from ._layers import TorchLayer, implements
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,
@@ -22,8 +27,22 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softplus": lambda x: torch.logaddexp(x, torch.zeros((), dtype=x.dtype)),
     "silu": F.silu,
     "leaky_relu": lambda x: F.leaky_relu(x, LEAKY_RELU_SLOPE),
+    "relu6": F.relu6,
+    "hard_sigmoid": _ops.hard_sigmoid,
+    "hard_silu": _ops.hard_silu,
+    "softsign": F.softsign,
+    "log_sigmoid": F.logsigmoid,
+    "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
 }
 
+# the other names: duallearn.activations.NATIVE's formula over this backend's dl.ops
+get = activation_getter(ACTIVATIONS, _ops)
 
-def get(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    return ACTIVATIONS[name]
+
+@implements("ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax")
+class TorchActivationLayer(FormulaLayer, TorchLayer):
+    """The activation layers: each layer's ``apply`` (its formula, written once in
+    ``duallearn/layers/_activations.py``) over torch's ops: ``torch.relu``,
+    ``F.leaky_relu``, ``F.elu``, ``torch.softmax``..."""
+
+    ops = _ops

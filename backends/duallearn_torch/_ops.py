@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -418,7 +419,9 @@ def _conv(
         xf = _pad_first(
             xf, [same_pads(x.shape[1 + i], w.shape[i], st[i], dil[i]) for i in range(nd)]
         )
-    wf = w.permute(nd + 1, nd, *range(nd))  # (*k, in, out) -> (out, in, *k)
+    # (*k, in, out) -> (out, in, *k), on x's device (a kernel built by an op, e.g. the
+    # identity of extract_patches, starts on the CPU)
+    wf = w.to(x.device).permute(nd + 1, nd, *range(nd))
     return _to_last(_CONV[nd](xf, wf, None, st, 0, dil))
 
 
@@ -494,7 +497,7 @@ def getitem(x: Any, key: Any) -> Any:
     """Basic indexing; negative slice steps (unsupported by torch) become index_select."""
     t = _t(x)
     keys = list(key) if isinstance(key, tuple) else [key]
-    if not builtins.any(isinstance(k, slice) and (k.step or 1) < 0 for k in keys):
+    if not builtins.any(isinstance(k, builtins.slice) and (k.step or 1) < 0 for k in keys):
         return t[_key(key)]
     consumed = builtins.sum(1 for k in keys if k is not None and k is not Ellipsis)
     out_keys, d = [], 0
@@ -503,14 +506,87 @@ def getitem(x: Any, key: Any) -> Any:
             out_keys.append(k)
             d += t.dim() - consumed
             continue
-        if isinstance(k, slice) and (k.step or 1) < 0:
+        if isinstance(k, builtins.slice) and (k.step or 1) < 0:
             idx = np.arange(t.shape[d])[k].tolist()
             t = torch.index_select(t, d, torch.as_tensor(idx, dtype=torch.long))
-            k = slice(None)
+            k = builtins.slice(None)
         out_keys.append(k)
         if k is not None:
             d += 1
     return t[tuple(out_keys)]
+
+
+# ---- activations, elementwise and shape ops added for Keras notebooks ---------------------------
+def elu(x: Any, alpha: float = 1.0) -> torch.Tensor:
+    return F.elu(_t(x), alpha)
+
+
+def celu(x: Any, alpha: float = 1.0) -> torch.Tensor:
+    return F.celu(_t(x), alpha)
+
+
+selu = _u(F.selu)
+softsign = _u(F.softsign)
+# relu6(x + 3) / 6 rather than F.hardsigmoid / F.hardswish, whose backward multiplies by a
+# float32 1/6 (3e-8 off in float64)
+hard_sigmoid = _u(lambda t: F.relu6(t + 3.0) / 6.0)
+hard_silu = _u(lambda t: t * (F.relu6(t + 3.0) / 6.0))
+log_sigmoid = _u(F.logsigmoid)
+tan = _u(torch.tan)
+log2 = _u(torch.log2)
+log10 = _u(torch.log10)
+isinf = _u(torch.isinf)
+logaddexp = _b(torch.logaddexp)
+outer = _b(lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)))
+stop_gradient = _u(torch.Tensor.detach)
+singular_values = _u(torch.linalg.svdvals)
+
+
+def full_like(x: Any, fill_value: float, dtype: str | None = None) -> torch.Tensor:
+    t = _t(x)
+    return torch.full_like(t, fill_value, dtype=_dtype(dtype) if dtype else t.dtype)
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> torch.Tensor:
+    return torch.movedim(_t(x), source, destination)
+
+
+def tril(x: Any, k: int = 0) -> torch.Tensor:
+    return torch.tril(_t(x), k)
+
+
+def triu(x: Any, k: int = 0) -> torch.Tensor:
+    return torch.triu(_t(x), k)
+
+
+def cumprod(x: Any, axis: int | None = None) -> torch.Tensor:
+    t = _t(x)
+    return torch.cumprod(t.reshape(-1) if axis is None else t, dim=0 if axis is None else axis)
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[torch.Tensor]:
+    t = _t(x)
+    plugin.check_unstack(t.shape[axis], num, axis)
+    return list(torch.unbind(t, dim=axis))
+
+
+def slice(inputs: Any, start_indices: Any, shape: Any) -> torch.Tensor:  # noqa: A001
+    """``torch.narrow`` per axis; a start may be a scalar tensor (read as an int)."""
+    t = _t(inputs)
+    starts = start_indices if isinstance(start_indices, (list, tuple)) else _t(start_indices)
+    for d, (s, n) in enumerate(zip(starts, _shape(shape), strict=True)):
+        s = int(s)
+        t = t.narrow(d, s, t.shape[d] - s if n == -1 else n)
+    return t
+
+
+def cond(pred: Any, true_fn: Any, false_fn: Any) -> Any:
+    """Eager: ``pred`` read as a Python bool (Keras's torch backend does the same)."""
+    return true_fn() if bool(_t(pred)) else false_fn()
+
+
+# written once in duallearn.plugin from this module's ops
+linspace, norm, extract_patches = plugin.composed_ops(sys.modules[__name__])
 
 
 class GradientTape:

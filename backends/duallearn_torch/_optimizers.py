@@ -271,6 +271,16 @@ def ftrl(
         a.copy_(n)
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _sums(grads: Tensors, loss: torch.Tensor | None) -> Tensors:
+    """One scalar per gradient (its sum: NaN or inf if any element is; half precision summed
+    in float32), then the loss: what the guard checks for finiteness."""
+    out = [g.sum(dtype=torch.float32) if g.dtype in _HALF else g.sum() for g in grads]
+    return out if loss is None else [*out, loss.detach()]
+
+
 class TorchOptimizer(SlotState):
     """Slots (canonical order of trainable weights) and the native update for one spec.
 
@@ -365,8 +375,74 @@ class TorchOptimizer(SlotState):
                 grads[i] = grads[i].add(self.params[i], alpha=lam)
         return grads
 
+    # ---- the non-finite guard (duallearn.plugin.SlotState) -------------------------------------
+    # On the CPU the check is read on the host: eager CPU ops have already run, so reading a
+    # CPU scalar waits for nothing, and a skipped step costs no update at all. On a GPU
+    # (``mask_on_device``) the update runs and is undone on the device by ``torch.where``
+    # against a copy of the weights and slots: no host sync per step.
+    _host_code = -1
+    _flag: torch.Tensor | None = None
+    mask_on_device: bool | None = None  # None: where the weights are (tests force True)
+
     @torch.no_grad()
-    def apply(self, grads: Tensors, lr: float) -> None:
+    def apply(
+        self, grads: Tensors, lr: float, loss: torch.Tensor | None = None, check: bool = False
+    ) -> None:
+        """One Keras ``apply``; ``check``: fit's guard (``SlotState``), ``loss`` included."""
+        if not check:
+            self._apply(grads, lr)
+        elif self._masked():
+            self._masked_apply(grads, lr, loss)
+        elif self._host_code < 0:
+            sums = _sums(grads, loss)
+            if all(math.isfinite(s.item()) for s in sums):
+                self._apply(grads, lr)
+            else:
+                self.record_nonfinite(loss is None or math.isfinite(sums[-1].item()))
+
+    def _masked(self) -> bool:
+        if self.mask_on_device is not None:
+            return self.mask_on_device
+        return bool(self.params) and self.params[0].device.type != "cpu"
+
+    def _masked_apply(self, grads: Tensors, lr: float, loss: torch.Tensor | None) -> None:
+        device = self.params[0].device if self.params else None
+        if self._flag is None or self._flag.device != device:
+            self._flag = torch.full((), -1, dtype=torch.int64, device=device)
+        flag = self._flag
+        sums = _sums(grads, loss)
+        finite = (
+            torch.isfinite(torch.stack([s.double() for s in sums])).all()
+            if sums
+            else torch.ones((), dtype=torch.bool, device=device)
+        )
+        clear = flag < 0
+        ok = clear & finite
+        state = [*self.params, *(t for ts in self.slots.values() for t in ts)]
+        before = [t.clone() for t in state]
+        code = 2 * self.iterations + (1 if loss is None else torch.isfinite(sums[-1]).long())
+        self._apply(grads, lr)
+        for t, b in zip(state, before, strict=True):
+            t.copy_(torch.where(ok, t, b))
+        flag.copy_(torch.where(clear & ~finite, code, flag))
+
+    def record_nonfinite(self, loss_finite: bool) -> None:
+        """Record this step as non-finite (a host-side check found it; first one wins)."""
+        if self._nonfinite_code() < 0:
+            self._host_code = 2 * self.iterations + int(loss_finite)
+
+    def _nonfinite_code(self) -> int:
+        codes = [self._host_code, -1 if self._flag is None else int(self._flag)]
+        found = [c for c in codes if c >= 0]
+        return min(found) if found else -1
+
+    def _set_nonfinite_code(self, code: int) -> None:
+        self._host_code = code
+        if self._flag is not None:
+            self._flag.fill_(code)
+
+    @torch.no_grad()
+    def _apply(self, grads: Tensors, lr: float) -> None:
         spec = self.spec
         done = self.iterations
         self.iterations += 1

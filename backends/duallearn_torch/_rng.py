@@ -3,7 +3,11 @@
 The runtime reseeds it before each training step with the front-end's ``StepNoise.seed``
 (``step_seed(noise stream, step)``), and the noisy layers draw from it in graph order, so the
 masks of a step depend only on (stream, step): a run resumed from a checkpoint draws the same
-masks as the uninterrupted run. Layers outside a runtime draw from torch's global generator.
+masks as the uninterrupted run. Each runtime owns its generator (native modules are built per
+runtime), so models trained at once in several threads never share one, and ``fit`` and a
+model's training-mode call never touch torch's default generator
+(tests/conformance/test_threads.py). Only a native layer used outside any runtime draws from
+torch's global generator.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -228,7 +229,7 @@ class TorchRuntime(NativeRuntime):
             self._scaled_apply(loss, learning_rate)
         elif self.params:
             grads = torch.autograd.grad(loss, self.params)
-            self._opt.apply(list(grads), learning_rate)
+            self._opt.apply(list(grads), learning_rate, loss, check=True)  # fit's guard
         self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
 
     @torch.inference_mode()
@@ -271,6 +272,11 @@ class TorchRuntime(NativeRuntime):
 
     def _scaled_apply(self, loss: torch.Tensor, learning_rate: float) -> None:
         assert self._opt is not None and self._scale is not None
+        if self._opt.nonfinite_step() is not None:  # fit's guard: a flagged step came before
+            return
+        if not math.isfinite(loss.item()):  # not the scaler's business: recorded (fit stops)
+            self._opt.record_nonfinite(False)
+            return
         scale = self._scale[0]
         grads = [g / scale for g in torch.autograd.grad(loss * scale, self.params)]
         finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())

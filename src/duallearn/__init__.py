@@ -28,7 +28,7 @@ _NAMES = {
     "Model": (".models", "Model"),
     "Sequential": (".models", "Sequential"),
     "available_backends": (".plugin", "available_backends"),
-    "backend": (".plugin", "backend_name"),
+    "backend": ("._backend_api", "backend"),
     "set_backend": (".plugin", "set_backend"),
     "use_backend": (".plugin", "use_backend"),
     "load_model": (".saving", "load_model"),
@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from . import random as random
     from . import regularizers as regularizers
     from . import saving as saving
+    from ._backend_api import backend as backend
     from ._seed import set_random_seed as set_random_seed
     from ._tape import GradientTape as GradientTape
     from .errors import DuallearnError as DuallearnError
@@ -58,7 +59,6 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from .models import Model as Model
     from .models import Sequential as Sequential
     from .plugin import available_backends as available_backends
-    from .plugin import backend_name as backend
     from .plugin import set_backend as set_backend
     from .plugin import use_backend as use_backend
     from .saving import load_model as load_model

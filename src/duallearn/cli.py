@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import duallearn as dl
     from duallearn.plugin import get_backend, registered_backends, selection
 
+    name, reason = selection()  # an unknown DUALLEARN_BACKEND is an error before any output
     print(f"duallearn {dl.__version__}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
     from duallearn.plugin import available_backends
@@ -62,7 +64,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
         extras.append(f"{mod} {'yes' if importlib.util.find_spec(mod) else 'no'}")
     print(f"export tools: {', '.join(extras)}")
-    name, reason = selection()
     print(f"active backend: {name} ({reason})")
     return EXIT_OK
 
@@ -108,13 +109,34 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def _load_inputs(path: str, model: Any) -> list[np.ndarray]:
     from duallearn.errors import ConfigError
 
+    fix = "Fix: save the inputs with np.savez(path, x=array) (or one array per input name)."
+    arrays: dict[str, Any] | None = None
+    if os.path.isdir(path):
+        raise ConfigError(f"{path} is a folder, not a .npz data file. {fix}")
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block np.load
+        raise ConfigError(f"{path} is not a regular file, so it is not a .npz data file.")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.ndarray):  # a .npy file holds one array, no names
+            with loaded as data:
+                arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise ConfigError(f"No such data file: {path}.") from None
-    except (ValueError, OSError) as exc:
-        raise ConfigError(f"{path} is not a readable .npz file: {exc}.") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"{path} is not a readable .npz file: {reason}. {fix}") from None
+    if arrays is None:
+        raise ConfigError(
+            f"{path} is a .npy file (one unnamed array); --data takes a .npz file of named "
+            f"arrays. {fix}"
+        )
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            kind = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+            raise ConfigError(
+                f"{path}: array {key!r} holds {kind}; model inputs are numbers (bool, integer "
+                f"or float arrays). {fix}"
+            )
     names = list(model.input_names)
     if all(n in arrays for n in names):
         return [arrays[n] for n in names]
@@ -252,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DuallearnError as exc:
         message = " ".join(str(exc).split())
         sys.stderr.write(f"duallearn: error: {message}\n")
+        return EXIT_USAGE
+    except OSError as exc:  # the file system said no (permissions, a full disk...)
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"duallearn: error: {exc.strerror or exc}{where}.\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("duallearn: interrupted\n")

@@ -25,6 +25,12 @@ class ShapeError(DuallearnError, ValueError):
     """An array has a shape that a layer, loss or model cannot take."""
 
 
+class IndexRangeError(ShapeError, IndexError):
+    """An integer index in the data (an ``Embedding`` id) is outside the range a layer can
+    look up: a ``ShapeError`` (as sparse labels outside ``[0, C)``) and an ``IndexError`` (as
+    torch raises it)."""
+
+
 class BackendError(DuallearnError, RuntimeError):
     """A backend is unknown, not installed, or used where it cannot be."""
 

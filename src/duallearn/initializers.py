@@ -1,5 +1,6 @@
-"""Weight initializers, drawn with numpy in float64 from the front-end's seeded stream and
-cast once to the weight's dtype, so every backend starts from bit-identical weights.
+"""Weight initializers, drawn with numpy in float64 from the front-end's seeded stream (the
+calling thread's or asyncio task's: ``_seed``) and cast once to the weight's dtype, so every
+backend starts from bit-identical weights.
 
 Formulas are Keras 3's (``keras/src/initializers``). With ``n`` = fan_in, fan_out or their
 mean (``mode``), VarianceScaling draws ``U(-sqrt(3 s / n), +sqrt(3 s / n))`` ("uniform") or a
@@ -46,7 +47,7 @@ class Initializer:
 
     def _rng(self) -> np.random.Generator:
         if self.seed is None:
-            return _seed.global_rng()
+            return _seed.global_rng()  # the stream of whoever creates the weight
         # A seeded initializer gives the same values for the same seed (as Keras does the first
         # time); reusing the object for several weights draws a new stream each call.
         rng = np.random.default_rng([self.seed, self._calls])

@@ -7,7 +7,9 @@ numbers on torch, TensorFlow and numpy. ``seed`` is, as in Keras 3:
 * an ``int``: the same seed always gives the same values (also inside a layer's ``call``);
 * a :class:`SeedGenerator`: its state advances by one per draw, so each call gives new values
   and ``SeedGenerator(1337)`` gives the same sequence on every run and every backend;
-* ``None``: a fresh seed drawn from ``dl.utils.set_random_seed``'s global stream.
+* ``None``: a fresh seed drawn from ``dl.utils.set_random_seed``'s stream of the calling
+  thread or asyncio task (docs/training.md, "Randomness and threads"); inside a traced
+  TensorFlow function, of the context that traced it.
 
 Results are native tensors of the implementation running the call: the active backend
 (``dl.use_backend``), the model's backend inside a custom layer's ``call`` or a custom train
@@ -137,15 +139,17 @@ def shape_probe() -> Iterator[None]:
         _PROBING.reset(token)
 
 
-def _gen(seed: Seed) -> np.random.Generator:
-    """The generator of one draw (a SeedGenerator advances here)."""
-    if _PROBING.get():
+def _gen(seed: Seed, stream: np.random.Generator, probing: bool) -> np.random.Generator:
+    """The generator of one draw (a SeedGenerator advances here). ``stream`` and ``probing``
+    are the caller's, read when the draw was set up: inside a traced TensorFlow function the
+    draw runs on one of TensorFlow's threads, whose context is not the caller's."""
+    if probing:
         return _seed.philox(0)
     if isinstance(seed, SeedGenerator):
         key, counter = (int(v) for v in seed.next())
         return _seed.philox(key, counter, 1)
     if seed is None:
-        return _seed.philox(_seed.draw_seed())
+        return _seed.philox(_seed.draw_seed(stream))
     return _seed.philox(int(seed))
 
 
@@ -230,11 +234,12 @@ def _emit(
     impl = _dispatch.current()
     natives = [p for p in params if not _is_host(p)]
     host_dt = _host_dtype(dtype)
+    stream, probing = _seed.global_rng(), _PROBING.get()  # this context's, for every run
 
     def run(shape: tuple[int, ...], *arrays: Any) -> np.ndarray:
         it = iter(arrays)
         vals = [np.asarray(p if _is_host(p) else next(it), np.float64) for p in params]
-        return np.asarray(draw(_gen(seed), shape, *vals)).astype(host_dt)
+        return np.asarray(draw(_gen(seed, stream, probing), shape, *vals)).astype(host_dt)
 
     hook = getattr(impl, "host_draw", None)
     if hook is not None:

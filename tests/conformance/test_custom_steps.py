@@ -626,3 +626,27 @@ def test_a_bare_layer_called_in_a_step_is_a_clear_error(backend: str) -> None:
     m.compile("sgd", "mse")
     with pytest.raises(BackendError, match="called directly inside a custom train/test/pred"):
         m.fit(x, y, verbose=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_masked_sequence_outputs_in_a_custom_step_match_the_default(backend: str) -> None:
+    """Keras masks reach compute_loss and the compiled metrics in a custom step as in the
+    compiled one (padded time steps weigh nothing)."""
+    rng = np.random.default_rng(14)
+    tokens = rng.integers(1, 20, (N, 6))
+    tokens[:, 4:] = 0  # padding
+    y = rng.standard_normal((N, 6, 2)).astype(F32)
+
+    def graph() -> tuple[Any, Any]:
+        i = dl.Input((6,), dtype="int64")
+        h = dl.layers.Embedding(20, 4, mask_zero=True)(i)
+        h = dl.layers.SimpleRNN(5, return_sequences=True)(h)
+        return i, dl.layers.Dense(2)(h)
+
+    with dl.use_backend(backend):
+        ours, default = PortableStep(*graph()), dl.Model(*graph())
+    default.set_weights(ours.get_weights())
+    for m in (ours, default):
+        m.compile(dl.optimizers.Adam(0.01), "mse", metrics=["mae"])
+    _history("masked", _fit(ours, tokens, y).history, _fit(default, tokens, y).history)
+    _same("weights", ours.get_weights(), default.get_weights())

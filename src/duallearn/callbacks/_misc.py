@@ -51,7 +51,12 @@ class CSVLogger(Callback):
 
 class TerminateOnNaN(Callback):
     """Stop training (without an error) at the first batch whose running loss is NaN or
-    infinite. Reads the loss after every batch (one device read per step)."""
+    infinite, or whose gradients are (a NaN the forward hid: fit's guard, docs/training.md
+    "Non-finite values"). Reads the logs after every batch (one device read per step).
+
+    Differs from Keras: the weights and optimizer state are those before that batch (its
+    update was skipped), and ``optimizer.iterations`` does not count it. Without this
+    callback ``fit`` raises ``TrainingError`` naming the epoch, the batch and the cause."""
 
     _stops_on_nan = True
 

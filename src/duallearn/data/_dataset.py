@@ -7,6 +7,7 @@ backend, and a resumed run sees the same order as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -225,7 +226,10 @@ def prefetched(it: Iterator[Any], size: int = 2) -> Iterator[Any]:
             except queue.Full:
                 continue
 
-    thread = threading.Thread(target=work, name="duallearn-prefetch", daemon=True)
+    # the producer runs in a copy of the caller's context: the seed stream and the backend
+    # of the fit that reads it (a data source's own dl.random draws advance that stream)
+    ctx = contextvars.copy_context()
+    thread = threading.Thread(target=ctx.run, args=(work,), name="duallearn-prefetch", daemon=True)
     thread.start()
     try:
         while True:

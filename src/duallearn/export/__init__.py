@@ -34,6 +34,7 @@ FORMATS: dict[str, str] = {
     "tflite": "tensorflow",
 }
 _SUFFIX = {"torch_export": ".pt2"}
+_EXT = {"onnx": ".onnx", "torchscript": ".pt", "torch_export": ".pt2", "tflite": ".tflite"}
 
 
 class ExportError(DuallearnError, RuntimeError):
@@ -116,7 +117,29 @@ def check_target(filepath: str, format: str) -> str:
         raise ConfigError(
             f"Cannot export to {path}: the folder {directory} does not exist. Fix: create it."
         )
+    if format == "saved_model":
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ConfigError(
+                f"Cannot export a SavedModel to {path}: it is a file, and a SavedModel is a "
+                "folder. Fix: name a new folder (or an old SavedModel folder to replace)."
+            )
+        if os.path.isdir(path) and os.listdir(path) and not _is_saved_model(path):
+            raise ConfigError(
+                f"Cannot export a SavedModel to {path}: the folder exists and holds other "
+                "files (no saved_model.pb), which the export would delete. Fix: name a new or "
+                "empty folder, or an old SavedModel folder to replace."
+            )
+    elif os.path.isdir(path):
+        raise ConfigError(
+            f"Cannot export {format} to {path}: it is a folder; the {format} artifact is one "
+            f"file. Fix: name a file, e.g. {os.path.join(path, 'model' + _EXT[format])!r}."
+        )
     return path
+
+
+def _is_saved_model(path: str) -> bool:
+    """Whether folder ``path`` holds a SavedModel (what an export may replace)."""
+    return os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
 def export_model(

@@ -1,5 +1,10 @@
 """Layers (Keras 3 names, arguments and defaults)."""
 
+from ._activations import ELU as ELU
+from ._activations import LeakyReLU as LeakyReLU
+from ._activations import PReLU as PReLU
+from ._activations import ReLU as ReLU
+from ._activations import Softmax as Softmax
 from ._attention import Attention as Attention
 from ._attention import MultiHeadAttention as MultiHeadAttention
 from ._conv import Conv1D as Conv1D
@@ -65,8 +70,15 @@ from ._reshaping import UpSampling1D as UpSampling1D
 from ._reshaping import UpSampling2D as UpSampling2D
 from ._reshaping import ZeroPadding1D as ZeroPadding1D
 from ._reshaping import ZeroPadding2D as ZeroPadding2D
+from ._time_distributed import TimeDistributed as TimeDistributed
 
 __all__ = [
+    "ELU",
+    "LeakyReLU",
+    "PReLU",
+    "ReLU",
+    "Softmax",
+    "TimeDistributed",
     "Attention",
     "MultiHeadAttention",
     "Add",

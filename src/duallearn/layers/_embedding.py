@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import initializers as _init
-from ..errors import ShapeError
+from ..errors import IndexRangeError, ShapeError
 from ._layer import REGISTRY, Layer, positive_int
 from ._normalization import keras_defaults_only
 from ._weight_options import attach, constraint, options_config, regularizer
@@ -38,7 +39,17 @@ class Embedding(Layer):
 
     Differs from PyTorch (``nn.Embedding``): PyTorch initializes N(0, 1) and expresses padding
     by ``padding_idx`` (a zero, frozen row) instead of a mask; ``max_norm`` renormalization
-    has no Keras equivalent. Out-of-range ids raise on both backends (CPU).
+    has no Keras equivalent.
+
+    Ids must lie in ``[0, input_dim)`` (floats: after truncation). Out-of-range ids raise
+    :class:`~duallearn.errors.IndexRangeError` naming the layer, ``input_dim`` and the id:
+    for a model input feeding an Embedding, ``fit``/``evaluate``/``predict``/``model(x)``
+    check the ids on the host before they reach the framework (once per call for arrays, once
+    per batch for other data sources; :func:`check_model_ids`), so a GPU, where a lookup
+    would not raise (TensorFlow) or would abort the process (CUDA), never sees them; ids
+    computed inside a model are checked by the framework's own lookup (torch and eager
+    TensorFlow raise the same error; inside a compiled TensorFlow step, CPU raises
+    TensorFlow's ``InvalidArgumentError``).
     """
 
     def __init__(
@@ -91,6 +102,36 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (*input_shape, self.output_dim)
 
+    def check_ids(self, ids: Any, where: str = "") -> None:
+        """Raise :class:`~duallearn.errors.IndexRangeError` unless every id (a numpy array;
+        floats truncate toward zero, as the lookup casts them) is in ``[0, input_dim)``.
+
+        The fast path is one vectorized reduction for integers (the max of the ids seen as
+        unsigned, where a negative id is huge), min and max for floats; the offending
+        position is searched for only when an id is out of range."""
+        ids = np.asarray(ids)
+        kind = ids.dtype.kind
+        if ids.size == 0 or kind not in "biuf":
+            return
+        if kind in "biu":
+            if ids.view(f"u{ids.dtype.itemsize}").max() < self.input_dim:
+                return
+        elif ids.min() > -1 and ids.max() < self.input_dim:  # NaN fails both
+            return
+        lo, hi = ids.min(), ids.max()
+        with np.errstate(invalid="ignore"):
+            bad = ~(((ids > -1) if kind == "f" else (ids >= 0)) & (ids < self.input_dim))
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        show = int if kind in "biu" else float
+        raise IndexRangeError(
+            f"Layer {self.name!r} (Embedding, input_dim={self.input_dim}) received id "
+            f"{show(ids[pos])!r} at index {pos}{where}. Expected ids in [0, {self.input_dim}) "
+            f"(integers 0..{self.input_dim - 1}); {int(bad.sum())} of {ids.size} ids are out "
+            f"of range (smallest {show(lo)!r}, largest {show(hi)!r}). Fix: give the layer "
+            "input_dim larger than the largest id (vocabulary size, plus 1 for padding id 0 with "
+            f"mask_zero), or map unknown tokens to an out-of-vocabulary id below {self.input_dim}."
+        )
+
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """Numpy mask of the output: ``ids != 0`` with ``mask_zero``, else None."""
         if not self.mask_zero:
@@ -116,3 +157,44 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
             **options_config(self, "embeddings"),
         }
+
+
+def _embeddings_fed_by(graph: Any, tensor: Any) -> list[Embedding]:
+    """The Embedding layers that look up ``tensor`` (a graph input) directly, also inside a
+    nested model it feeds."""
+    found: list[Embedding] = []
+    for node in getattr(graph, "nodes", []):
+        for j, t in enumerate(node.inputs):
+            if t is not tensor:
+                continue
+            inner = getattr(node.layer, "_graph", None)
+            if isinstance(node.layer, Embedding):
+                found.append(node.layer)
+            elif inner is not None and j < len(getattr(inner, "inputs", [])):
+                found.extend(_embeddings_fed_by(inner, inner.inputs[j]))
+    return found
+
+
+def embedding_feeds(graph: Any) -> list[tuple[int, list[Embedding]]]:
+    """``(model input index, Embeddings it feeds)`` for every input of ``graph`` that feeds
+    an Embedding; cached on the graph (a traced graph does not change)."""
+    cached = getattr(graph, "_embedding_feeds", None)
+    if cached is None:
+        cached = [
+            (i, layers)
+            for i, t in enumerate(getattr(graph, "inputs", []))
+            if (layers := _embeddings_fed_by(graph, t))
+        ]
+        try:
+            graph._embedding_feeds = cached
+        except AttributeError:  # a graph object that takes no attributes: recompute
+            pass
+    return cached  # type: ignore[no-any-return]
+
+
+def check_model_ids(graph: Any, arrays: Sequence[np.ndarray], names: Sequence[str]) -> None:
+    """Check the ids of every model input that feeds an Embedding (``Embedding.check_ids``):
+    the front-end's host-side check, run where data enters a model."""
+    for i, layers in embedding_feeds(graph):
+        for layer in layers:
+            layer.check_ids(arrays[i], f" of model input {names[i]!r}")

@@ -41,6 +41,7 @@ import numpy as np
 from .._tape import GradientTape
 from ..errors import BackendError, ConfigError, TrainingError
 from ..ops import native_call
+from ..optimizers._optimizer import guarded
 from ..plugin import get_backend
 from ..utils._packing import unpack_x_y_sample_weight
 
@@ -319,10 +320,22 @@ def _batch_of(model: Any, x: Any) -> int:
     return int(get_backend(model.backend_name).ops.shape(_first_tensor(x))[0])
 
 
+# what a guarded step found not finite (models/_nonfinite.py words the error)
+LOSS = "the loss was NaN or infinite"
+GRADIENT = (
+    "a gradient was NaN or infinite while the loss was finite (the forward hid a NaN, e.g. "
+    "ReLU mapped it to 0, or the backward made one, e.g. sqrt at 0)"
+)
+APPLIED = "a gradient given to optimizer.apply was NaN or infinite"
+
+
 class CompiledSteps:
     """The default path: the runtime's compiled steps and device-side accumulators."""
 
     x_keys: list[Any] | None = None
+    # set by a logging read when the runtime's guard recorded a non-finite step: (train calls
+    # made since that step, what was not finite); fit stops on it (models/_nonfinite.py)
+    nonfinite: tuple[int, str] | None = None
 
     def __init__(self, model: Model, kind: str) -> None:
         self.model, self.kind = model, kind
@@ -336,6 +349,8 @@ class CompiledSteps:
             self.runtime = m._ready_runtime()
             if self.kind != "predict":
                 self.runtime.results(reset=True)
+            if self.kind == "train":
+                self.runtime.clear_nonfinite()
             self.runtime.set_batch_size(self.kind, static_batch)
 
     def train(self, bx: Any, by: Any, bw: Any) -> None:
@@ -349,10 +364,26 @@ class CompiledSteps:
         self.runtime.test_batch(bx, by, bw)
 
     def logs(self, reset: bool = True) -> dict[str, float]:
-        return self.model._logs(self.runtime.results(reset=reset))
+        logs = self.model._logs(self.runtime.results(reset=reset))
+        if self.kind == "train" and self.nonfinite is None:
+            self._read_nonfinite()
+        return logs  # type: ignore[no-any-return]
 
     def batch_logs(self) -> dict[str, float]:
         return self.logs(reset=False)
+
+    def _read_nonfinite(self) -> None:
+        """At a logging read: the runtime's guard flag (one host read), mapped to calls."""
+        found = self.runtime.nonfinite_step()
+        if found is None:
+            return
+        self.runtime.clear_nonfinite()
+        iteration, loss_finite = found
+        opt = self.model.optimizer
+        assert opt is not None
+        calls_ago = max(0, opt.iterations - 1 - iteration)
+        opt.iterations = iteration  # the skipped calls did not count
+        self.nonfinite = (calls_ago, GRADIENT if loss_finite else LOSS)
 
 
 class CustomSteps:
@@ -360,18 +391,30 @@ class CustomSteps:
 
     x_keys: list[Any] | None = None  # x was a dict with these keys: the step gets one
 
+    nonfinite: tuple[int, str] | None = None  # as CompiledSteps.nonfinite
+
     def __init__(self, model: Model, kind: str) -> None:
         self.model, self.kind = model, kind
         self.runtime: Any = None
         self.last: Any = None
         self._ops = get_backend(model.backend_name).ops
         self._started = False
+        # fit's guard: the model's optimizers, and their iterations before each train call
+        # since the last logging read (to map a flagged iteration to its call)
+        self._optimizers: list[Any] = []
+        self._starts: list[list[int]] = []
 
     def begin(self, targets: Any, static_batch: int | None) -> None:
         if self._started:
             return
         self._started = True
         m = self.model
+        if self.kind == "train":
+            self._optimizers = _optimizers_of(m)
+            for o in self._optimizers:
+                native: Any = getattr(o, "_dl_native", None)
+                if hasattr(native, "clear_nonfinite"):
+                    native.clear_nonfinite()
         if m._graph is not None or getattr(m, "_pending_build_shape", None) is not None:
             args = m._compile_args or {}
             if self.kind != "predict" and (
@@ -407,7 +450,8 @@ class CustomSteps:
                 f"Model {m.name!r} must be compiled before training. Fix: call "
                 "model.compile(optimizer=...) (a custom compile must call super().compile())."
             )
-        with step_context(m):
+        self._starts.append([o.iterations for o in self._optimizers])
+        with step_context(m), guarded():  # optimizer.apply checks its gradients (fit's guard)
             self.last = m.train_step(self._data(bx, by, bw))
 
     def test(self, bx: Any, by: Any, bw: Any) -> None:
@@ -444,7 +488,27 @@ class CustomSteps:
         return out
 
     def batch_logs(self) -> dict[str, Any]:
+        if self.kind == "train" and self.nonfinite is None:
+            self._read_nonfinite()
         return self._python(self.last if self.last is not None else {})
+
+    def _read_nonfinite(self) -> None:
+        """At a logging read: each optimizer's guard flag (one host read each); the earliest
+        flagged call wins. Each optimizer guards its own variables only."""
+        found = []
+        for k, o in enumerate(self._optimizers):
+            native: Any = getattr(o, "_dl_native", None)
+            got = native.nonfinite_step() if hasattr(native, "nonfinite_step") else None
+            if got is None:
+                continue
+            native.clear_nonfinite()
+            iteration = got[0]
+            call = max((i for i, st in enumerate(self._starts) if st[k] <= iteration), default=0)
+            found.append(len(self._starts) - 1 - call)
+            o.iterations = iteration  # the skipped calls did not count
+        self._starts = []
+        if found:
+            self.nonfinite = (max(found), APPLIED)
 
     def logs(self, reset: bool = True) -> dict[str, Any]:
         """Keras's ``_get_metrics_result_or_logs``: the metrics' results when the step's
@@ -456,6 +520,17 @@ class CustomSteps:
             if reset and self.kind != "predict":
                 m.reset_metrics()
         return metric_logs if set(last) == set(metric_logs) else last
+
+
+def _optimizers_of(model: Model) -> list[Any]:
+    """The model's optimizer and any other one it holds (a GAN's two), each once."""
+    from ..optimizers import Optimizer
+
+    found: list[Any] = []
+    for o in [model.optimizer, *vars(model).values()]:
+        if isinstance(o, Optimizer) and all(o is not f for f in found):
+            found.append(o)
+    return found
 
 
 def steps_for(model: Model, kind: str) -> CompiledSteps | CustomSteps:

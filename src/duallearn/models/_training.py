@@ -27,8 +27,9 @@ from .. import _seed, config
 from ..callbacks import Callback, CallbackList, History
 from ..data._dataset import prefetched
 from ..errors import ConfigError, DuallearnError, ShapeError, TrainingError
+from ..layers._embedding import check_model_ids
 from ..plugin import StepNoise
-from . import _data
+from . import _data, _nonfinite
 from ._progress import Progress, resolve_verbose
 from ._steps import CompiledSteps, CustomSteps, steps_for
 
@@ -226,7 +227,9 @@ class TrainingMixin:
                     f"expects input shape {(None, *expected)}. Received: {(None, *received)}. "
                     "Fix: reshape the data or build the model for this shape."
                 )
-        return _data.cast_inputs(arrays, [t.dtype for t in self.inputs])
+        xs = _data.cast_inputs(arrays, [t.dtype for t in self.inputs])
+        check_model_ids(self.graph, xs, self.input_names)  # Embedding ids, on the host
+        return xs
 
     def _prepare_y(self: Model, arrays: list[np.ndarray]) -> list[np.ndarray]:
         dtype = config.floatx() if self._graphless() else self._dtype()
@@ -556,6 +559,10 @@ class TrainingMixin:
                             progress.step(b, lambda blogs=blogs: blogs)
                         else:
                             progress.step(b, steps_impl.batch_logs)
+                        # a logging read found a non-finite step: raise, or stop (TerminateOnNaN)
+                        _nonfinite.check(
+                            self, steps_impl, epoch, b, feed, key, stops_on_nan, (b, (bx, by, bw))
+                        )
                         if self.stop_training:
                             break
                 finally:
@@ -565,6 +572,9 @@ class TrainingMixin:
                     steps_impl.begin(None, feed.static_batch)
                     started = True
                 logs = steps_impl.logs()
+                _nonfinite.check(
+                    self, steps_impl, epoch, self._batches_done - 1, feed, key, stops_on_nan
+                )
                 loss = logs.get("loss", 0.0)
                 if np.ndim(loss) == 0 and not math.isfinite(loss) and not stops_on_nan:
                     raise TrainingError(

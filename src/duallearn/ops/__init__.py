@@ -667,6 +667,210 @@ def dot_product_attention(
 
 scaled_dot_product_attention = dot_product_attention
 
+
+# ---- more activations (keras.ops names) ------------------------------------------------------
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """``x`` if ``x > 0`` else ``alpha · (exp(x) − 1)``."""
+    return _d("elu", x, alpha)
+
+
+def selu(x: Any) -> Any:
+    """``scale · (x if x > 0 else alpha · (exp(x) − 1))``, alpha ≈ 1.67326, scale ≈ 1.05070."""
+    return _d("selu", x)
+
+
+def celu(x: Any, alpha: float = 1.0) -> Any:
+    """``max(x, 0) + alpha · (exp(min(x, 0) / alpha) − 1)``."""
+    return _d("celu", x, alpha)
+
+
+def softsign(x: Any) -> Any:
+    """``x / (1 + |x|)``."""
+    return _d("softsign", x)
+
+
+def hard_sigmoid(x: Any) -> Any:
+    """``relu6(x + 3) / 6`` (Keras 3's; torch ``hardsigmoid``)."""
+    return _d("hard_sigmoid", x)
+
+
+def hard_silu(x: Any) -> Any:
+    """``x · relu6(x + 3) / 6`` (torch ``hardswish``)."""
+    return _d("hard_silu", x)
+
+
+def log_sigmoid(x: Any) -> Any:
+    """``log(sigmoid(x)) = −softplus(−x)``, computed stably."""
+    return _d("log_sigmoid", x)
+
+
+swish = silu
+hard_swish = hard_silu
+
+
+# ---- more elementwise, shape and creation ops (keras.ops names) --------------------------------
+absolute = abs
+amax = max
+amin = min
+true_divide = divide
+get_item = getitem
+
+
+def tan(x: Any) -> Any:
+    """Tangent."""
+    return _d("tan", x)
+
+
+def log2(x: Any) -> Any:
+    """Base-2 logarithm."""
+    return _d("log2", x)
+
+
+def log10(x: Any) -> Any:
+    """Base-10 logarithm."""
+    return _d("log10", x)
+
+
+def isinf(x: Any) -> Any:
+    """True where ``x`` is ±inf."""
+    return _d("isinf", x)
+
+
+def logaddexp(x1: Any, x2: Any) -> Any:
+    """``log(exp(x1) + exp(x2))`` computed stably."""
+    return _d("logaddexp", x1, x2)
+
+
+def outer(x1: Any, x2: Any) -> Any:
+    """Outer product of the flattened inputs: ``(x1.size, x2.size)``."""
+    return _d("outer", x1, x2)
+
+
+def full_like(x: Any, fill_value: float, dtype: str | None = None) -> Any:
+    """``fill_value`` with the shape (and dtype, unless given) of ``x``."""
+    return _d("full_like", x, fill_value, dtype)
+
+
+def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    """Move axes ``source`` to positions ``destination`` (numpy's ``moveaxis``)."""
+    return _d("moveaxis", x, source, destination)
+
+
+def tril(x: Any, k: int = 0) -> Any:
+    """Zero above diagonal ``k`` of the last two axes."""
+    return _d("tril", x, k)
+
+
+def triu(x: Any, k: int = 0) -> Any:
+    """Zero below diagonal ``k`` of the last two axes."""
+    return _d("triu", x, k)
+
+
+def cumprod(x: Any, axis: int | None = None) -> Any:
+    """Cumulative product along ``axis`` (of the flattened tensor when None)."""
+    return _d("cumprod", x, axis)
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Any]:
+    """The slices of ``x`` along ``axis``, as a list (``num``, when given, must be that
+    axis' size)."""
+    return _d("unstack", x, num, axis)  # type: ignore[no-any-return]
+
+
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: str | None = None,
+    axis: int = 0,
+) -> Any:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (included when ``endpoint``),
+    numpy's formula ``start + i · step`` with the last value exactly ``stop``; ``retstep``
+    also returns ``step``. ``start``/``stop`` may be arrays (the samples then run along
+    ``axis``). Dtype default: floatx (Keras's)."""
+    from ._numpy import check_linspace
+
+    check_linspace(num)
+    return _d("linspace", start, stop, int(num), bool(endpoint), bool(retstep), dtype, axis)
+
+
+def slice(inputs: Any, start_indices: Any, shape: Any) -> Any:  # noqa: A001
+    """The block of ``inputs`` of size ``shape`` starting at ``start_indices`` (one entry per
+    axis): ``inputs[s0:s0 + n0, s1:s1 + n1, ...]`` (Keras's ``ops.slice``); a size of -1
+    takes the rest of its axis. ``start_indices`` may hold scalar tensors."""
+    from ._numpy import check_slice
+
+    check_slice(_rank(inputs), start_indices, shape)
+    return _d("slice", inputs, start_indices, shape)
+
+
+def stop_gradient(variable: Any) -> Any:
+    """The same value, with no gradient flowing back through it (torch ``detach``,
+    ``tf.stop_gradient``)."""
+    return _d("stop_gradient", variable)
+
+
+def cond(pred: Any, true_fn: Any, false_fn: Any) -> Any:
+    """``true_fn()`` if ``pred`` else ``false_fn()`` (Keras's ``ops.cond``): a Python bool
+    or an eager scalar tensor picks one branch; inside a traced TensorFlow step a tensor
+    ``pred`` becomes ``tf.cond`` (both branches must give the same structure)."""
+    import numpy as np
+
+    if isinstance(pred, (bool, np.bool_)):
+        return true_fn() if pred else false_fn()
+    if isinstance(pred, _sym_type()):
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            "ops.cond cannot be recorded in a functional graph: its branches are Python "
+            "functions. Expected: a Python bool, or a tensor pred inside a custom layer's "
+            "call(). Received: a symbolic tensor pred. Fix: put the cond in the call() of a "
+            "custom layer, or use ops.where to pick values elementwise."
+        )
+    impl = _dispatch._impl.get() or _current()
+    return impl.cond(pred, true_fn, false_fn)
+
+
+def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A002
+    """Vector or matrix norm (numpy's ``linalg.norm``, Keras's ``ops.norm``). One axis:
+    ``ord`` None/2 (Euclidean), inf, −inf, 0 (count of non-zeros) or any p
+    (``(Σ|x|^p)^(1/p)``); two axes: None/"fro", "nuc", 1, −1, 2, −2, inf, −inf.
+    ``axis=None``: every axis (vector norm of a 1-D input, matrix norm of a 2-D one; with
+    ``ord=None`` the Euclidean norm of the flattened input of any rank). Integer inputs are
+    cast to floatx."""
+    from ._numpy import norm_axes
+
+    norm_axes(_rank(x), ord, axis)  # raises early with Keras's message on bad arguments
+    return _d("norm", x, ord, axis, keepdims)
+
+
+def _rank(x: Any) -> int | None:
+    if isinstance(x, _sym_type()):
+        return len(x.shape)
+    shp = getattr(x, "shape", None)
+    return len(shp) if shp is not None else None
+
+
+def extract_patches(
+    images: Any,
+    size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    dilation_rate: int | Sequence[int] = 1,
+    padding: str = "valid",
+    data_format: str | None = None,
+) -> Any:
+    """``dl.ops.image.extract_patches`` (Keras's ``ops.image.extract_patches``): each
+    ``size`` patch of channels-last ``images`` ((batch,) H, W, C; or volumes with a 3-tuple
+    ``size``) flattened into the channels axis in (row, column, channel) order, taken every
+    ``strides`` (default ``size``) with ``dilation_rate`` and ``padding`` as ``conv``."""
+    from ._numpy import patch_args
+
+    size_t, strides_t, dil_t = patch_args(size, strides, dilation_rate, padding, data_format)
+    return _d("extract_patches", images, size_t, strides_t, dil_t, padding)
+
+
 NAMES: tuple[str, ...] = ()  # filled below: every public op name
 
 
@@ -682,3 +886,5 @@ def _names() -> tuple[str, ...]:
 
 
 NAMES = _names()
+
+from . import image as image  # noqa: E402  (dl.ops.image, Keras's ops.image)

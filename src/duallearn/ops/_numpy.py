@@ -135,7 +135,11 @@ def erf(x: Any) -> np.ndarray:
 
 
 def _binary(f: Any) -> Any:
-    return lambda x1, x2: f(_a(x1), _a(x2))
+    def op(x1: Any, x2: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf or nan, as backends
+            return f(_a(x1), _a(x2))
+
+    return op
 
 
 add = _binary(np.add)
@@ -350,10 +354,10 @@ def _windows(xp: np.ndarray, ks: Sequence[int], st: Sequence[int], dil: Sequence
     outs = [(xp.shape[1 + i] - (ks[i] - 1) * dil[i] - 1) // st[i] + 1 for i in range(nd)]
     for offs in itertools.product(*[range(k) for k in ks]):
         sl = tuple(
-            slice(o * d, o * d + (n - 1) * s + 1, s)
+            builtins.slice(o * d, o * d + (n - 1) * s + 1, s)
             for o, d, n, s in zip(offs, dil, outs, st, strict=True)
         )
-        yield offs, xp[(slice(None), *sl, slice(None))]
+        yield offs, xp[(builtins.slice(None), *sl, builtins.slice(None))]
 
 
 def conv(
@@ -480,3 +484,256 @@ def getitem(x: Any, key: Any) -> Any:
 def _key(key: Any) -> Any:
     """A getitem key (kept for symmetry with the backends: keys arrive decoded)."""
     return key
+
+
+# ---- activations (keras.ops names) ------------------------------------------------------------
+def elu(x: Any, alpha: float = 1.0) -> np.ndarray:
+    a = _a(x)
+    return np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0))).astype(a.dtype)
+
+
+def selu(x: Any) -> np.ndarray:
+    from ..activations import SELU_ALPHA, SELU_SCALE
+
+    a = _a(x)
+    neg = SELU_ALPHA * np.expm1(np.minimum(a, 0))
+    return (SELU_SCALE * np.where(a > 0, a, neg)).astype(a.dtype)
+
+
+def celu(x: Any, alpha: float = 1.0) -> np.ndarray:
+    a = _a(x)
+    return (np.maximum(a, 0) + alpha * np.expm1(np.minimum(a, 0) / alpha)).astype(a.dtype)
+
+
+softsign = _unary(lambda x: x / (1.0 + np.abs(x)))
+hard_sigmoid = _unary(lambda x: (np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(x.dtype))
+hard_silu = _unary(lambda x: (x * np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(x.dtype))
+log_sigmoid = _unary(lambda x: (-np.logaddexp(0, -x)).astype(x.dtype))
+tan = _unary(np.tan)
+log2 = _unary(np.log2)
+log10 = _unary(np.log10)
+isinf = _unary(np.isinf)
+logaddexp = _binary(np.logaddexp)
+
+
+# ---- shape and creation (keras.ops names) -----------------------------------------------------
+def outer(x1: Any, x2: Any) -> np.ndarray:
+    return np.outer(_a(x1), _a(x2))
+
+
+def full_like(x: Any, fill_value: float, dtype: str | None = None) -> np.ndarray:
+    return np.full_like(_a(x), fill_value, dtype=dtype)
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> np.ndarray:
+    return np.moveaxis(_a(x), source, destination)
+
+
+def tril(x: Any, k: int = 0) -> np.ndarray:
+    return np.tril(_a(x), k)
+
+
+def triu(x: Any, k: int = 0) -> np.ndarray:
+    return np.triu(_a(x), k)
+
+
+def cumprod(x: Any, axis: int | None = None) -> np.ndarray:
+    a = _a(x)
+    return np.cumprod(a, axis=axis, dtype=a.dtype)
+
+
+def check_unstack(n: Any, num: int | None, axis: int) -> None:
+    """``unstack``'s ``num``, when given, is the size of ``axis``."""
+    if num is not None and n is not None and int(num) != int(n):
+        raise ConfigError(
+            f"unstack: num must be the size of axis {axis}. Expected: num={n} (or None). "
+            f"Received: num={num}. Fix: drop num, or pass the axis' size."
+        )
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[np.ndarray]:
+    a = _a(x)
+    check_unstack(a.shape[axis], num, axis)
+    return list(np.moveaxis(a, axis, 0))
+
+
+def check_linspace(num: object) -> None:
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
+        raise ConfigError(
+            f"linspace: num must be a non-negative integer. Received: num={num!r}. "
+            "Fix: e.g. linspace(0.0, 1.0, num=5)."
+        )
+
+
+def linspace_dtype(dtype: str | None, *ends: str | None) -> str:
+    """``linspace``'s dtype (Keras's ``result_type(start, stop, float)``): the given one, else
+    the widest float dtype of array ends (Python numbers and integers: floatx)."""
+    if dtype:
+        return dtype
+    floats = [d for d in ends if d is not None and "float" in d]
+    return builtins.max(floats, key=lambda d: np.dtype(d).itemsize) if floats else config.floatx()
+
+
+def _end_dtype(v: Any) -> str | None:
+    return str(v.dtype) if isinstance(v, (np.ndarray, np.generic)) else None
+
+
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: str | None = None,
+    axis: int = 0,
+) -> Any:
+    y, step = np.linspace(
+        np.asarray(_v(start), np.float64),
+        np.asarray(_v(stop), np.float64),
+        num,
+        endpoint=endpoint,
+        retstep=True,
+        axis=axis,
+    )
+    out = y.astype(linspace_dtype(dtype, _end_dtype(_v(start)), _end_dtype(_v(stop))))
+    return (out, step) if retstep else out
+
+
+def check_slice(rank: int | None, start_indices: Any, shape: Any) -> None:
+    """``ops.slice`` needs one start and one size per axis of the input."""
+    n_start = np.size(start_indices) if not hasattr(start_indices, "shape") else None
+    n_start = len(start_indices) if isinstance(start_indices, (list, tuple)) else n_start
+    sizes = list(np.asarray(shape).reshape(-1))
+    if rank is None:
+        return
+    if len(sizes) != rank or (n_start is not None and n_start != rank):
+        raise ConfigError(
+            f"slice: start_indices and shape need one entry per axis of the input (rank "
+            f"{rank}). Received: start_indices={start_indices!r}, shape={shape!r}. Fix: e.g. "
+            f"slice(x, {[0] * rank}, <{rank} sizes>)."
+        )
+
+
+def slice_key(start: Any, shape: Any, dims: Sequence[int]) -> tuple[Any, ...]:
+    """``ops.slice``'s block as a tuple of slices (a size of -1: to the end of the axis)."""
+    check_slice(len(dims), start, shape)
+    starts = [int(v) for v in np.asarray(_v(start)).reshape(-1)]
+    sizes = [int(v) for v in np.asarray(shape).reshape(-1)]
+    return tuple(
+        builtins.slice(s, n_ax if n == -1 else s + n)
+        for s, n, n_ax in zip(starts, sizes, dims, strict=True)
+    )
+
+
+def slice(inputs: Any, start_indices: Any, shape: Any) -> np.ndarray:  # noqa: A001
+    a = _a(inputs)
+    return a[slice_key(start_indices, shape, a.shape)]  # type: ignore[no-any-return]
+
+
+def stop_gradient(variable: Any) -> np.ndarray:
+    return np.array(_a(variable))
+
+
+def cond(pred: Any, true_fn: Any, false_fn: Any) -> Any:
+    return true_fn() if bool(np.asarray(_v(pred))) else false_fn()
+
+
+# ---- norm ---------------------------------------------------------------------------------
+def norm_axes(rank: int | None, ord: Any, axis: Any) -> tuple[int, ...] | None:  # noqa: A002
+    """``norm``'s axes, non-negative (None: the Euclidean norm of every element, numpy's
+    rule for ``axis=None, ord=None``); raises on arguments numpy and Keras refuse."""
+    if rank is None:
+        return None
+    if axis is None:
+        if ord is None:
+            return None
+        if rank not in (1, 2):
+            raise ConfigError(
+                f"norm: with axis=None and ord={ord!r} the input must be 1-D or 2-D. Received "
+                f"an input of rank {rank}. Fix: pass axis= (one axis for a vector norm, two "
+                "for a matrix norm), or ord=None for the norm of every element."
+            )
+        axis = tuple(range(rank))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if builtins.any(a < -rank or a >= rank for a in axes) or len(axes) not in (1, 2):
+        raise ConfigError(
+            f"norm: axis must be one or two axes in [-{rank}, {rank}). Received: axis={axis!r}. "
+            "Fix: e.g. axis=-1 (vector norm) or axis=(-2, -1) (matrix norm)."
+        )
+    axes = tuple(int(a) % rank for a in axes)
+    if len(axes) == 2 and axes[0] == axes[1]:
+        raise ConfigError(
+            f"norm: the two axes must differ. Received: axis={axis!r}. Fix: e.g. axis=(-2, -1)."
+        )
+    if len(axes) == 1 and isinstance(ord, str):
+        raise ConfigError(
+            f"Invalid `ord` argument for vector norm. Received: ord={ord!r}. Expected: None, "
+            "a number, inf or -inf. Fix: use 'fro'/'nuc' with two axes."
+        )
+    numeric = (1, -1, 2, -2, math.inf, -math.inf)
+    matrix_ord = ord is None or (ord in ("fro", "nuc") if isinstance(ord, str) else ord in numeric)
+    if len(axes) == 2 and (isinstance(ord, bool) or not matrix_ord):
+        raise ConfigError(
+            f"Invalid `ord` argument for matrix norm. Received: ord={ord!r}. Expected one of "
+            "None, 'fro', 'nuc', 1, -1, 2, -2, inf, -inf."
+        )
+    return axes
+
+
+def norm_dtype(dtype: str) -> str:
+    """The dtype ``norm`` computes in: floats keep theirs, other inputs take floatx."""
+    return dtype if "float" in dtype or "complex" in dtype else config.floatx()
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> np.ndarray:  # noqa: A002
+    a = _a(x)
+    a = a.astype(norm_dtype(str(a.dtype)))
+    out = np.linalg.norm(a, ord=ord, axis=_ax(axis), keepdims=keepdims)
+    return np.asarray(out).astype(a.dtype)
+
+
+def singular_values(x: Any) -> np.ndarray:
+    return np.linalg.svd(_a(x), compute_uv=False)
+
+
+# ---- image patches ------------------------------------------------------------------------
+def patch_args(
+    size: Any, strides: Any, dilation_rate: Any, padding: Any, data_format: Any
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """``extract_patches``'s arguments as tuples of the patch rank (2 or 3), checked."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (int(size),) * 2
+    if not isinstance(size, (tuple, list)) or len(size) not in (2, 3):
+        raise ConfigError(
+            "Invalid `size` argument. Expected an int or a tuple of length 2 or 3. "
+            f"Received: size={size!r}. Fix: e.g. size=(16, 16)."
+        )
+    n = len(size)
+    size_t = ntuple(size, n, "size")
+    strides_t = ntuple(size_t if not strides else strides, n, "strides")
+    dil_t = ntuple(dilation_rate, n, "dilation_rate")
+    check_format(data_format, padding)
+    if builtins.max(dil_t) > 1 and builtins.max(strides_t) > 1:
+        raise ConfigError(
+            "extract_patches: dilation_rate > 1 is not supported with strides > 1 (as Keras). "
+            f"Received: strides={strides_t}, dilation_rate={dil_t}. Fix: use one of them."
+        )
+    return size_t, strides_t, dil_t
+
+
+def extract_patches(
+    images: Any, size: Any, strides: Any, dilation_rate: Any, padding: str
+) -> np.ndarray:
+    x = _a(images)
+    nd = len(size)
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x[None]
+    pads = (
+        [same_pads(x.shape[1 + i], size[i], strides[i], dilation_rate[i]) for i in range(nd)]
+        if padding == "same"
+        else [(0, 0)] * nd
+    )
+    xp = np.pad(x, [(0, 0), *pads, (0, 0)])
+    out = np.concatenate([p for _, p in _windows(xp, size, strides, dilation_rate)], axis=-1)
+    return out[0] if unbatched else out

@@ -30,8 +30,11 @@ real call count, as Keras) and passed to the backend step as a scalar.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -39,6 +42,20 @@ import numpy as np
 from .._naming import snake_case
 from .._registry import Registry
 from ..errors import ConfigError
+
+# set while fit runs a custom train_step (models/_steps.py): optimizer.apply is guarded then
+_GUARDED: contextvars.ContextVar[bool] = contextvars.ContextVar("duallearn_guard", default=False)
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Guard every ``optimizer.apply`` in this block against non-finite gradients (fit)."""
+    token = _GUARDED.set(True)
+    try:
+        yield
+    finally:
+        _GUARDED.reset(token)
+
 
 REGISTRY = Registry("optimizer")
 FORMULAS = ("keras", "torch")
@@ -194,7 +211,11 @@ class Optimizer:
         compiled step continue each other's state.
 
         Differs from Keras: a ``None`` gradient is an error (Keras skips that variable with
-        a warning), so that a variable the loss does not reach is never silently frozen."""
+        a warning), so that a variable the loss does not reach is never silently frozen.
+        Inside a ``train_step`` run by ``fit``, the update is guarded as fit's compiled step
+        is (docs/training.md, "Non-finite values"): when a gradient is NaN or infinite, or an
+        earlier guarded call of this optimizer was, the variables and slots stay as they
+        are, and ``fit`` stops at its next logging point naming the batch."""
         from ..errors import ConfigError, TrainingError
         from ..plugin import get_backend
 
@@ -230,7 +251,12 @@ class Optimizer:
                 "model's trainable_weights after the model has run (fit, build or a call)."
             )
         native = get_backend(str(backends.pop())).native_optimizer(self, variables)
-        native.apply(grads, self.current_learning_rate())
+        # a backend may trace the update for calls from eager code (``apply_eager``)
+        apply = getattr(native, "apply_eager", native.apply)
+        if _GUARDED.get() and hasattr(native, "nonfinite_step"):
+            apply(grads, self.current_learning_rate(), check=True)  # fit's guard
+        else:
+            apply(grads, self.current_learning_rate())
         self.iterations += 1
 
     def apply_gradients(self, grads_and_vars: Any) -> None:

@@ -22,11 +22,15 @@ from ._base import StepNoise as StepNoise
 from ._base import TrainSpec as TrainSpec
 from ._base import bind_variable as bind_variable
 from ._base import optimizer_for as optimizer_for
+from ._compose import check_unstack as check_unstack
+from ._compose import composed_ops as composed_ops
 from ._custom import CompositeLayer as CompositeLayer
 from ._custom import NestedModelLayer as NestedModelLayer
 from ._custom import OpsLayer as OpsLayer
 from ._custom import call_kwargs as call_kwargs
 from ._custom import check_portable as check_portable
+from ._formula import FormulaLayer as FormulaLayer
+from ._formula import activation_getter as activation_getter
 from ._losses import LOSS_EPSILON as LOSS_EPSILON
 from ._losses import LOSS_FORMULAS as LOSS_FORMULAS
 from ._losses import LossFn as LossFn
@@ -74,6 +78,7 @@ from ._select import current_backend as current_backend
 from ._select import selection as selection
 from ._select import set_backend as set_backend
 from ._select import use_backend as use_backend
+from ._time_distributed import TimeDistributedMixin as TimeDistributedMixin
 from ._walk import GraphWalk as GraphWalk
 
 __all__ = [
@@ -88,6 +93,11 @@ __all__ = [
     "NestedModelLayer",
     "OpsLayer",
     "call_kwargs",
+    "check_unstack",
+    "composed_ops",
+    "FormulaLayer",
+    "activation_getter",
+    "TimeDistributedMixin",
     "check_portable",
     "load_families",
     "dtype_table",

@@ -211,6 +211,35 @@ class Runtime(ABC):
         """The framework object the backend built (``torch.nn.Module`` / ``tf.Module``)."""
         raise NotImplementedError
 
+    # ---- the non-finite guard of ``fit`` (docs/training.md, "Non-finite values") -------------
+    def nonfinite_step(self) -> tuple[int, bool] | None:
+        """The first training step, since :meth:`clear_nonfinite`, whose loss or gradients held
+        a NaN or an infinity: ``(iteration, loss_finite)``, or None when there was none.
+
+        ``iteration`` is the optimizer's ``iterations`` before that step (the front-end maps
+        it to the epoch and batch); ``loss_finite`` is False when the loss itself was not
+        finite, True when only a gradient was not (a NaN the forward hid, e.g. a fused
+        ReLU mapping NaN to 0). One host read of a flag kept on the device; ``fit`` calls it
+        at its logging points only, never per step.
+
+        What ``train_batch`` must do for it: check ``isfinite(loss) & all(isfinite(grads))``
+        inside its compiled step, on the device (no host sync per step). When the check
+        fails, skip the update: the weights, the optimizer slots and ``iterations`` stay
+        those before the step, and the flag records the step. While the flag is set, every
+        later ``train_batch`` skips its update too (its loss and metrics still accumulate),
+        so the weights stay those before the first bad step until the flag is read. Under
+        mixed-precision loss scaling a non-finite gradient is the scaler's business (halve the
+        scale, skip the step: normal, not recorded); a non-finite loss is recorded.
+
+        Default: None (a runtime without the guard; ``fit`` then stops on a non-finite
+        epoch loss only)."""
+        return None
+
+    def clear_nonfinite(self) -> None:
+        """Forget the recorded step: later ``train_batch`` calls update again (``fit`` calls
+        it when it starts and once it has read a recorded step)."""
+        return None
+
     # ---- custom training steps (``Model.train_step`` overrides, models/_steps.py) ----------
     def to_native(self, arrays: Sequence[np.ndarray]) -> list[Any]:
         """numpy arrays as native tensors on the runtime's device (a custom step's data)."""

@@ -62,6 +62,7 @@ def variable_binder(
 # The layer families every backend implements, one module each (``_conv.py``, ...):
 # importing them registers their native layers.
 FAMILIES = (
+    "_activations",
     "_attention",
     "_conv",
     "_core",
@@ -74,6 +75,7 @@ FAMILIES = (
     "_recurrent",
     "_regularization",
     "_reshaping",
+    "_time_distributed",
 )
 
 

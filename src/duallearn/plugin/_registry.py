@@ -67,6 +67,25 @@ _INSTALL_HINTS = {
 }
 
 
+def unknown_backend(name: object, where: str = "") -> BackendError:
+    """The error for a backend name no plugin registers: what is installed, and the fix.
+
+    ``where`` says where the name came from (e.g. "DUALLEARN_BACKEND='jax'")."""
+    installed = available_backends()
+    reference = sorted(set(available_backends(include_reference=True)) - set(installed))
+    listed = ", ".join(installed) or "none"
+    if reference:
+        listed += f" (and the slow float64 reference: {', '.join(reference)})"
+    source = f" (from {where})" if where else ""
+    first = "torch" if "torch" in installed or not installed else installed[0]
+    unset = ", unset DUALLEARN_BACKEND for the default" if "DUALLEARN_BACKEND" in where else ""
+    return BackendError(
+        f"Unknown backend {name!r}{source}. Installed backends: {listed}. Fix: set "
+        f"DUALLEARN_BACKEND (or call dl.set_backend / dl.use_backend) to one of them, e.g. "
+        f"{first!r}{unset}, or install the plugin that provides {name!r}."
+    )
+
+
 def get_backend(name: str) -> Backend:
     """Return the loaded backend ``name``, importing its plugin on first use."""
     with _lock:
@@ -74,11 +93,7 @@ def get_backend(name: str) -> Backend:
             return _loaded[name]
         eps = _entry_points()
         if name not in eps:
-            installed = ", ".join(available_backends()) or "none"
-            raise BackendError(
-                f"Unknown backend {name!r}. Installed backends: {installed}. "
-                f"Fix: set DUALLEARN_BACKEND (or call dl.set_backend) to one of them."
-            )
+            raise unknown_backend(name)
         framework = _FRAMEWORK_MODULES.get(name)
         if framework is not None and importlib.util.find_spec(framework) is None:
             raise BackendError(

@@ -180,6 +180,15 @@ class NativeRuntime(Runtime):
             raise ShapeError("Compile the model before loading optimizer state.")
         self._opt.load(dict(state))
 
+    # ---- the non-finite guard (Runtime.nonfinite_step): the optimizer keeps the flag, so that
+    # fit's compiled step and optimizer.apply in a custom step share it -----------------------
+    def nonfinite_step(self) -> tuple[int, bool] | None:
+        return None if self._opt is None else self._opt.nonfinite_step()  # type: ignore[no-any-return]
+
+    def clear_nonfinite(self) -> None:
+        if self._opt is not None:
+            self._opt.clear_nonfinite()
+
     # ---- hooks -----------------------------------------------------------------------------
     def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> Any:
         raise NotImplementedError
@@ -245,6 +254,35 @@ class SlotState:
                     )
                 self._slot_assign(t, value)
         self._set_iterations(int(np.asarray(state.get("iterations", 0))))
+
+    # ---- the non-finite guard ---------------------------------------------------------------
+    # ``apply(grads, lr, loss=None, check=False)``: with ``check`` (fit's steps), the update
+    # runs only when ``loss`` and every gradient are finite and no flagged step came before;
+    # otherwise the optimizer changes nothing (slots, ``iterations``, weights) and the first
+    # such step is recorded in a flag: ``-1`` (clear) or ``2·iteration + loss_finite``, kept
+    # where the backend checks it (a device variable, or the host for host-side checks).
+    def nonfinite_step(self) -> tuple[int, bool] | None:
+        """``(iteration, loss_finite)`` of the first guarded step whose loss or gradients were
+        not finite since :meth:`clear_nonfinite`, or None: one host read of the flag. The
+        optimizer's ``iterations`` is then the one before that step (a backend that masked
+        the update on the device but counted the step on the host is set back here)."""
+        code = self._nonfinite_code()
+        if code < 0:
+            return None
+        iteration = code // 2
+        if self._get_iterations() != iteration:
+            self._set_iterations(iteration)
+        return iteration, bool(code % 2)
+
+    def clear_nonfinite(self) -> None:
+        """Clear the flag: guarded steps update again."""
+        self._set_nonfinite_code(-1)
+
+    def _nonfinite_code(self) -> int:
+        return -1  # an optimizer without the guard never records a step
+
+    def _set_nonfinite_code(self, code: int) -> None:
+        return None
 
     def _slot_numpy(self, t: Any) -> np.ndarray:
         raise NotImplementedError

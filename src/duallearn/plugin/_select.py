@@ -5,7 +5,8 @@ Precedence, first that applies wins:
 1. the innermost ``with dl.use_backend(name):`` block (context-local: threads and asyncio
    tasks each see their own);
 2. ``dl.set_backend(name)`` (process-wide);
-3. the ``DUALLEARN_BACKEND`` environment variable, read at first use;
+3. the ``DUALLEARN_BACKEND`` environment variable, read (and checked against the registered
+   plugins) at first use, and again whenever its value changes;
 4. the default: ``torch`` if installed, else ``tensorflow``.
 
 A model keeps the backend it was built with, whatever is selected later.
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..errors import BackendError
-from ._registry import available_backends, get_backend, registered_backends
+from ._registry import available_backends, get_backend, registered_backends, unknown_backend
 
 if TYPE_CHECKING:
     from ._base import Backend
@@ -30,6 +31,7 @@ _context: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "duallearn_backend", default=None
 )
 _process: str | None = None
+_env_checked: str | None = None  # the DUALLEARN_BACKEND value already found registered
 
 
 def _validate(name: object) -> str:
@@ -39,8 +41,19 @@ def _validate(name: object) -> str:
             f"({type(name).__name__}). Installed: {', '.join(available_backends()) or 'none'}."
         )
     if name not in registered_backends():
-        get_backend(name)  # raises the standard unknown-backend error
+        raise unknown_backend(name)
     return name
+
+
+def _from_env(value: str) -> str:
+    """``DUALLEARN_BACKEND``'s value, once checked (listing plugins reads package metadata:
+    done once per distinct value, not at every ``dl.backend()``)."""
+    global _env_checked
+    if value != _env_checked:
+        if value not in registered_backends():
+            raise unknown_backend(value, f"DUALLEARN_BACKEND={value!r}")
+        _env_checked = value
+    return value
 
 
 def set_backend(name: str) -> None:
@@ -74,7 +87,7 @@ def selection() -> tuple[str, str]:
         return _process, "dl.set_backend()"
     env = os.environ.get("DUALLEARN_BACKEND")
     if env:
-        return env, "DUALLEARN_BACKEND environment variable"
+        return _from_env(env), "DUALLEARN_BACKEND environment variable"
     installed = available_backends()
     for name in DEFAULT_ORDER:
         if name in installed:

@@ -14,12 +14,13 @@ from .. import __version__
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
-from ..errors import DuallearnError, SerializationError, ShapeError
+from ..errors import BackendError, DuallearnError, SerializationError, ShapeError
 from ..layers._layer import REGISTRY as LAYERS
 from ..variables import allocation_budget
 from . import _safetensors
 from ._config import model_from_config, registered_name
 from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, read_file, unpack
+from ._schema import check_config, check_keys, check_metadata
 
 T = TypeVar("T")
 MEMBERS = {
@@ -176,6 +177,8 @@ def _build(config: dict[str, Any], custom_objects: Any, budget: int, label: str)
             return model_from_config(config.get("model"), custom_objects)
     except SerializationError as exc:
         raise SerializationError(f"{label}: {exc}") from None
+    except BackendError:  # the selection (e.g. DUALLEARN_BACKEND), not the file, is wrong
+        raise
     except DuallearnError as exc:
         raise SerializationError(f"{label}: the model config is invalid: {exc}") from None
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
@@ -202,6 +205,7 @@ def read_model_file(
         if name not in members:
             raise SerializationError(f"{label} lacks its {name} member.")
     config = parse_json(members["config.json"], f"{label}: config.json")
+    check_config(config, label)
     if config.get("format_version") != version:
         raise SerializationError(
             f"{label}: config.json says format version {config.get('format_version')!r} but "
@@ -212,6 +216,7 @@ def read_model_file(
         if "metadata.json" in members
         else {}
     )
+    check_metadata(metadata, version, label)
     tensors, _ = _safetensors.loads(members["model.safetensors"], f"{label}: model.safetensors")
     return config, metadata, tensors, version, members
 
@@ -262,11 +267,14 @@ def load_model(
             )
         values.append(tensors[key])
     model.set_weights(values)
+    state = None
+    if "training.json" in members and hasattr(model, "_training_state"):
+        state = parse_json(members["training.json"], f"{label}: training.json")
+        check_keys(state, model._training_state(), label, "training.json")  # what save writes
     comp = config.get("compile")
     if compile and comp:
         _restore_compile(model, comp, members.get("optimizer.safetensors"), label, custom_objects)
-        if "training.json" in members and hasattr(model, "_restore_training_state"):
-            state = parse_json(members["training.json"], f"{label}: training.json")
+        if state is not None and hasattr(model, "_restore_training_state"):
             try:
                 model._restore_training_state(state)
             except Exception as exc:  # hostile or stale resume state: refuse, don't crash

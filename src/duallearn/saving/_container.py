@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import SerializationError
+from ._schema import check_manifest
 
 FORMAT = "duallearn-model"
 FORMAT_VERSION = 2
@@ -260,6 +261,7 @@ def unpack_bytes(
             f"{label} has format version {version!r}; this duallearn reads versions 1.."
             f"{FORMAT_VERSION}. Fix: upgrade duallearn to read newer files."
         )
+    check_manifest(manifest, label)
     listed = manifest.get("members")
     if not isinstance(listed, dict) or set(listed) != set(members):
         raise SerializationError(
@@ -302,7 +304,8 @@ def _no_constant(name: str) -> Any:
 
 
 def loads_json(data: bytes, label: str) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, bounded nesting."""
+    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, bounded nesting (which keys
+    each object may hold: ``_schema``)."""
     if len(data) > MAX_JSON:
         raise SerializationError(f"{label} is larger than {MAX_JSON} bytes.")
     try:
