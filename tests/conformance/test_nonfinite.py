@@ -354,3 +354,23 @@ def test_optimizer_apply_outside_fit_is_not_guarded(engine):
         m.optimizer.apply(nan, weights)
         assert all(np.isnan(w.numpy()).all() for w in weights)
         assert m.optimizer.iterations == 8 + 1
+
+
+# ---- mixed precision: the loss scaler keeps its rule; a non-finite loss still stops fit -------
+@pytest.mark.parametrize("engine", ENGINES)
+def test_loss_scaling_skips_overflow_quietly_but_stops_on_a_nan_loss(engine):
+    x, y = _data()
+    try:
+        dl.mixed_precision.set_global_policy("mixed_float16")
+        with dl.use_backend(engine):
+            m = _model()
+            # a huge sample weight overflows the scaled float16 gradients: skipped, no error
+            m.fit(x[:B], y[:B], sample_weight=np.full(B, 1e4, "float32"), verbose=0)
+            assert m.optimizer.iterations == 1
+            x[BAD_ROW, 0] = np.nan  # tanh keeps the NaN: the loss itself is NaN
+            m, rec = _model(activation="tanh"), Recorder()
+            with pytest.raises(TrainingError, match=r"epoch 1, batch 4 \(0-based\): the loss"):
+                _fit(m, x, y, callbacks=[rec])
+    finally:
+        dl.mixed_precision.set_global_policy(None)
+    _assert_as_before(m, rec, 0, 4)
