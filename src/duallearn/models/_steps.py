@@ -115,7 +115,7 @@ class _CompileMetrics:
         for o, ms in enumerate(self._specs()):
             for m in ms:
                 sw = sws[o] if getattr(m, "weighted", False) else None
-                if runtime is not None and hasattr(runtime, "metric_weight"):
+                if runtime is not None:  # Runtime.metric_weight: identity without a mask
                     sw = runtime.metric_weight(sw, o, ps[o])  # the output's Keras mask
                 m.update_state(ys[o], ps[o], sw)
 
