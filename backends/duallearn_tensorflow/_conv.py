@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -35,6 +36,9 @@ def _dilate(kernel: tf.Tensor, rates: tuple[int, ...]) -> tf.Tensor:
     return k
 
 
+_FORMATS = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+
+
 class _TFConvBase(TFLayer):
     def __init__(self, layer: Any) -> None:
         super().__init__(layer)
@@ -46,21 +50,21 @@ class _TFConvBase(TFLayer):
         is transposed in and out."""
         if self.spec.data_format != "channels_first":
             return x
-        return tf.transpose(x, [0, 2, 1] if x.shape.rank == 3 else [0, 2, 3, 1])
+        return tf.transpose(x, [0, *range(2, x.shape.rank), 1])
 
     def _finish(self, z: tf.Tensor) -> tf.Tensor:
         if self.use_bias:
             z = tf.nn.bias_add(z, self.bias)
         if self.spec.data_format == "channels_first":
-            z = tf.transpose(z, [0, 2, 1] if z.shape.rank == 3 else [0, 3, 1, 2])
+            z = tf.transpose(z, [0, z.shape.rank - 1, *range(1, z.shape.rank - 1)])
         return self.act(z)
 
 
-@implements("Conv1D", "Conv2D")
+@implements("Conv1D", "Conv2D", "Conv3D")
 class TFConv(_TFConvBase):
     """``tf.nn.convolution`` (grouped when the kernel's input depth is C/groups); ``"causal"``
     left-pads ``(k−1)·d`` steps and runs VALID. Where TensorFlow has no grouped kernel (CPU
-    float64) the groups run as separate convolutions."""
+    float64, and 3D on CPU) the groups run as separate convolutions."""
 
     def __init__(self, layer: Any) -> None:
         super().__init__(layer)
@@ -76,46 +80,45 @@ class TFConv(_TFConvBase):
             left = (spec.kernel_size[0] - 1) * spec.dilation_rate[0]
             x = tf.pad(x, [[0, 0], [left, 0], [0, 0]])
             padding = "VALID"
-        if spec.groups == 1 or self.native_groups:
-            z = tf.nn.convolution(
-                x, self.kernel, strides=spec.strides, padding=padding, dilations=spec.dilation_rate
-            )
+        # an explicit data_format: TF's eager Conv3D gradient reads it from the op
+        conv = functools.partial(
+            tf.nn.convolution,
+            strides=spec.strides,
+            padding=padding,
+            dilations=spec.dilation_rate,
+            data_format=_FORMATS[spec.rank],
+        )
+        if spec.groups == 1 or (self.native_groups and spec.rank < 3):
+            z = conv(x, self.kernel)
         else:  # one convolution per group, concatenated (same formula)
             xs = tf.split(x, spec.groups, axis=-1)
             ks = tf.split(self.kernel, spec.groups, axis=-1)
             z = tf.concat(
-                [
-                    tf.nn.convolution(
-                        xg, kg, strides=spec.strides, padding=padding, dilations=spec.dilation_rate
-                    )
-                    for xg, kg in zip(xs, ks, strict=True)
-                ],
+                [conv(xg, kg) for xg, kg in zip(xs, ks, strict=True)],
                 axis=-1,
             )
         return self._finish(z)
 
 
-@implements("Conv2DTranspose")
-class TFConv2DTranspose(_TFConvBase):
-    """``tf.nn.conv2d_transpose`` with the output size Keras gives (in·s for SAME,
-    in·s + max(k_eff − s, 0) for VALID); kernel (kh, kw, filters, C) is TF's native layout;
-    dilation is applied by inserting zeros in the kernel."""
+@implements("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+class TFConvTranspose(_TFConvBase):
+    """``tf.nn.conv_transpose`` with the output size Keras gives (in·s for SAME,
+    in·s + max(k_eff − s, 0) for VALID, or from ``output_padding``); kernel (*k, filters, C)
+    is TF's native layout; dilation is applied by inserting zeros in the kernel."""
 
     def forward(
         self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> tf.Tensor:
         spec = self.spec
         x = self._in(x)
-        h, w = int(x.shape[1]), int(x.shape[2])
-        out = tf.stack(
-            [tf.shape(x)[0], spec.output_length(h, 0), spec.output_length(w, 1), spec.filters]
-        )
-        # TF's CPU Conv2DBackpropInput has no dilation: dilate the kernel explicitly.
-        z = tf.nn.conv2d_transpose(
+        sizes = [spec.output_length(int(n), a) for a, n in enumerate(x.shape[1:-1])]
+        out = tf.stack([tf.shape(x)[0], *sizes, spec.filters])
+        # TF's CPU backprop-input kernels have no dilation: dilate the kernel explicitly.
+        z = tf.nn.conv_transpose(
             x,
             _dilate(self.kernel, spec.dilation_rate),
             out,
-            strides=spec.strides,
+            strides=list(spec.strides),
             padding=spec.padding.upper(),
         )
         return self._finish(z)

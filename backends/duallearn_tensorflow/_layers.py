@@ -53,3 +53,7 @@ class TFLayer(NativeLayer, tf.Module):
 
     def _track(self, name: str, native: Any) -> None:
         setattr(self, name, native)
+
+
+# the image preprocessing family registers here (it needs the base class above)
+from . import _preprocessing as _preprocessing  # noqa: E402

@@ -214,5 +214,18 @@ def _mean_iou(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf
     return tf.math.unsorted_segment_sum(tf.where(ok, w, tf.zeros_like(w)), idx, c * c)
 
 
+def _binary_iou(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
+    pred = tf.cast(p, tf.float32) >= tf.constant(spec.threshold, tf.float32)
+    return _mean_iou(spec, y, tf.cast(pred, tf.int64), sw)
+
+
+def _threshold_counts(spec: Any, y: tf.Tensor, p: tf.Tensor, sw: tf.Tensor | None) -> tf.Tensor:
+    y, p = _select(spec, y, p)
+    if spec.clip:
+        p = tf.clip_by_value(p, tf.constant(0.0, F64), tf.constant(1.0, F64))
+    counts = confusion_counts(y, p, sw, _thresholds(spec))
+    return tf.concat([counts[c] for c in spec.conditions], 0)
+
+
 # the metric's name -> its state delta (tables: duallearn.plugin)
 delta = plugin.metric_delta(globals(), _ops)

@@ -122,3 +122,12 @@ class TFGroupNormalization(_Named):
         if beta is not None:
             y = y + beta
         return y
+
+
+@implements("UnitNormalization")
+class TFUnitNormalization(TFLayer):
+    """``x · min(rsqrt(Σ_A x²), 1/ε)`` (Keras's ``ops.normalize``)."""
+
+    def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        s = tf.reduce_sum(tf.square(x), axis=list(self.spec.axes), keepdims=True)
+        return x * tf.minimum(tf.math.rsqrt(s), tf.constant(1.0 / self.spec.epsilon, x.dtype))

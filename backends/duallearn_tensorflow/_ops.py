@@ -302,16 +302,13 @@ def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> tf.Tensor:
         return tf.gather(tf.reshape(t, [-1]), tf.reshape(i, [-1]))
     rank = t.shape.rank
     axis = axis % rank
-    ts, is_ = list(t.shape), list(i.shape)
-    shape_ = list(
-        np.broadcast_shapes(
-            tuple(ts[:axis] + [1] + ts[axis + 1 :]), tuple(is_[:axis] + [1] + is_[axis + 1 :])
-        )
-    )
-    st, si = list(shape_), list(shape_)
-    st[axis], si[axis] = ts[axis], is_[axis]
-    t = tf.broadcast_to(t, st)
-    i = tf.broadcast_to(i, si)
+    # dynamic shapes: a traced step's batch size may be unknown (None)
+    ts, is_ = tf.shape(t, out_type=tf.int64), tf.shape(i, out_type=tf.int64)
+    at = tf.one_hot(axis, rank, on_value=True, off_value=False)
+    one = tf.ones((rank,), tf.int64)
+    common = tf.broadcast_dynamic_shape(tf.where(at, one, ts), tf.where(at, one, is_))
+    t = tf.broadcast_to(t, tf.where(at, ts, common))
+    i = tf.broadcast_to(i, tf.where(at, is_, common))
     # move the axis last, gather with batch dims, move it back
     perm = [d for d in range(rank) if d != axis] + [axis]
     inv = list(np.argsort(perm))
@@ -538,6 +535,30 @@ def cond(pred: Any, true_fn: Any, false_fn: Any) -> Any:
     if tf.executing_eagerly():
         return true_fn() if bool(p) else false_fn()
     return tf.cond(tf.cast(p, tf.bool), true_fn, false_fn)
+
+
+# ---- Fourier transforms: (real, imag) pairs in and out (Keras's convention) ------------------
+def _complex(x: Any) -> tf.Tensor:
+    return tf.dtypes.complex(_t(x[0]), _t(x[1]))
+
+
+def _parts(c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return tf.math.real(c), tf.math.imag(c)
+
+
+def _complex_op(transform: Any) -> Any:
+    return lambda x: _parts(transform(_complex(x)))
+
+
+fft, fft2, ifft2 = (_complex_op(f) for f in (tf.signal.fft, tf.signal.fft2d, tf.signal.ifft2d))
+
+
+def rfft(x: Any, fft_length: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    return _parts(tf.signal.rfft(_t(x), None if fft_length is None else [fft_length]))
+
+
+def irfft(x: Any, fft_length: int | None = None) -> tf.Tensor:
+    return tf.signal.irfft(_complex(x), None if fft_length is None else [fft_length])
 
 
 linspace, norm, extract_patches = plugin.composed_ops(sys.modules[__name__])  # plugin's

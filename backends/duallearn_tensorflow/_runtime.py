@@ -14,6 +14,7 @@ import tensorflow as tf
 from duallearn.plugin import GraphSpec, GraphWalk, NativeRuntime, StepNoise, TrainSpec, WalkedNet
 
 from . import _losses, _metrics
+from ._embedding import lookup_errors
 from ._layers import DTYPES, TFLayer, native_layer
 from ._optimizers import TFOptimizer
 from ._rng import TFRng
@@ -183,9 +184,13 @@ class TFRuntime(NativeRuntime):
         (``Model.set_device`` before the first fit/evaluate/predict)."""
         self._scope = _scope(device)
 
+    @contextlib.contextmanager
     def _placed(self) -> Any:
+        """Where the model's native calls run (its device), with an out-of-range id of a
+        compiled step's Embedding lookup reported as an ``IndexRangeError``."""
         scope = self._scope
-        return contextlib.nullcontext() if scope is None else tf.device(scope)
+        with lookup_errors(), contextlib.nullcontext() if scope is None else tf.device(scope):
+            yield
 
     # ---- forward -------------------------------------------------------------------------
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

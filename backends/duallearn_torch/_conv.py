@@ -20,17 +20,35 @@ from . import _activations
 from ._layers import TorchLayer, implements
 
 
-def _nchw(x: torch.Tensor) -> torch.Tensor:
-    return x.permute(0, 3, 1, 2)
+def _first_view(x: torch.Tensor) -> torch.Tensor:
+    """The channels-first view of channels-last data (zero-copy; NHWC → NCHW etc.)."""
+    n = x.dim()
+    return x.permute(0, n - 1, *range(1, n - 1))
 
 
-def _nhwc(y: torch.Tensor) -> torch.Tensor:
-    return y.permute(0, 2, 3, 1)
+def _last_view(y: torch.Tensor) -> torch.Tensor:
+    """The channels-last view of a channels-first result (NCHW → NHWC etc.)."""
+    return y.permute(0, *range(2, y.dim()), 1)
+
+
+_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
 
 
 def _to_channels_last(p: torch.Tensor) -> None:
-    if p.dim() == 4:
-        p.data = p.data.contiguous(memory_format=torch.channels_last)
+    if p.dim() in _FORMATS:
+        p.data = p.data.contiguous(memory_format=_FORMATS[p.dim()])
+
+
+def _kernel_to_native(value: np.ndarray) -> np.ndarray:
+    """Canonical (*k, in, out) → torch (out, in, *k) (conv); the same axes map a transposed
+    kernel (*k, filters, C) → (C, filters, *k)."""
+    n = value.ndim - 2
+    return value.transpose(n + 1, n, *range(n))
+
+
+def _kernel_to_canonical(value: np.ndarray) -> np.ndarray:
+    n = value.ndim - 2
+    return value.transpose(*range(2, n + 2), 1, 0)
 
 
 def _pad_args(pads: list[tuple[int, int]]) -> tuple[Any, tuple[int, ...] | None]:
@@ -65,14 +83,10 @@ class _TorchConvBase(TorchLayer):
 
     def _in(self, x: torch.Tensor) -> torch.Tensor:
         """The channels-first view torch's kernels take (zero-copy for channels-last data)."""
-        if self.first:
-            return x
-        return x.permute(0, 2, 1) if x.dim() == 3 else _nchw(x)
+        return x if self.first else _first_view(x)
 
     def _out(self, y: torch.Tensor) -> torch.Tensor:
-        if self.first:
-            return y
-        return y.permute(0, 2, 1) if y.dim() == 3 else _nhwc(y)
+        return y if self.first else _last_view(y)
 
     def _spatial(self, x: torch.Tensor) -> tuple[int, ...]:
         return tuple(int(n) for n in (x.shape[2:] if self.first else x.shape[1:-1]))
@@ -90,15 +104,20 @@ class _TorchConvBase(TorchLayer):
         ]
 
 
-@implements("Conv2D")
-class TorchConv2D(_TorchConvBase):
-    """``F.conv2d`` on the channels_last view; kernel OIHW = ``kernel.transpose(3, 2, 0, 1)``."""
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+@implements("Conv1D", "Conv2D", "Conv3D")
+class TorchConv(_TorchConvBase):
+    """``F.conv1d/2d/3d`` on the channels-first view (channels_last memory format); kernel
+    (filters, C/g, *k) = ``kernel.transpose(n+1, n, 0, …, n−1)`` (2D: ``(3, 2, 0, 1)``)."""
 
     def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value.transpose(3, 2, 0, 1) if index == 0 else value
+        return _kernel_to_native(value) if index == 0 else value
 
     def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value.transpose(2, 3, 1, 0) if index == 0 else value
+        return _kernel_to_canonical(value) if index == 0 else value
 
     def forward(
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
@@ -108,7 +127,7 @@ class TorchConv2D(_TorchConvBase):
         padding, spec_pad = _pad_args(self._pads(self._spatial(x)))
         if spec_pad is not None:
             xc = F.pad(xc, spec_pad)
-        y = F.conv2d(
+        y = _CONV[spec.rank](
             xc,
             self.w0,
             self.b,
@@ -120,64 +139,35 @@ class TorchConv2D(_TorchConvBase):
         return self.act(self._out(y))
 
 
-@implements("Conv1D")
-class TorchConv1D(_TorchConvBase):
-    """``F.conv1d`` on the (B, C, T) view; kernel (filters, C/g, k) =
-    ``kernel.transpose(2, 1, 0)``."""
+@implements("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+class TorchConvTranspose(_TorchConvBase):
+    """``F.conv_transpose1d/2d/3d`` without padding, then TensorFlow's crop ``[p : p + out]``
+    per axis (zero-extended at the end when the full result is shorter; shared/PARITY.md §2).
+    Kernel (C, filters, *k) = ``kernel.transpose(n+1, n, 0, …, n−1)``."""
 
     def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value.transpose(2, 1, 0) if index == 0 else value
+        return _kernel_to_native(value) if index == 0 else value
 
     def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value.transpose(2, 1, 0) if index == 0 else value
+        return _kernel_to_canonical(value) if index == 0 else value
 
     def forward(
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        xc = self._in(x)
-        padding, spec_pad = _pad_args(self._pads(self._spatial(x)))
-        if spec_pad is not None:
-            xc = F.pad(xc, spec_pad)
-        y = F.conv1d(
-            xc,
-            self.w0,
-            self.b,
-            spec.strides,
-            padding,
-            spec.dilation_rate,
-            spec.groups,
-        )
-        return self.act(self._out(y))
-
-
-@implements("Conv2DTranspose")
-class TorchConv2DTranspose(_TorchConvBase):
-    """``F.conv_transpose2d`` without padding, then TensorFlow's crop ``[p : p + out]`` per axis
-    (zero-extended at the end when the full result is shorter; shared/PARITY.md §2).
-    Kernel (C, filters, kh, kw) = ``kernel.transpose(3, 2, 0, 1)``."""
-
-    def to_native(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value.transpose(3, 2, 0, 1) if index == 0 else value
-
-    def to_canonical(self, index: int, value: np.ndarray) -> np.ndarray:
-        return value.transpose(2, 3, 1, 0) if index == 0 else value
-
-    def forward(
-        self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
-    ) -> torch.Tensor:
-        spec = self.spec
-        y = F.conv_transpose2d(
+        y = _CONV_T[spec.rank](
             self._in(x), self.w0, None, spec.strides, 0, 0, 1, spec.dilation_rate
         )
         crops = spec.crops(self._spatial(x))
         extra = [max(b + n - y.shape[2 + a], 0) for a, (b, n) in enumerate(crops)]
         if any(extra):
-            y = F.pad(y, (0, extra[1], 0, extra[0]))
-        (bh, nh), (bw, nw) = crops
-        y = y[:, :, bh : bh + nh, bw : bw + nw]
+            spec_pad: list[int] = []
+            for e in reversed(extra):  # F.pad lists the last axis first
+                spec_pad += [0, e]
+            y = F.pad(y, tuple(spec_pad))
+        y = y[(slice(None), slice(None), *(slice(b, b + n) for b, n in crops))]
         if self.b is not None:
-            y = y + self.b[:, None, None]
+            y = y + self.b.reshape(-1, *([1] * spec.rank))
         return self.act(self._out(y))
 
 

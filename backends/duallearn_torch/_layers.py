@@ -54,3 +54,7 @@ class TorchLayer(NativeLayer, nn.Module):
     def __init__(self, layer: Any) -> None:
         super().__init__()
         self._init_native(layer)
+
+
+# the image preprocessing family registers here (it needs the base class above)
+from . import _preprocessing as _preprocessing  # noqa: E402

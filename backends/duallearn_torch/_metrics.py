@@ -205,5 +205,17 @@ def _mean_iou(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | No
     return cm.index_add_(0, idx, torch.where(ok, w, 0.0))
 
 
+def _binary_iou(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> Any:
+    return _mean_iou(spec, y, (p.to(torch.float32) >= spec.threshold).long(), sw)
+
+
+def _threshold_counts(spec: Any, y: torch.Tensor, p: torch.Tensor, sw: torch.Tensor | None) -> Any:
+    y, p = _select(spec, y, p)
+    if spec.clip:
+        p = torch.clamp(p, 0.0, 1.0)
+    counts = confusion_counts(y, p, sw, _thresholds(spec, p))
+    return torch.cat([counts[c] for c in spec.conditions])
+
+
 # the metric's name -> its state delta (tables: duallearn.plugin)
 delta = plugin.metric_delta(globals(), _ops)

@@ -160,3 +160,12 @@ class TorchGroupNormalization(_Named):
         else:
             y = F.group_norm(xc, self.groups, self.gamma, self.beta, self.spec.epsilon)
         return _channels_back(y, self.axis)
+
+
+@implements("UnitNormalization")
+class TorchUnitNormalization(TorchLayer):
+    """``x · min(rsqrt(Σ_A x²), 1/ε)`` (Keras's ``ops.normalize``; not ``F.normalize``)."""
+
+    def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
+        s = x.square().sum(dim=self.spec.axes, keepdim=True)
+        return x * torch.clamp(torch.rsqrt(s), max=1.0 / self.spec.epsilon)

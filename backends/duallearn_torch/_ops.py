@@ -585,6 +585,30 @@ def cond(pred: Any, true_fn: Any, false_fn: Any) -> Any:
     return true_fn() if bool(_t(pred)) else false_fn()
 
 
+# ---- Fourier transforms: (real, imag) pairs in and out (Keras's convention) ------------------
+def _complex(x: Any) -> torch.Tensor:
+    return torch.complex(_t(x[0]), _t(x[1]))
+
+
+def _parts(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return c.real, c.imag
+
+
+def _complex_op(transform: Any) -> Any:
+    return lambda x: _parts(transform(_complex(x)))
+
+
+fft, fft2, ifft2 = (_complex_op(f) for f in (torch.fft.fft, torch.fft.fft2, torch.fft.ifft2))
+
+
+def rfft(x: Any, fft_length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    return _parts(torch.fft.rfft(_t(x), n=fft_length))
+
+
+def irfft(x: Any, fft_length: int | None = None) -> torch.Tensor:
+    return torch.fft.irfft(_complex(x), n=fft_length)
+
+
 # written once in duallearn.plugin from this module's ops
 linspace, norm, extract_patches = plugin.composed_ops(sys.modules[__name__])
 

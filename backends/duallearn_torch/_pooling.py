@@ -17,22 +17,27 @@ from duallearn.plugin import axis_pads
 
 from ._layers import TorchLayer, implements
 
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
-class _TorchPool(TorchLayer):
+
+@implements(*(f"{kind}Pooling{n}D" for kind in ("Max", "Average") for n in (1, 2, 3)))
+class TorchPool(TorchLayer):
+    """Windowed pools (``F.max_pool{n}d``/``F.avg_pool{n}d`` on the channels-first view)."""
+
     def forward(
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         spec = self.spec
-        one_d = spec.rank == 1
+        n = spec.rank
         first = spec.data_format == "channels_first"
         if first:
             xc, sizes = x, tuple(x.shape[2:])
         else:  # zero-copy channels-first views of channels-last data
-            xc = x.permute(0, 2, 1) if one_d else x.permute(0, 3, 1, 2)
-            sizes = tuple(x.shape[1:-1])
+            xc, sizes = x.permute(0, n + 1, *range(1, n + 1)), tuple(x.shape[1:-1])
         pads = [
-            axis_pads(spec.padding, int(n), k, s)
-            for n, k, s in zip(sizes, spec.pool_size, spec.strides, strict=True)
+            axis_pads(spec.padding, int(size), k, s)
+            for size, k, s in zip(sizes, spec.pool_size, spec.strides, strict=True)
         ]
         k, s = spec.pool_size, spec.strides
         symmetric = all(b == a and 2 * b <= kk for (b, a), kk in zip(pads, k, strict=True))
@@ -40,36 +45,23 @@ class _TorchPool(TorchLayer):
         if symmetric:
             p = tuple(b for b, _ in pads)
             if spec.mode == "max":
-                y = (F.max_pool1d if one_d else F.max_pool2d)(xc, k, s, p)
-            elif one_d:
-                y = F.avg_pool1d(xc, k, s, p, count_include_pad=False)
+                y = _MAX[n](xc, k, s, p)
             else:
-                y = F.avg_pool2d(xc, k, s, p, count_include_pad=False)
+                y = _AVG[n](xc, k, s, p, count_include_pad=False)
         else:
             spec_pad: list[int] = []
             for b, a in reversed(pads):  # F.pad lists the last axis first
                 spec_pad += [b, a]
             if spec.mode == "max":
-                y = (F.max_pool1d if one_d else F.max_pool2d)(
-                    F.pad(xc, tuple(spec_pad), value=float("-inf")), k, s
-                )
+                y = _MAX[n](F.pad(xc, tuple(spec_pad), value=float("-inf")), k, s)
             else:
-                avg = F.avg_pool1d if one_d else F.avg_pool2d
+                avg = _AVG[n]
                 ones = torch.ones((1, 1, *xc.shape[2:]), dtype=x.dtype, device=x.device)
                 y = avg(F.pad(xc, tuple(spec_pad)), k, s) / avg(F.pad(ones, tuple(spec_pad)), k, s)
-        if first:
-            return y
-        return y.permute(0, 2, 1) if one_d else y.permute(0, 2, 3, 1)
+        return y if first else y.permute(0, *range(2, n + 2), 1)
 
 
-@implements("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
-class TorchPool(_TorchPool):
-    """Windowed pools (1D on the (B, C, T) view, 2D on the NCHW view)."""
-
-
-@implements(
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D"
-)
+@implements(*(f"Global{kind}Pooling{n}D" for kind in ("Max", "Average") for n in (1, 2, 3)))
 class TorchGlobalPool(TorchLayer):
     """``amax`` (ties split the gradient, as TensorFlow) / ``mean`` over the spatial axes;
     GlobalAveragePooling1D weights the steps with an incoming Keras mask."""

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _SUBMODULES = frozenset({
-    "activations", "callbacks", "config", "constraints", "data", "errors", "initializers",
+    "activations", "applications", "callbacks", "config", "constraints", "data", "datasets",
+    "errors", "initializers",
     "layers", "losses", "metrics", "mixed_precision", "ops", "optimizers", "preprocessing",
     "random", "regularizers", "saving", "utils",
     # reachable as attributes too, though not in __all__
@@ -36,10 +37,12 @@ _NAMES = {
 
 if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from . import activations as activations
+    from . import applications as applications
     from . import callbacks as callbacks
     from . import config as config
     from . import constraints as constraints
     from . import data as data
+    from . import datasets as datasets
     from . import errors as errors
     from . import initializers as initializers
     from . import layers as layers
@@ -89,12 +92,14 @@ __all__ = [
     "Sequential",
     "__version__",
     "activations",
+    "applications",
     "available_backends",
     "backend",
     "callbacks",
     "config",
     "constraints",
     "data",
+    "datasets",
     "errors",
     "initializers",
     "layers",

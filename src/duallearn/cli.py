@@ -36,6 +36,15 @@ def _import_frameworks_in_order() -> None:
 
 # ---- info ------------------------------------------------------------------------------------
 def cmd_info(args: argparse.Namespace) -> int:
+    """``duallearn info``: print the installed backends, their versions and devices.
+
+    Args:
+        args: the parsed command line (no option of its own).
+
+    Returns:
+        ``EXIT_OK``. Raises ``BackendError`` (exit 2 via :func:`main`) when
+        ``DUALLEARN_BACKEND`` names no installed backend.
+    """
     import duallearn as dl
     from duallearn.plugin import get_backend, registered_backends, selection
 
@@ -70,6 +79,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # ---- inspect ---------------------------------------------------------------------------------
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """``duallearn inspect MODEL``: format version, layers, parameters and digests of a file.
+
+    Args:
+        args: the parsed command line; ``args.model`` is the ``.dlm`` path.
+
+    Returns:
+        ``EXIT_OK``, or ``EXIT_CHECK_FAILED`` when a member's SHA-256 digest does not match.
+    """
     from duallearn.saving import inspect_model_file
 
     info = inspect_model_file(args.model)
@@ -200,6 +217,16 @@ def parity_table(path: str, inputs: list[np.ndarray] | None) -> tuple[list[Any],
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
+    """``duallearn parity MODEL [--data FILE.npz]``: per-layer differences between backends.
+
+    Args:
+        args: the parsed command line; ``args.model`` (a ``.dlm`` path) and ``args.data``
+            (an ``.npz`` of inputs, or ``None`` for seeded random inputs).
+
+    Returns:
+        ``EXIT_OK`` when every layer agrees within its tolerance (or one backend only is
+        installed), else ``EXIT_CHECK_FAILED``.
+    """
     import duallearn as dl
 
     inputs = None
@@ -221,6 +248,16 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
 # ---- export ----------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
+    """``duallearn export MODEL --format F --output PATH``: export, then verify the artifact.
+
+    Args:
+        args: the parsed command line; ``args.model``, ``args.format`` (one of
+            ``duallearn.export.FORMATS``), ``args.output`` and ``args.data`` (optional probes).
+
+    Returns:
+        ``EXIT_OK`` when the exported artifact reproduces the model, else
+        ``EXIT_CHECK_FAILED`` (the verification table is printed either way).
+    """
     import duallearn as dl
     from duallearn.export import ExportError, check_target, export_model
 
@@ -241,6 +278,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``duallearn`` argument parser: subcommands ``info``, ``inspect``, ``parity``, ``export``.
+
+    Returns:
+        An :class:`argparse.ArgumentParser`; each subcommand sets ``fn`` to its ``cmd_*``.
+    """
     from duallearn.export import FORMATS
 
     parser = _Parser(prog="duallearn", description="duallearn model files: info, inspect, "
@@ -265,6 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``duallearn`` command.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 OK, 1 a check failed (digests, parity, export verification),
+        2 a usage error (a ``DuallearnError`` or an ``OSError``, printed as one line), 130
+        interrupted.
+
+    Example:
+        >>> from duallearn.cli import main
+        >>> main(["info"])  # doctest: +SKIP
+        0
+    """
     from duallearn.errors import DuallearnError
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -148,3 +148,74 @@ def dtype_policy() -> object:
     from .mixed_precision import global_policy
 
     return global_policy()
+
+
+# ---- more keras.config names -----------------------------------------------------------------
+_traceback_filtering = True
+
+
+def enable_traceback_filtering() -> None:
+    """Keep Keras's flag on. duallearn does not filter tracebacks (its errors carry the
+    layer, shape and backend in the message instead), so the flag changes nothing."""
+    global _traceback_filtering
+    _traceback_filtering = True
+
+
+def disable_traceback_filtering() -> None:
+    """Turn Keras's flag off (duallearn never filters tracebacks: nothing else changes)."""
+    global _traceback_filtering
+    _traceback_filtering = False
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """The flag kept by :func:`enable_traceback_filtering`/:func:`disable_traceback_filtering`
+    (``True`` by default, as Keras); duallearn's tracebacks are never filtered either way."""
+    return _traceback_filtering
+
+
+def backend() -> str:
+    """The active backend's name (``dl.backend()``; Keras's ``keras.config.backend()``)."""
+    from .plugin import backend_name
+
+    return backend_name()
+
+
+def set_backend(name: str) -> None:
+    """Select the backend (``dl.set_backend``). Unlike Keras's, nothing is reloaded: models
+    built before keep the backend they were built on."""
+    from .plugin import set_backend as select
+
+    select(name)
+
+
+def epsilon() -> float:
+    """Keras's fuzz factor, 1e-7 (``dl.backend.epsilon()``)."""
+    from ._backend_api import backend as api
+
+    return api.epsilon()
+
+
+def set_epsilon(value: float) -> None:
+    """Only 1e-7 is accepted (``dl.backend.set_epsilon``: the losses' clip is fixed)."""
+    from ._backend_api import backend as api
+
+    api.set_epsilon(value)
+
+
+def image_data_format() -> str:
+    """``"channels_last"`` (``dl.backend.image_data_format()``)."""
+    from ._backend_api import backend as api
+
+    return api.image_data_format()
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Only ``"channels_last"`` is accepted (``dl.backend.set_image_data_format``)."""
+    from ._backend_api import backend as api
+
+    api.set_image_data_format(data_format)
+
+
+def is_nnx_enabled() -> bool:
+    """``False``: Flax NNX is a JAX feature and duallearn has no JAX backend."""
+    return False

@@ -17,6 +17,11 @@ class ConfigError(DuallearnError, ValueError):
     """An argument or configuration value is invalid."""
 
 
+class DataError(ConfigError):
+    """The data given to ``fit`` / ``evaluate`` / ``predict`` (or a data source's batches) is
+    not what the model can take: strings, ragged lists, a wrong structure or length."""
+
+
 class UnknownNameError(DuallearnError, ValueError):
     """A string name (optimizer, loss, activation, initializer, class) is not known."""
 

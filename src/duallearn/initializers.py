@@ -301,4 +301,17 @@ def get(identifier: object) -> Initializer:
 
 
 def serialize(init: Initializer) -> dict[str, Any]:
+    """The JSON-able form of an initializer (Keras's ``keras.initializers.serialize``).
+
+    Args:
+        init: an :class:`Initializer`.
+
+    Returns:
+        ``{"class_name": ..., "config": init.get_config()}``; :func:`get` reads it back.
+
+    Example:
+        >>> from duallearn import initializers
+        >>> initializers.serialize(initializers.Constant(0.5))
+        {'class_name': 'Constant', 'config': {'value': 0.5}}
+    """
     return {"class_name": type(init).__name__, "config": init.get_config()}

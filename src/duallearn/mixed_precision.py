@@ -1,15 +1,15 @@
 """Dtype policies (``keras.mixed_precision``): the dtype of variables and of computations.
 
-=================  ==============  =============  ===============
-policy             variables       computations   loss scaling
-=================  ==============  =============  ===============
-``float32``        float32         float32        no
-``float64``        float64         float64        no
-``mixed_float16``  float32         float16        dynamic (fit)
-``mixed_bfloat16`` float32         bfloat16       no
-``float16``        float16         float16        no
-``bfloat16``       bfloat16        bfloat16       no
-=================  ==============  =============  ===============
+==================  ==============  =============  ===============
+policy              variables       computations   loss scaling
+==================  ==============  =============  ===============
+``float32``         float32         float32        no
+``float64``         float64         float64        no
+``mixed_float16``   float32         float16        dynamic (fit)
+``mixed_bfloat16``  float32         bfloat16       no
+``float16``         float16         float16        no
+``bfloat16``        bfloat16        bfloat16       no
+==================  ==============  =============  ===============
 
 Set it before building models: ``dl.mixed_precision.set_global_policy("mixed_bfloat16")`` (or
 ``dl.config.set_dtype_policy``). The variable dtype becomes ``dl.config.floatx()``; a model

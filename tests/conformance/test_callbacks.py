@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import importlib
 import os
 
 import numpy as np
@@ -75,7 +76,8 @@ def test_model_checkpoint_keeps_best_and_formats_names(backend, tmp_path):
     m2.load_weights(str(tmp_path / "w.safetensors"))
     for a, b in zip(m2.get_weights(), snaps.weights[4], strict=True):
         np.testing.assert_array_equal(a, b)
-    assert not glob.glob(str(tmp_path / ".tmp-*"))  # atomic writes leave no temp files
+    assert not glob.glob(str(tmp_path / ".dltmp-*"))  # atomic writes leave no temp files
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_model_checkpoint_every_n_batches(backend, tmp_path):
@@ -255,7 +257,7 @@ def test_callback_hooks_and_params(backend):
 
 def test_tensorboard_files_read_by_the_tensorboard_package(backend, tmp_path):
     """The `tensorboard` package itself (what `tensorboard --logdir` uses) reads the files."""
-    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    ea_mod = importlib.import_module("tensorboard.backend.event_processing.event_accumulator")
     x, y = data()
     m = model()
     tb = dl.callbacks.TensorBoard(str(tmp_path), histogram_freq=1)

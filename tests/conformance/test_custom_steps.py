@@ -8,6 +8,7 @@ same thing must match. Numbers are compared with the float32 tolerance table.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from duallearn.testing import assert_close
 
 from ..conftest import BACKENDS, need_backends
 
-keras = pytest.importorskip("keras")
+keras = importlib.import_module("keras")
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
 
 F32 = "float32"
@@ -650,3 +651,48 @@ def test_masked_sequence_outputs_in_a_custom_step_match_the_default(backend: str
         m.compile(dl.optimizers.Adam(0.01), "mse", metrics=["mae"])
     _history("masked", _fit(ours, tokens, y).history, _fit(default, tokens, y).history)
     _same("weights", ours.get_weights(), default.get_weights())
+
+
+# ---- Keras 2 spellings kept by Keras 3 as deprecated shims ---------------------------------------
+class ShimStep(dl.Model):
+    """A Keras-2-era step (keras.io's metric-learning pattern): compiled_loss and
+    compiled_metrics.update_state."""
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        x, y = data
+        with dl.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.compiled_metrics.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+
+class KerasShimStep(keras.Model):
+    def train_step(self, data: Any) -> dict[str, Any]:
+        import tensorflow as tf
+
+        x, y = data
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.compiled_metrics.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compiled_loss_and_compiled_metrics_shims_match_keras(backend: str) -> None:
+    x, y = _data(4)
+    ours, theirs = _pair(ShimStep, KerasShimStep, backend)
+    ours.compile(dl.optimizers.SGD(0.05), "mse", metrics=["mae"])
+    theirs.compile(keras.optimizers.SGD(0.05), "mse", metrics=["mae"])
+    with pytest.warns(UserWarning, match=r"`model.compiled_loss\(\)` is deprecated"):
+        with pytest.warns(UserWarning, match=r"`model.compiled_metrics\(\)` is deprecated"):
+            h_ours = _fit(ours, x, y)
+    h_theirs = _fit(theirs, x, y)
+    # Keras's shim updates the loss tracker (a Mean) with y_pred: "loss" is mean(y_pred)
+    _history("shim step vs keras", h_ours.history, h_theirs.history)
+    _same("weights vs keras", ours.get_weights(), theirs.get_weights())

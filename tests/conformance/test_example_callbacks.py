@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ from ..conftest import BACKENDS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "callbacks_tensorboard.py"
 
-pytest.importorskip("sklearn")
+importlib.import_module("sklearn")
 
 
 @pytest.mark.parametrize("name", BACKENDS)

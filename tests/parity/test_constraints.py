@@ -9,6 +9,7 @@ canonical (Keras) axis: the Conv2D, DepthwiseConv2D, SeparableConv2D and GRU cas
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from duallearn.testing import assert_close
 from ..conftest import BACKENDS
 from .test_regularizers import _close
 
-keras = pytest.importorskip("keras")
+keras = importlib.import_module("keras")
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
 
 F32 = "float32"

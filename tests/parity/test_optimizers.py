@@ -9,6 +9,7 @@ The backend optimizers are driven directly with given gradients (``TorchOptimize
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -295,7 +296,7 @@ def rel_err(a, b):
 
 @pytest.mark.parametrize("case", sorted(KERAS_CASES))
 def test_keras_oracle(case):
-    keras = pytest.importorskip("keras")
+    keras = importlib.import_module("keras")
     name = case.split("+")[0]
     hyper, feats = KERAS_CASES[case]
     lr = {"Adadelta": 1.0, "Ftrl": 0.125}.get(name, 2.0**-7)
@@ -313,7 +314,7 @@ def test_keras_oracle(case):
 def test_keras_oracle_defaults(name):
     """Keras defaults (0.9, 0.999, 1e-7... are rounded through float32 inside Keras even for
     float64 variables): recorded bound 1e-5 relative after 200 steps."""
-    keras = pytest.importorskip("keras")
+    keras = importlib.import_module("keras")
     r = np.random.default_rng(4)
     w0 = [r.standard_normal((3, 4)), r.standard_normal((4,))]
     grads = [[r.standard_normal(w.shape) * 0.1 for w in w0] for _ in range(200)]
@@ -397,7 +398,7 @@ SCHEDULES = [
 def test_schedule_vs_keras(i):
     """duallearn evaluates in float64, Keras in float32: recorded bound 1e-6 relative to the
     schedule's scale (float32 cancellation in 1 + cos near the end of a cosine period)."""
-    keras = pytest.importorskip("keras")
+    keras = importlib.import_module("keras")
     name, kw = SCHEDULES[i]
     ours = getattr(S, name)(**kw)
     theirs = getattr(keras.optimizers.schedules, name)(**kw)

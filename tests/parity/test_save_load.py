@@ -18,6 +18,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,23 +118,20 @@ def _conv_variants():
     "ZeroPadding1D",
     "Cropping1D",
     "UpSampling1D",
+    "Concatenate",
 )
 def _conv1d():
-    m = dl.Sequential(
-        [
-            dl.Input((12, 3)),
-            L.ZeroPadding1D(1),
-            L.Conv1D(4, 3, activation="relu"),
-            L.SpatialDropout1D(0.1),
-            L.MaxPooling1D(2),
-            L.UpSampling1D(2),
-            L.Cropping1D(1),
-            L.AveragePooling1D(2),
-            L.GlobalMaxPooling1D() if False else L.GlobalAveragePooling1D(),
-            L.Dense(2),
-        ]
-    )
-    return m, [_rng((4, 12, 3))], _rng((4, 2), 1)
+    inp = dl.Input((12, 3))
+    h = L.ZeroPadding1D(1)(inp)
+    h = L.Conv1D(4, 3, activation="relu")(h)
+    h = L.SpatialDropout1D(0.1)(h)
+    h = L.MaxPooling1D(2)(h)
+    h = L.UpSampling1D(2)(h)
+    h = L.Cropping1D(1)(h)
+    h = L.AveragePooling1D(2)(h)
+    # both global poolings, side by side (each reduces the time axis)
+    pooled = L.Concatenate()([L.GlobalAveragePooling1D()(h), L.GlobalMaxPooling1D()(h)])
+    return dl.Model(inp, L.Dense(2)(pooled)), [_rng((4, 12, 3))], _rng((4, 2), 1)
 
 
 @model("rnn", "LSTM", "GRU", "SimpleRNN", "Bidirectional")
@@ -267,6 +265,19 @@ def test_layer_coverage():
     assert not (set(uncovered) & known), uncovered
 
 
+def _layer_classes(m: Any) -> set[str]:
+    """Class names of every layer in ``m``, nested models and wrapped layers included."""
+    out: set[str] = set()
+    for layer in getattr(m, "layers", []):
+        out.add(type(layer).__name__)
+        out |= _layer_classes(layer)
+        for attr in ("layer", "forward_layer", "backward_layer", "cell"):
+            inner = getattr(layer, attr, None)
+            if inner is not None and hasattr(inner, "name"):
+                out.add(type(inner).__name__)
+    return out
+
+
 def _fit(m: dl.Model, x: list[np.ndarray], y: np.ndarray, epochs: int) -> None:
     m.fit(x if len(x) > 1 else x[0], y, epochs=epochs, batch_size=len(y), shuffle=False, verbose=0)
 
@@ -286,6 +297,9 @@ def test_round_trip(tmp_path, name, src, dst):
     is canonical), predictions within the forward tolerance, same config."""
     with dl.use_backend(src):
         m, x, y = MODELS[name][1]()
+        built = _layer_classes(m)
+        declared = set(MODELS[name][0])
+        assert declared <= built, f"{name} declares {sorted(declared - built)} but lacks them"
         m.compile(optimizer="adam", loss="mse")
         _fit(m, x, y, 1)
         expected = _predict(m, x)

@@ -193,17 +193,32 @@ def test_float_ids_truncate_as_the_lookup_does(backend):
 
 def test_ids_computed_inside_the_model(backend):
     """Ids a model computes (not a model input) reach the framework's lookup: torch, and
-    TensorFlow run eagerly, report them the same way."""
-    if backend != "torch":
-        pytest.skip("a compiled TensorFlow step reports TensorFlow's own error (docs)")
+    TensorFlow's compiled step, report them as IndexRangeError naming the layer, and the
+    failed step changes nothing (predict, evaluate and fit all go on afterwards)."""
     inp = dl.Input((5,), dtype="int32")
-    out = L.Embedding(10, 2, name="tokens")(inp + 5)
+    emb = L.Embedding(10, 2, name="tokens")(inp + 5)
+    out = L.Dense(1)(L.Flatten()(emb))
     model = dl.Model(inp, out)
+    model.compile(dl.optimizers.SGD(0.1), "mse")
     x = np.zeros((2, 5), "int32")
     x[1, 2] = 6
-    with pytest.raises(IndexRangeError, match=r"received id 11 at index \(1, 2\) \(computed"):
+    y = np.ones((2, 1), "float32")
+    words = (
+        r"Layer 'tokens' \(Embedding, input_dim=10\) received id 11 at index \(1, 2\) \(computed"
+    )
+    with pytest.raises(IndexRangeError, match=words):
         model.predict(x, verbose=0)
-    assert model.predict(np.zeros((2, 5), "int32"), verbose=0).shape == (2, 5, 2)
+    w0 = model.get_weights()
+    with pytest.raises(IndexRangeError, match=words):
+        model.fit(x, y, verbose=0, batch_size=2, shuffle=False)  # (positions within the batch)
+    for a, b in zip(model.get_weights(), w0, strict=True):
+        np.testing.assert_array_equal(a, b)  # the rejected step updated nothing
+    with pytest.raises(IndexRangeError, match=words):
+        model.evaluate(x, y, verbose=0, batch_size=2)
+    good = np.zeros((2, 5), "int32")
+    assert model.predict(good, verbose=0).shape == (2, 1)
+    model.fit(good, y, verbose=0, batch_size=2)
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), w0, strict=True))
 
 
 # ---- 2. backend names are checked when read -----------------------------------------------

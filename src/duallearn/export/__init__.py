@@ -158,6 +158,17 @@ def export_model(
     """
     path = check_target(filepath, format)
     target = FORMATS[format]
+    prefix = model._host_prefix() if hasattr(model, "_host_prefix") else None
+    if prefix is not None:
+        hosts = ", ".join(f"{n.layer.name!r} ({type(n.layer).__name__})" for n in prefix.nodes)
+        raise ConfigError(
+            f"Model {model.name!r} starts with host-side preprocessing layers ({hosts}), "
+            f"which compute in numpy and cannot be written to {format}. Expected: a model "
+            "of native layers only. Fix: apply those layers before the exported model: "
+            "export the core, a model built on Inputs shaped like their outputs (e.g. "
+            "dl.Model(dl.Input(shape, dtype='int64'), ...) calling the same layers), and run "
+            "the preprocessing layers on the data first."
+        )
     from ..plugin import available_backends
 
     if target not in available_backends():

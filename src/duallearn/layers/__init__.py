@@ -8,8 +8,11 @@ from ._activations import Softmax as Softmax
 from ._attention import Attention as Attention
 from ._attention import MultiHeadAttention as MultiHeadAttention
 from ._conv import Conv1D as Conv1D
+from ._conv import Conv1DTranspose as Conv1DTranspose
 from ._conv import Conv2D as Conv2D
 from ._conv import Conv2DTranspose as Conv2DTranspose
+from ._conv import Conv3D as Conv3D
+from ._conv import Conv3DTranspose as Conv3DTranspose
 from ._conv import DepthwiseConv2D as DepthwiseConv2D
 from ._conv import SeparableConv2D as SeparableConv2D
 from ._core import Activation as Activation
@@ -18,6 +21,7 @@ from ._custom import Lambda as Lambda
 from ._custom import OpLayer as OpLayer
 from ._custom import TFModule as TFModule
 from ._custom import TorchModule as TorchModule
+from ._custom import TorchModuleWrapper as TorchModuleWrapper
 from ._embedding import Embedding as Embedding
 from ._input import Input as Input
 from ._input import InputLayer as InputLayer
@@ -44,14 +48,48 @@ from ._merging import Subtract as Subtract
 from ._normalization import BatchNormalization as BatchNormalization
 from ._normalization import GroupNormalization as GroupNormalization
 from ._normalization import LayerNormalization as LayerNormalization
+from ._normalization import UnitNormalization as UnitNormalization
 from ._pooling import AveragePooling1D as AveragePooling1D
+from ._pooling import AveragePooling1D as AvgPool1D
 from ._pooling import AveragePooling2D as AveragePooling2D
+from ._pooling import AveragePooling2D as AvgPool2D
+from ._pooling import AveragePooling3D as AveragePooling3D
+from ._pooling import AveragePooling3D as AvgPool3D
 from ._pooling import GlobalAveragePooling1D as GlobalAveragePooling1D
+from ._pooling import GlobalAveragePooling1D as GlobalAvgPool1D
 from ._pooling import GlobalAveragePooling2D as GlobalAveragePooling2D
+from ._pooling import GlobalAveragePooling2D as GlobalAvgPool2D
+from ._pooling import GlobalAveragePooling3D as GlobalAveragePooling3D
+from ._pooling import GlobalAveragePooling3D as GlobalAvgPool3D
+from ._pooling import GlobalMaxPooling1D as GlobalMaxPool1D
 from ._pooling import GlobalMaxPooling1D as GlobalMaxPooling1D
+from ._pooling import GlobalMaxPooling2D as GlobalMaxPool2D
 from ._pooling import GlobalMaxPooling2D as GlobalMaxPooling2D
+from ._pooling import GlobalMaxPooling3D as GlobalMaxPool3D
+from ._pooling import GlobalMaxPooling3D as GlobalMaxPooling3D
+from ._pooling import MaxPooling1D as MaxPool1D
 from ._pooling import MaxPooling1D as MaxPooling1D
+from ._pooling import MaxPooling2D as MaxPool2D
 from ._pooling import MaxPooling2D as MaxPooling2D
+from ._pooling import MaxPooling3D as MaxPool3D
+from ._pooling import MaxPooling3D as MaxPooling3D
+from ._preprocessing_host import CategoryEncoding as CategoryEncoding
+from ._preprocessing_host import Discretization as Discretization
+from ._preprocessing_host import Hashing as Hashing
+from ._preprocessing_image import CenterCrop as CenterCrop
+from ._preprocessing_image import Normalization as Normalization
+from ._preprocessing_image import RandomBrightness as RandomBrightness
+from ._preprocessing_image import RandomContrast as RandomContrast
+from ._preprocessing_image import RandomCrop as RandomCrop
+from ._preprocessing_image import RandomFlip as RandomFlip
+from ._preprocessing_image import RandomRotation as RandomRotation
+from ._preprocessing_image import RandomTranslation as RandomTranslation
+from ._preprocessing_image import RandomZoom as RandomZoom
+from ._preprocessing_image import Rescaling as Rescaling
+from ._preprocessing_image import Resizing as Resizing
+from ._preprocessing_lookup import IntegerLookup as IntegerLookup
+from ._preprocessing_lookup import StringLookup as StringLookup
+from ._preprocessing_text import TextVectorization as TextVectorization
 from ._recurrent import GRU as GRU
 from ._recurrent import LSTM as LSTM
 from ._recurrent import Bidirectional as Bidirectional
@@ -93,14 +131,19 @@ __all__ = [
     "Subtract",
     "TFModule",
     "TorchModule",
+    "TorchModuleWrapper",
     "Activation",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Cropping1D",
     "Cropping2D",
     "Dense",
@@ -112,16 +155,32 @@ __all__ = [
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "GroupNormalization",
     "Input",
     "InputLayer",
     "LSTM",
     "Layer",
     "LayerNormalization",
+    "UnitNormalization",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "AvgPool3D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "MaxPool3D",
     "Permute",
     "RepeatVector",
     "Reshape",
@@ -135,6 +194,23 @@ __all__ = [
     "Weight",
     "ZeroPadding1D",
     "ZeroPadding2D",
+    "CategoryEncoding",
+    "Discretization",
+    "Hashing",
+    "IntegerLookup",
+    "StringLookup",
+    "TextVectorization",
+    "CenterCrop",
+    "Normalization",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Rescaling",
+    "Resizing",
     "add",
     "average",
     "concatenate",

@@ -1,6 +1,7 @@
-"""Convolution layers: ``Conv1D``, ``Conv2D``, ``Conv2DTranspose``, ``DepthwiseConv2D``,
-``SeparableConv2D`` (Keras 3 names, arguments, defaults and weight layout; channels-last data
-by default, ``data_format="channels_first"`` accepted).
+"""Convolution layers: ``Conv1D``, ``Conv2D``, ``Conv3D``, ``Conv1DTranspose``,
+``Conv2DTranspose``, ``Conv3DTranspose``, ``DepthwiseConv2D``, ``SeparableConv2D`` (Keras 3
+names, arguments, defaults and weight layout; channels-last data by default,
+``data_format="channels_first"`` accepted).
 
 Padding follows TensorFlow exactly (shared/PARITY.md §2):
 
@@ -16,6 +17,7 @@ The numpy references use explicit padding + patch extraction + einsum (the test 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +29,7 @@ from ..errors import ConfigError, ShapeError
 from ._layer import REGISTRY, Layer, positive_int
 from ._weight_options import attach, constraint, options_config, regularizer
 
-Pads = tuple[tuple[int, ...], tuple[int, ...]]
+Pads = tuple[tuple[int, int], ...]
 
 
 # ---- shared helpers (also used by pooling) ---------------------------------------------------
@@ -88,33 +90,38 @@ def out_length(padding: str, size: int | None, k: int, s: int, d: int = 1) -> in
 
 def _patch_slices(
     out: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]
-) -> list[tuple[int, int, slice, slice]]:
+) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
+    """Per kernel offset (any number of spatial axes): the strided slice of the padded input
+    each output position reads at that offset."""
     return [
         (
-            i,
-            j,
-            slice(i * d[0], i * d[0] + (out[0] - 1) * s[0] + 1, s[0]),
-            slice(j * d[1], j * d[1] + (out[1] - 1) * s[1] + 1, s[1]),
+            idx,
+            tuple(
+                slice(i * dd, i * dd + (o - 1) * ss + 1, ss)
+                for i, o, ss, dd in zip(idx, out, s, d, strict=True)
+            ),
         )
-        for i in range(k[0])
-        for j in range(k[1])
+        for idx in itertools.product(*(range(kk) for kk in k))
     ]
 
 
-def pad2d(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
-    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=value)
+def pad_spatial(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
+    """Pad the spatial axes of a channels-last array by per-axis (before, after)."""
+    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
 
 
 def patches(
     xp: np.ndarray, k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]
 ) -> np.ndarray:
-    """Patches of an already padded NHWC array: (B, oh, ow, kh, kw, C)."""
-    oh = (xp.shape[1] - ((k[0] - 1) * d[0] + 1)) // s[0] + 1
-    ow = (xp.shape[2] - ((k[1] - 1) * d[1] + 1)) // s[1] + 1
-    out = np.empty((xp.shape[0], oh, ow, k[0], k[1], xp.shape[3]), dtype=xp.dtype)
-    for i, j, si, sj in _patch_slices((oh, ow), k, s, d):
-        out[:, :, :, i, j, :] = xp[:, si, sj, :]
-    return out
+    """Patches of an already padded channels-last array with ``n = len(k)`` spatial axes:
+    (B, *out, *k, C)."""
+    n = len(k)
+    out = tuple((xp.shape[1 + a] - ((k[a] - 1) * d[a] + 1)) // s[a] + 1 for a in range(n))
+    res = np.empty((xp.shape[0], *out, *k, xp.shape[-1]), dtype=xp.dtype)
+    every: tuple[Any, ...] = (slice(None),) * (n + 1)
+    for idx, sl in _patch_slices(out, k, s, d):
+        res[(*every, *idx)] = xp[(slice(None), *sl)]
+    return res
 
 
 def unpatch(
@@ -125,28 +132,38 @@ def unpatch(
     d: tuple[int, ...],
 ) -> np.ndarray:
     """Adjoint of :func:`patches` followed by padding: scatter-add, then crop the padding."""
+    n = len(pads)
     dxp = np.zeros(padded_shape, dtype=dp.dtype)
-    k = (dp.shape[3], dp.shape[4])
-    for i, j, si, sj in _patch_slices((dp.shape[1], dp.shape[2]), k, s, d):
-        dxp[:, si, sj, :] += dp[:, :, :, i, j, :]
-    h0, w0 = pads[0][0], pads[1][0]
-    return dxp[:, h0 : dxp.shape[1] - pads[0][1], w0 : dxp.shape[2] - pads[1][1], :]
+    out, k = dp.shape[1 : 1 + n], dp.shape[1 + n : 1 + 2 * n]
+    every: tuple[Any, ...] = (slice(None),) * (n + 1)
+    for idx, sl in _patch_slices(out, k, s, d):
+        dxp[(slice(None), *sl)] += dp[(*every, *idx)]
+    crop = tuple(slice(b, dxp.shape[1 + a] - e) for a, (b, e) in enumerate(pads))
+    return dxp[(slice(None), *crop)]
 
 
-def conv2d_forward(
+def _letters(n: int) -> tuple[str, str]:
+    """einsum letters of ``n`` output axes and ``n`` kernel axes."""
+    return "opq"[:n], "ijk"[:n]
+
+
+def conv_forward(
     x: np.ndarray, w: np.ndarray, s: tuple[int, ...], d: tuple[int, ...], pads: Pads, groups: int
 ) -> np.ndarray:
-    """Cross-correlation: ``y[b,o,p,f] = Σ_{i,j,c} xp[b, o·s+i·d, p·s+j·d, g·cg+c]·w[i,j,c,f]``
-    with ``g = f // (F/groups)``; x NHWC, w (kh, kw, C/groups, F)."""
-    kh, kw, cg, f = w.shape
-    p = patches(pad2d(x, pads), (kh, kw), s, d)
-    b, oh, ow = p.shape[:3]
-    p = p.reshape(b, oh, ow, kh, kw, groups, cg)
-    wg = w.reshape(kh, kw, cg, groups, f // groups)
-    return np.einsum("bopijgc,ijcgf->bopgf", p, wg, optimize=True).reshape(b, oh, ow, f)
+    """Cross-correlation over ``n = w.ndim − 2`` spatial axes (2D shown):
+    ``y[b,o,p,f] = Σ_{i,j,c} xp[b, o·s+i·d, p·s+j·d, g·cg+c]·w[i,j,c,f]``
+    with ``g = f // (F/groups)``; x channels-last, w (*k, C/groups, F)."""
+    *k, cg, f = w.shape
+    o, i = _letters(len(k))
+    p = patches(pad_spatial(x, pads), tuple(k), s, d)
+    lead = p.shape[: 1 + len(k)]
+    p = p.reshape(*lead, *k, groups, cg)
+    wg = w.reshape(*k, cg, groups, f // groups)
+    y = np.einsum(f"b{o}{i}gc,{i}cgf->b{o}gf", p, wg, optimize=True)
+    return y.reshape(*lead, f)
 
 
-def conv2d_backward(
+def conv_backward(
     x: np.ndarray,
     w: np.ndarray,
     dy: np.ndarray,
@@ -155,22 +172,19 @@ def conv2d_backward(
     pads: Pads,
     groups: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """VJP of :func:`conv2d_forward`: ``(dx, dw)``."""
-    kh, kw, cg, f = w.shape
-    xp = pad2d(x, pads)
-    p = patches(xp, (kh, kw), s, d)
-    b, oh, ow = p.shape[:3]
-    p = p.reshape(b, oh, ow, kh, kw, groups, cg)
-    dyg = dy.reshape(b, oh, ow, groups, f // groups)
-    wg = w.reshape(kh, kw, cg, groups, f // groups)
-    dw = np.einsum("bopijgc,bopgf->ijcgf", p, dyg, optimize=True).reshape(w.shape)
-    dp = np.einsum("bopgf,ijcgf->bopijgc", dyg, wg, optimize=True)
-    dx = unpatch(dp.reshape(b, oh, ow, kh, kw, groups * cg), xp.shape, pads, s, d)
+    """VJP of :func:`conv_forward`: ``(dx, dw)``."""
+    *k, cg, f = w.shape
+    o, i = _letters(len(k))
+    xp = pad_spatial(x, pads)
+    p = patches(xp, tuple(k), s, d)
+    lead = p.shape[: 1 + len(k)]
+    p = p.reshape(*lead, *k, groups, cg)
+    dyg = dy.reshape(*lead, groups, f // groups)
+    wg = w.reshape(*k, cg, groups, f // groups)
+    dw = np.einsum(f"b{o}{i}gc,b{o}gf->{i}cgf", p, dyg, optimize=True).reshape(w.shape)
+    dp = np.einsum(f"b{o}gf,{i}cgf->b{o}{i}gc", dyg, wg, optimize=True)
+    dx = unpatch(dp.reshape(*lead, *k, groups * cg), xp.shape, pads, s, d)
     return dx, dw
-
-
-def _as_2d(x: np.ndarray) -> np.ndarray:
-    return x[:, None]  # (B, T, C) -> (B, 1, T, C)
 
 
 def _add_bias(layer: Any, shape: tuple[int, ...]) -> None:
@@ -358,35 +372,23 @@ class _BaseConv(_Formatted):
         ]
         return (input_shape[0], *spatial, self.filters)
 
-    # -- reference (1D runs as 2D with a height of 1)
-    def _geometry(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...], Pads]:
-        k = tuple(self.kernel_size) if self.rank == 2 else (1, self.kernel_size[0])
-        s = tuple(self.strides) if self.rank == 2 else (1, self.strides[0])
-        d = tuple(self.dilation_rate) if self.rank == 2 else (1, self.dilation_rate[0])
-        sizes = x.shape[1:-1] if self.rank == 2 else (1, x.shape[1])
-        pads = tuple(
-            axis_pads(self.padding, n, kk, ss, dd)
-            for n, kk, ss, dd in zip(sizes, k, s, d, strict=True)
+    # -- reference
+    def _pads(self, x: np.ndarray) -> Pads:
+        return tuple(
+            axis_pads(self.padding, n, k, s, d)
+            for n, k, s, d in zip(
+                x.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate, strict=True
+            )
         )
-        return s, d, pads  # type: ignore[return-value]
-
-    def _w2d(self, w: np.ndarray) -> np.ndarray:
-        return w if self.rank == 2 else w[None]
 
     def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
-        s, d, pads = self._geometry(x)
-        x2 = x if self.rank == 2 else _as_2d(x)
-        z = conv2d_forward(x2, self._w2d(weights[0]), s, d, pads, self.groups)
-        if self.use_bias:
-            z = z + weights[1]
-        return z if self.rank == 2 else z[:, 0]
+        pads = self._pads(x)
+        z = conv_forward(x, weights[0], self.strides, self.dilation_rate, pads, self.groups)
+        return z + weights[1] if self.use_bias else z
 
     def _z_backward(self, weights, x, dz):  # type: ignore[no-untyped-def]
-        s, d, pads = self._geometry(x)
-        x2, dz2 = (x, dz) if self.rank == 2 else (_as_2d(x), _as_2d(dz))
-        dx, dw = conv2d_backward(x2, self._w2d(weights[0]), dz2, s, d, pads, self.groups)
-        if self.rank == 1:
-            dx, dw = dx[:, 0], dw[0]
+        s, d, pads = self.strides, self.dilation_rate, self._pads(x)
+        dx, dw = conv_backward(x, weights[0], dz, s, d, pads, self.groups)
         grads = [dw]
         if self.use_bias:
             grads.append(dz.reshape(-1, self.filters).sum(axis=0))
@@ -476,20 +478,24 @@ class Conv2D(_BaseConv):
 
 
 @REGISTRY.register()
-class Conv2DTranspose(_Formatted):
-    """Transposed 2D convolution (the gradient of Conv2D with respect to its input):
-    ``y[b, h·s₀+i·d₀−p₀, w·s₁+j·d₁−p₁, f] += x[b,h,w,c] · kernel[i,j,f,c]``, then ``+ bias``
-    and the activation. Output length ``N`` per axis (Keras): ``"same"`` → ``in·s``;
-    ``"valid"`` → ``in·s + max(k_eff − s, 0)``; with ``output_padding=o`` (each ``o < s``):
-    ``"valid"`` → ``(in−1)·s + k_eff + o``, ``"same"`` → ``(in−1)·s + k_eff mod 2 + o``.
-    ``p`` is TensorFlow's SAME ``before`` pad of a forward conv over ``N`` (0 for ``"valid"``);
-    positions past the full result are zeros (plus bias).
+class Conv3D(_BaseConv):
+    """3D convolution over (batch, depth, height, width, channels):
+    ``y[b,d,h,w,f] = act(Σ_{i,j,l,c} xp[b, d·s₀+i·d₀, h·s₁+j·d₁, w·s₂+l·d₂, g·C/G+c] ·
+    kernel[i,j,l,c,f] + bias[f])``, padding as Conv2D (TensorFlow's SAME).
 
-    Weights (Keras): ``kernel`` (kh, kw, filters, C), ``bias`` (filters,).
-    Differs from PyTorch: ``nn.ConvTranspose2d`` stores (C, filters, kh, kw)
-    (= ``kernel.transpose(3, 2, 0, 1)``) and pads symmetrically; its
-    ``padding=1, output_padding=1`` is not SAME for k=3, s=2.
+    Weights (Keras): ``kernel`` (kd, kh, kw, C/groups, filters), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.Conv3d`` is NCDHW with weight (filters, C/groups, kd, kh, kw)
+    (= ``kernel.transpose(4, 3, 0, 1, 2)``) and pads symmetrically.
     """
+
+    rank = 3
+
+
+class _BaseConvTranspose(_Formatted):
+    """Shared config, shapes and reference of the transposed convolutions (``rank`` spatial
+    axes); see :class:`Conv2DTranspose` for the formula."""
+
+    rank = 2
 
     def __init__(
         self,
@@ -515,19 +521,19 @@ class Conv2DTranspose(_Formatted):
         self.bias_regularizer = regularizer(self, "bias_regularizer", bias_regularizer)
         self.kernel_constraint = constraint(self, "kernel_constraint", kernel_constraint)
         self.bias_constraint = constraint(self, "bias_constraint", bias_constraint)
-        who = "Conv2DTranspose"
+        who = type(self).__name__
         self.filters = positive_int(who, "filters", filters)
-        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, 2)
-        self.strides = int_tuple(who, "strides", strides, 2)
+        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, self.rank)
+        self.strides = int_tuple(who, "strides", strides, self.rank)
         self.padding = check_padding(who, padding, ("valid", "same"))
         self.output_padding: tuple[int, ...] | None = None
         if output_padding is not None:
             ops = (
                 output_padding
                 if isinstance(output_padding, (list, tuple))
-                else [output_padding] * 2
+                else [output_padding] * self.rank
             )
-            if len(ops) != 2 or any(
+            if len(ops) != self.rank or any(
                 isinstance(o, bool) or not isinstance(o, (int, np.integer)) or not 0 <= o < s
                 for o, s in zip(ops, self.strides, strict=False)
             ):
@@ -538,7 +544,7 @@ class Conv2DTranspose(_Formatted):
                 )
             self.output_padding = tuple(int(o) for o in ops)
         self.data_format = check_data_format(who, data_format)
-        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, 2)
+        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, self.rank)
         check_stride_dilation(who, self.strides, self.dilation_rate)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -546,15 +552,17 @@ class Conv2DTranspose(_Formatted):
         self.bias_initializer = _init.get(bias_initializer)
 
     def _check_input(self, input_shape: Any) -> None:
-        if len(input_shape) != 4 or input_shape[-1] is None:
+        who = type(self).__name__
+        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
             raise ShapeError(
-                f"Layer {self.name!r} (Conv2DTranspose) expects inputs of rank 4, shape "
-                f"(batch, height, width, channels) with known channels. Received input shape "
-                f"{tuple(input_shape)}. Fix: reshape the data ({self.data_format})."
+                f"Layer {self.name!r} ({who}) expects inputs of rank {self.rank + 2}, shape "
+                f"(batch, {', '.join(['size'] * self.rank)}, channels) with known channels. "
+                f"Received input shape {tuple(input_shape)}. Fix: reshape the data "
+                f"({self.data_format})."
             )
         if self._built_channels() not in (None, input_shape[-1]):
             raise ShapeError(
-                f"Layer {self.name!r} (Conv2DTranspose) was built for input shape "
+                f"Layer {self.name!r} ({who}) was built for input shape "
                 f"{self.input_shape}. Received input shape {tuple(input_shape)}. "
                 "Fix: use a new layer for inputs of another width."
             )
@@ -582,14 +590,14 @@ class Conv2DTranspose(_Formatted):
 
     def _check_lengths(self, input_shape: Any) -> None:
         """The output length must be one a forward conv maps back to the input length."""
-        for a, n in enumerate(input_shape[1:3]):
+        for a, n in enumerate(input_shape[1:-1]):
             if n is None:
                 continue
             big = self.output_length(n, a)
             k, s, d = self.kernel_size[a], self.strides[a], self.dilation_rate[a]
             if out_length(self.padding, big, k, s, d) != n:
                 raise ShapeError(
-                    f"Layer {self.name!r} (Conv2DTranspose): output_padding="
+                    f"Layer {self.name!r} ({type(self).__name__}): output_padding="
                     f"{self.output_padding} gives output length {big} on axis {a + 1}, which a "
                     f"{self.padding!r} convolution does not map back to the input length {n} "
                     f"(input shape {tuple(input_shape)}). Fix: change output_padding (or "
@@ -600,7 +608,7 @@ class Conv2DTranspose(_Formatted):
         self._check_input(input_shape)
         self._check_lengths(input_shape)
         hw = [
-            None if n is None else self.output_length(n, a) for a, n in enumerate(input_shape[1:3])
+            None if n is None else self.output_length(n, a) for a, n in enumerate(input_shape[1:-1])
         ]
         return (input_shape[0], *hw, self.filters)
 
@@ -617,34 +625,30 @@ class Conv2DTranspose(_Formatted):
 
     def _pads(self, x: np.ndarray) -> Pads:
         pads = []
-        for a, n in enumerate(x.shape[1:3]):
+        for a, n in enumerate(x.shape[1:-1]):
             k, s, d = self.kernel_size[a], self.strides[a], self.dilation_rate[a]
             pads.append(axis_pads(self.padding, self.output_length(n, a), k, s, d))
-        return tuple(pads)  # type: ignore[return-value]
+        return tuple(pads)
 
     def _out_shape(self, x: np.ndarray) -> tuple[int, ...]:
-        return (
-            x.shape[0],
-            self.output_length(x.shape[1], 0),
-            self.output_length(x.shape[2], 1),
-            self.filters,
-        )
+        spatial = (self.output_length(n, a) for a, n in enumerate(x.shape[1:-1]))
+        return (x.shape[0], *spatial, self.filters)
 
     def _z(self, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
         # The transposed conv is the input-VJP of a forward conv with kernel (kh, kw, filters, C).
         zeros = np.zeros(self._out_shape(x), dtype=x.dtype)
-        z, _ = conv2d_backward(
+        z, _ = conv_backward(
             zeros, weights[0], x, self.strides, self.dilation_rate, self._pads(x), 1
-        )  # type: ignore[arg-type]
+        )
         if self.use_bias:
             z = z + weights[1]
         return z
 
     def _z_backward(self, weights, x, dz):  # type: ignore[no-untyped-def]
         s, d, pads = self.strides, self.dilation_rate, self._pads(x)
-        dx = conv2d_forward(dz, weights[0], s, d, pads, 1)  # type: ignore[arg-type]
+        dx = conv_forward(dz, weights[0], s, d, pads, 1)
         # kernel gradient: the forward conv's weight gradient with input dz and output grad x
-        _, dw = conv2d_backward(dz, weights[0], x, s, d, pads, 1)  # type: ignore[arg-type]
+        _, dw = conv_backward(dz, weights[0], x, s, d, pads, 1)
         grads = [dw]
         if self.use_bias:
             grads.append(dz.reshape(-1, self.filters).sum(axis=0))
@@ -666,6 +670,75 @@ class Conv2DTranspose(_Formatted):
             "bias_initializer": _init.serialize(self.bias_initializer),
             **options_config(self, "kernel", "bias"),
         }
+
+
+@REGISTRY.register()
+class Conv1DTranspose(_BaseConvTranspose):
+    """Transposed 1D convolution over (batch, steps, channels) (the gradient of Conv1D with
+    respect to its input): ``y[b, t·s+i·d−p, f] += x[b,t,c] · kernel[i,f,c]``, then ``+ bias``
+    and the activation. Output length as :class:`Conv2DTranspose`, per axis.
+
+    Weights (Keras): ``kernel`` (k, filters, C), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.ConvTranspose1d`` takes (batch, channels, steps), stores
+    (C, filters, k) (= ``kernel.transpose(2, 1, 0)``) and pads symmetrically.
+    """
+
+    rank = 1
+
+
+@REGISTRY.register()
+class Conv2DTranspose(_BaseConvTranspose):
+    """Transposed 2D convolution (the gradient of Conv2D with respect to its input):
+    ``y[b, h·s₀+i·d₀−p₀, w·s₁+j·d₁−p₁, f] += x[b,h,w,c] · kernel[i,j,f,c]``, then ``+ bias``
+    and the activation. Output length ``N`` per axis (Keras): ``"same"`` → ``in·s``;
+    ``"valid"`` → ``in·s + max(k_eff − s, 0)``; with ``output_padding=o`` (each ``o < s``):
+    ``"valid"`` → ``(in−1)·s + k_eff + o``, ``"same"`` → ``(in−1)·s + k_eff mod 2 + o``.
+    ``p`` is TensorFlow's SAME ``before`` pad of a forward conv over ``N`` (0 for ``"valid"``);
+    positions past the full result are zeros (plus bias).
+
+    Weights (Keras): ``kernel`` (kh, kw, filters, C), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.ConvTranspose2d`` stores (C, filters, kh, kw)
+    (= ``kernel.transpose(3, 2, 0, 1)``) and pads symmetrically; its
+    ``padding=1, output_padding=1`` is not SAME for k=3, s=2.
+    """
+
+    rank = 2
+
+
+@REGISTRY.register()
+class Conv3DTranspose(_BaseConvTranspose):
+    """Transposed 3D convolution (the gradient of Conv3D with respect to its input), as
+    :class:`Conv2DTranspose` with a depth axis. Note Keras's argument order: ``data_format``
+    comes before ``output_padding`` here (not in the 1D and 2D layers).
+
+    Weights (Keras): ``kernel`` (kd, kh, kw, filters, C), ``bias`` (filters,).
+    Differs from PyTorch: ``nn.ConvTranspose3d`` stores (C, filters, kd, kh, kw)
+    (= ``kernel.transpose(4, 3, 0, 1, 2)``) and pads symmetrically.
+    """
+
+    rank = 3
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        output_padding: Any = None,
+        dilation_rate: int | Sequence[int] = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            output_padding=output_padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            **kwargs,
+        )
 
 
 class _Depthwise(_Formatted):
@@ -730,7 +803,7 @@ class _Depthwise(_Formatted):
         return dk.reshape(kh, kw, 1, c * m)
 
     def _depthwise(self, dk: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return conv2d_forward(
+        return conv_forward(
             x,
             self._dw_as_grouped(dk),
             self.strides,
@@ -742,7 +815,7 @@ class _Depthwise(_Formatted):
     def _depthwise_backward(
         self, dk: np.ndarray, x: np.ndarray, dy: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        dx, dwk = conv2d_backward(
+        dx, dwk = conv_backward(
             x,
             self._dw_as_grouped(dk),
             dy,

@@ -230,7 +230,9 @@ class OpLayer(Layer):
     ) -> None:
         from .. import ops
 
-        if op not in ops.NAMES:
+        namespace, _, short = op.rpartition(".")
+        known = {"": ops.NAMES, "image": tuple(ops.image.__all__)}.get(namespace, ())
+        if short not in known:  # "image.resize": a name of dl.ops.image
             raise SerializationError(f"Unknown dl.ops function {op!r} in an OpLayer config.")
         base.setdefault("name", None)
         if base["name"] is None:
@@ -240,7 +242,7 @@ class OpLayer(Layer):
         super().__init__(**base)
         self.op, self.args, self.kwargs = op, list(args), dict(kwargs or {})
         self.input_dtypes = list(input_dtypes) if input_dtypes else None
-        self._fn = getattr(ops, op)
+        self._fn = getattr(getattr(ops, namespace) if namespace else ops, short)
 
     def call(self, inputs: list[Any]) -> Any:
         from ..ops._symbolic import decode
@@ -448,3 +450,42 @@ class TFModule(_NativeModule):
             x = tf.zeros(tuple(batch if d is None else d for d in input_shape), dtype=self.dtype)
             shapes.append(tuple(self.module(x).shape))
         return tuple(None if a != b else a for a, b in zip(*shapes, strict=True))
+
+
+@REGISTRY.register()
+class TorchModuleWrapper(TorchModule):
+    """Keras's name for :class:`TorchModule` (``keras.layers.TorchModuleWrapper(module,
+    name=None, output_shape=None)``): a ``torch.nn.Module`` as a layer, torch backend only.
+    ``output_shape``, when given, is returned by ``compute_output_shape`` (the full shape,
+    batch included, as Keras) instead of probing the module. ``training`` switches the
+    module's ``train()``/``eval()`` mode, as Keras.
+
+    Differs from Keras: the config does not pickle the module (Keras stores
+    ``torch.save(module)`` in base64 and needs ``safe_mode=False`` to load it); loading
+    takes the rebuilt module through ``custom_objects={layer_name: module}`` and then
+    restores the saved parameters and buffers (Keras restores the ``state_dict`` too).
+    """
+
+    def __init__(
+        self, module: Any, name: str | None = None, output_shape: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(module, name=name, **kwargs)
+        if output_shape is not None and not (
+            isinstance(output_shape, (list, tuple))
+            and all(d is None or (isinstance(d, int) and d >= 0) for d in output_shape)
+        ):
+            raise ConfigError(
+                "TorchModuleWrapper: output_shape must be None or a tuple of ints (None for "
+                f"unknown sizes). Received: output_shape={output_shape!r}. Fix: e.g. "
+                "output_shape=(None, 10)."
+            )
+        self.output_shape_ = None if output_shape is None else tuple(output_shape)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self.output_shape_ is not None:
+            return self.output_shape_
+        return super().compute_output_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        shape = None if self.output_shape_ is None else list(self.output_shape_)
+        return {**super().get_config(), "output_shape": shape}

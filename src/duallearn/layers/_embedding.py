@@ -47,9 +47,10 @@ class Embedding(Layer):
     check the ids on the host before they reach the framework (once per call for arrays, once
     per batch for other data sources; :func:`check_model_ids`), so a GPU, where a lookup
     would not raise (TensorFlow) or would abort the process (CUDA), never sees them; ids
-    computed inside a model are checked by the framework's own lookup (torch and eager
-    TensorFlow raise the same error; inside a compiled TensorFlow step, CPU raises
-    TensorFlow's ``InvalidArgumentError``).
+    computed inside a model are checked by the framework's own lookup, and its failure is
+    reported as the same error (torch; eager TensorFlow; a compiled TensorFlow step on CPU,
+    whose ``InvalidArgumentError`` is translated by the backend, the failed step having
+    updated nothing). On a GPU, TensorFlow's lookup does not check computed ids (zeros).
     """
 
     def __init__(

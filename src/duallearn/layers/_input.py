@@ -171,7 +171,8 @@ class InputLayer(Layer):
             batch_shape = kwargs.pop("batch_shape")
             batch_size, shape = batch_shape[0], batch_shape[1:]
         kwargs.pop("sparse", None)
-        int_dtype = dtype if dtype in (*INT_TYPES, "bool") else None  # token ids, masks
+        # token ids, masks, and strings (which only host-side preprocessing layers take)
+        int_dtype = dtype if dtype in (*INT_TYPES, "bool", "string") else None
         super().__init__(
             name=name or _naming.unique_name("input_layer"),
             dtype=None if int_dtype else dtype,
@@ -206,7 +207,11 @@ def Input(  # noqa: N802 (Keras's name)
     dtype: str | None = None,
     name: str | None = None,
 ) -> SymbolicTensor:
-    """A symbolic model input (``keras.Input``): ``shape`` excludes the batch dimension."""
+    """A symbolic model input (``keras.Input``): ``shape`` excludes the batch dimension.
+
+    ``dtype="string"`` declares text: such an input may only feed host-side preprocessing
+    layers (``TextVectorization``, ``StringLookup``, ``Hashing``, ...), which the model runs
+    on the host, per batch, before its native part (docs/text_preprocessing.md)."""
     if shape is None:
         raise ConfigError("Input needs a shape, without the batch dimension, e.g. Input((64,)).")
     layer = InputLayer(

@@ -98,7 +98,7 @@ class Merge(Layer):
 
 @REGISTRY.register()
 class Add(Merge):
-    """``y = x_1 + ... + x_n``."""
+    """``y = x_1 + … + x_n``."""
 
     def _merge(self, xs):  # type: ignore[no-untyped-def]
         return sum(xs[1:], xs[0])
@@ -122,7 +122,7 @@ class Subtract(Merge):
 
 @REGISTRY.register()
 class Multiply(Merge):
-    """``y = x_1 · ... · x_n`` (elementwise)."""
+    """``y = x_1 · … · x_n`` (elementwise)."""
 
     def _merge(self, xs):  # type: ignore[no-untyped-def]
         out = xs[0]
@@ -143,7 +143,7 @@ class Multiply(Merge):
 
 @REGISTRY.register()
 class Average(Merge):
-    """``y = (x_1 + ... + x_n) / n``."""
+    """``y = (x_1 + … + x_n) / n``."""
 
     def _merge(self, xs):  # type: ignore[no-untyped-def]
         return sum(xs[1:], xs[0]) / len(xs)

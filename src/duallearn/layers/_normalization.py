@@ -606,3 +606,68 @@ class GroupNormalization(_Affine, Layer):
             "gamma_initializer": _init.serialize(self.gamma_initializer),
             **options_config(self, "beta", "gamma"),
         }
+
+
+@REGISTRY.register()
+class UnitNormalization(Layer):
+    """Scale each input vector to unit L2 norm over ``axis`` (an int or a list of axes;
+    Keras 3's ``UnitNormalization``, ``ops.normalize(order=2, epsilon=1e-12)``)::
+
+        s = Σ_A x²,   y = x · min(1/√s, 1/ε),   ε = 1e-12
+
+    No weights. Differs from PyTorch: ``F.normalize(p=2, eps=1e-12)`` divides by
+    ``max(√s, ε)``, the same value except that Keras (and duallearn) multiply by a clipped
+    reciprocal square root.
+    """
+
+    supports_masking = True
+    epsilon = 1e-12
+
+    def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if not axis:
+                raise ConfigError(
+                    "UnitNormalization: axis must not be empty. Received: axis=[]. "
+                    "Fix: e.g. axis=-1."
+                )
+            self.axis: int | list[int] = [_axis_arg("UnitNormalization", a) for a in axis]
+        else:
+            self.axis = _axis_arg("UnitNormalization", axis)
+        self._axes: tuple[int, ...] = ()
+
+    def _resolve(self, input_shape: Any) -> tuple[int, ...]:
+        raw = self.axis if isinstance(self.axis, list) else [self.axis]
+        return tuple(sorted({_resolve_axis(self, a, input_shape, min_rank=1) for a in raw}))
+
+    def build(self, input_shape: Any) -> None:
+        self._axes = self._resolve(input_shape)
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        """The normalized axes, sorted and non-negative (after build)."""
+        self._require_built()
+        return self._axes
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._resolve(input_shape)
+        return tuple(input_shape)
+
+    def _inv(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(min(1/√s, 1/ε), whether the clip is inactive)``."""
+        s = (x * x).sum(axis=self.axes, keepdims=True)
+        with np.errstate(divide="ignore"):
+            r = 1.0 / np.sqrt(s)
+        free = r < 1.0 / self.epsilon
+        return np.where(free, r, 1.0 / self.epsilon).astype(x.dtype), free
+
+    def reference(self, weights, x, training=False, noise=None):  # type: ignore[no-untyped-def]
+        return x * self._inv(x)[0]
+
+    def reference_backward(self, weights, x, y, dy, training=False, noise=None):  # type: ignore[no-untyped-def]
+        inv, free = self._inv(x)
+        proj = (dy * x).sum(axis=self.axes, keepdims=True)
+        return dy * inv - np.where(free, x * inv**3 * proj, 0.0), []
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}

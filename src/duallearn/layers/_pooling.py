@@ -1,6 +1,6 @@
-"""Pooling layers: ``MaxPooling1D/2D``, ``AveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``,
-``GlobalAveragePooling1D/2D`` (Keras 3 names, arguments and defaults; channels-last data by
-default, ``data_format="channels_first"`` accepted).
+"""Pooling layers: ``MaxPooling1D/2D/3D``, ``AveragePooling1D/2D/3D``,
+``GlobalMaxPooling1D/2D/3D``, ``GlobalAveragePooling1D/2D/3D`` (Keras 3 names, arguments and
+defaults; channels-last data by default, ``data_format="channels_first"`` accepted).
 
 Window placement follows TensorFlow (shared/PARITY.md §2): ``"valid"`` uses only full
 windows; ``"same"`` gives ``⌈in/s⌉`` outputs with TensorFlow's asymmetric padding (extra pixel
@@ -25,7 +25,7 @@ from ._conv import (
     check_padding,
     int_tuple,
     out_length,
-    pad2d,
+    pad_spatial,
     patches,
     unpatch,
 )
@@ -33,7 +33,7 @@ from ._layer import REGISTRY, Layer
 
 
 def _rank_error(layer: Layer, rank: int, input_shape: Any) -> ShapeError:
-    axes = "steps" if rank == 3 else "height, width"
+    axes = {3: "steps", 4: "height, width"}.get(rank, "depth, height, width")
     return ShapeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) expects inputs of rank {rank}, shape "
         f"(batch, {axes}, channels). Received input shape {tuple(input_shape)}. "
@@ -88,50 +88,47 @@ class _Pool(_Formatted):
         ]
         return (input_shape[0], *spatial, input_shape[-1])
 
-    # -- reference (1D as 2D with a height of 1)
-    def _geometry(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...], Pads]:
-        if self.rank == 1:
-            x2 = x[:, None]
-            k, s = (1, self.pool_size[0]), (1, self.strides[0])
-        else:
-            x2 = x
-            k, s = tuple(self.pool_size), tuple(self.strides)  # type: ignore[assignment]
-        pads = tuple(
+    # -- reference (any number of spatial axes)
+    def _pads(self, x: np.ndarray) -> Pads:
+        return tuple(
             axis_pads(self.padding, n, kk, ss)
-            for n, kk, ss in zip(x2.shape[1:3], k, s, strict=True)
+            for n, kk, ss in zip(x.shape[1:-1], self.pool_size, self.strides, strict=True)
         )
-        return x2, k, s, pads  # type: ignore[return-value]
+
+    def _count(self, x: np.ndarray, pads: Pads) -> np.ndarray:
+        """Number of valid (unpadded) elements in each window: (1, *out, 1)."""
+        k, s, ones = self.pool_size, self.strides, np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
+        return patches(pad_spatial(ones, pads), k, s, (1,) * self.rank).sum(axis=self._kaxes)
+
+    @property
+    def _kaxes(self) -> tuple[int, ...]:
+        return tuple(range(1 + self.rank, 1 + 2 * self.rank))
 
     def _z(self, weights, x):  # type: ignore[no-untyped-def]
-        x2, k, s, pads = self._geometry(x)
+        k, s, pads, one = self.pool_size, self.strides, self._pads(x), (1,) * self.rank
         if self.mode == "max":
-            y = patches(pad2d(x2, pads, -np.inf), k, s, (1, 1)).max(axis=(3, 4))
-        else:
-            total = patches(pad2d(x2, pads), k, s, (1, 1)).sum(axis=(3, 4))
-            ones = np.ones((1, *x2.shape[1:3], 1), dtype=x.dtype)
-            y = total / patches(pad2d(ones, pads), k, s, (1, 1)).sum(axis=(3, 4))
-        return y[:, 0] if self.rank == 1 else y
+            return patches(pad_spatial(x, pads, -np.inf), k, s, one).max(axis=self._kaxes)
+        total = patches(pad_spatial(x, pads), k, s, one).sum(axis=self._kaxes)
+        return total / self._count(x, pads)
 
     def _z_backward(self, weights, x, dy):  # type: ignore[no-untyped-def]
-        x2, k, s, pads = self._geometry(x)
-        dy2 = dy[:, None] if self.rank == 1 else dy
+        k, s, pads, one = self.pool_size, self.strides, self._pads(x), (1,) * self.rank
+        n, win = self.rank, int(np.prod(self.pool_size))
         if self.mode == "max":
-            xp = pad2d(x2, pads, -np.inf)
-            p = patches(xp, k, s, (1, 1))
-            b, oh, ow, kh, kw, c = p.shape
-            flat = p.transpose(0, 1, 2, 5, 3, 4).reshape(b, oh, ow, c, kh * kw)
+            xp = pad_spatial(x, pads, -np.inf)
+            p = patches(xp, k, s, one)  # (B, *out, *k, C)
+            lead, c = p.shape[: 1 + n], p.shape[-1]
+            flat = np.moveaxis(p, -1, 1 + n).reshape(*lead, c, win)
             onehot = np.zeros_like(flat)
             # the gradient goes to the first maximum of each window (TensorFlow and torch)
             np.put_along_axis(onehot, flat.argmax(axis=-1)[..., None], 1.0, axis=-1)
-            dp = (onehot * dy2[..., None]).reshape(b, oh, ow, c, kh, kw).transpose(0, 1, 2, 4, 5, 3)
+            dp = np.moveaxis((onehot * dy[..., None]).reshape(*lead, c, *k), 1 + n, -1)
         else:
-            ones = np.ones((1, *x2.shape[1:3], 1), dtype=x.dtype)
-            count = patches(pad2d(ones, pads), k, s, (1, 1)).sum(axis=(3, 4))
-            g = dy2 / count
-            xp = pad2d(x2, pads)
-            dp = np.broadcast_to(g[:, :, :, None, None, :], (*g.shape[:3], *k, g.shape[3]))
-        dx = unpatch(np.ascontiguousarray(dp), xp.shape, pads, s, (1, 1))
-        return (dx[:, 0] if self.rank == 1 else dx), []
+            g = dy / self._count(x, pads)
+            xp = pad_spatial(x, pads)
+            dp = np.broadcast_to(np.expand_dims(g, self._kaxes), (*g.shape[:-1], *k, g.shape[-1]))
+        dx = unpatch(np.ascontiguousarray(dp), xp.shape, pads, s, one)
+        return dx, []
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -226,6 +223,50 @@ class AveragePooling2D(_Pool):
     def __init__(
         self,
         pool_size: int | Sequence[int] = (2, 2),
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+@REGISTRY.register()
+class MaxPooling3D(_Pool):
+    """Max over (kd, kh, kw) windows of (batch, depth, height, width, channels) data:
+    ``y[b,d,h,w,c] = max_{i,j,l} x[b, d·s₀+i−p₀, h·s₁+j−p₁, w·s₂+l−p₂, c]`` (padding never
+    wins, TensorFlow's SAME placement).
+    Differs from PyTorch: ``nn.MaxPool3d`` is NCDHW and pads symmetrically.
+    """
+
+    rank = 3
+    mode = "max"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = (2, 2, 2),
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+@REGISTRY.register()
+class AveragePooling3D(_Pool):
+    """Mean over the valid elements of each (kd, kh, kw) window (TensorFlow; the padding never
+    counts), as :class:`AveragePooling2D` with a depth axis. ``pool_size`` is required, as in
+    Keras.
+    Differs from PyTorch: ``nn.AvgPool3d`` is NCDHW and counts padding by default.
+    """
+
+    rank = 3
+    mode = "avg"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int],
         strides: int | Sequence[int] | None = None,
         padding: str = "valid",
         data_format: str | None = None,
@@ -336,4 +377,22 @@ class GlobalAveragePooling2D(_GlobalPool):
     Differs from PyTorch: ``AdaptiveAvgPool2d(1)`` on NCHW."""
 
     rank = 2
+    mode = "avg"
+
+
+@REGISTRY.register()
+class GlobalMaxPooling3D(_GlobalPool):
+    """``y[b,c] = max_{d,h,w} x[b,d,h,w,c]`` (``keepdims`` keeps (1, 1, 1)); ties split the
+    gradient equally. Differs from PyTorch: ``AdaptiveMaxPool3d(1)`` on NCDHW."""
+
+    rank = 3
+    mode = "max"
+
+
+@REGISTRY.register()
+class GlobalAveragePooling3D(_GlobalPool):
+    """``y[b,c] = mean_{d,h,w} x[b,d,h,w,c]`` (``keepdims`` keeps (1, 1, 1)).
+    Differs from PyTorch: ``AdaptiveAvgPool3d(1)`` on NCDHW."""
+
+    rank = 3
     mode = "avg"

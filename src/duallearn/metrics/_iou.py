@@ -55,9 +55,9 @@ class MeanIoU(Metric):
         n_w = None if sample_weight is None else math.prod(sample_weight)
         if n_true != n_pred or n_w not in (None, 1, n_true):
             raise ShapeError(
-                f"MeanIoU {self.name!r}: expected one true label per predicted label (and one "
-                "sample weight per label, or a scalar); labels are the values of a sparse "
-                "input, else the argmax of its last axis. Received: "
+                f"{type(self).__name__} {self.name!r}: expected one true label per predicted "
+                "label (and one sample weight per label, or a scalar); labels are the values "
+                "of a sparse input, else the argmax of its last axis. Received: "
                 f"y_true.shape={y_true}, y_pred.shape={y_pred}, sample_weight.shape="
                 f"{sample_weight}. Fix: check sparse_y_true/sparse_y_pred and the shapes."
             )

@@ -35,7 +35,7 @@ def clone_model(
 
     Arguments (Keras 3's):
 
-    * ``input_tensors``: symbolic tensors to build the copy on (default: new ``Input``s like
+    * ``input_tensors``: symbolic tensors to build the copy on (default: new ``Input`` layers like
       the model's), one per model input (a dict for a model with dict inputs).
     * ``clone_function(layer) -> layer``: makes each layer's copy (default:
       ``type(layer).from_config(layer.get_config())``). Return ``layer`` itself to share it

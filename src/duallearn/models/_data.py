@@ -3,43 +3,15 @@ and the seeded batch order."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import _seed
 from ..errors import ConfigError, ShapeError
 from ..utils._packing import unpack_x_y_sample_weight as unpack_batch  # noqa: F401
-
-
-def as_list(data: Any, names: Sequence[str], what: str) -> list[np.ndarray]:
-    """Arrays for each named model input/output, from an array, list/tuple or dict."""
-    if data is None:
-        raise ConfigError(f"No {what} given. Fix: pass numpy arrays for {what}.")
-    if isinstance(data, dict):
-        missing = [n for n in names if n not in data]
-        if missing:
-            raise ConfigError(
-                f"The {what} dict lacks keys {missing}. Expected keys: {list(names)}. "
-                f"Received keys: {sorted(data)}."
-            )
-        arrays = [data[n] for n in names]
-    elif isinstance(data, (list, tuple)) and len(names) > 1:
-        arrays = list(data)
-    else:
-        arrays = [data]
-    if len(arrays) != len(names):
-        raise ConfigError(
-            f"The model has {len(names)} {what} ({', '.join(names)}). "
-            f"Received {len(arrays)} arrays."
-        )
-    out = []
-    for a in arrays:
-        arr = np.asarray(a)
-        if arr.dtype == object:
-            raise ConfigError(f"The {what} must be numeric arrays. Received dtype=object.")
-        out.append(arr)
-    return out
 
 
 def check_lengths(groups: Sequence[Sequence[np.ndarray | None]], labels: Sequence[str]) -> int:
@@ -127,9 +99,12 @@ def _module(obj: Any) -> str:
 def source_kind(x: Any) -> str:
     """Which adapter reads ``x`` (duck typing and module names: no framework import)."""
     from ..data import Dataset
+    from ..utils._py_dataset import PyDataset
 
     if isinstance(x, Dataset):
         return "dl.data"
+    if isinstance(x, PyDataset):
+        return "pydataset"
     mod = _module(x)
     if mod.startswith("torch.utils.data"):
         return "torch"
@@ -147,29 +122,31 @@ def source_kind(x: Any) -> str:
         return "iterable"
     raise ConfigError(
         f"Unsupported data type {type(x).__name__}. Expected numpy arrays (or lists/dicts of "
-        "them), a dl.data.Dataset, a torch DataLoader, a tf.data.Dataset, a generator or a "
-        "Sequence (__len__ and __getitem__)."
+        "them), a dl.data.Dataset, a dl.utils.PyDataset, a torch DataLoader, a tf.data.Dataset, "
+        "a generator or a Sequence-like object (__len__ and __getitem__). Fix: convert the data "
+        "with np.asarray or wrap it in one of these."
     )
 
 
 class Source:
     """One data source seen as epochs of numpy batches ``(x, y, sample_weight)``.
 
-    ``steps`` is the number of batches per epoch when known. ``epoch(e)`` returns the batches
-    of epoch ``e`` as raw numpy structures (not yet matched to the model's inputs).
+    ``steps`` is the number of batches per epoch when known. ``epoch(e, key)`` returns the
+    batches of epoch ``e`` as raw numpy structures (not yet matched to the model's inputs); a
+    ``PyDataset`` read with ``shuffle`` takes its batches in the order
+    ``Philox(*key).permutation(steps)`` and its ``workers`` fetch them.
     """
 
-    def __init__(self, data: Any, kind: str) -> None:
-        self.data, self.kind = data, kind
-        self._live: Any = None
+    def __init__(self, data: Any, kind: str, shuffle: bool = False) -> None:
+        self.data, self.kind, self.shuffle = data, kind, shuffle
         self.steps: int | None = None
         if kind == "dl.data":
             self.steps = data.cardinality()
-        elif kind in ("torch", "sequence"):
+        elif kind in ("torch", "sequence", "pydataset"):
             try:  # Keras 3's PyDataset names its length num_batches
-                n = getattr(data, "num_batches", None)
+                n = getattr(data, "num_batches", None) if kind != "torch" else None
                 self.steps = int(n) if n is not None else len(data)
-            except TypeError:
+            except (TypeError, NotImplementedError):
                 self.steps = None
         elif kind == "tf.data":
             card = int(data.cardinality())
@@ -179,12 +156,14 @@ class Source:
     def reiterable(self) -> bool:
         return self.kind not in ("generator",)
 
-    def epoch(self, epoch: int) -> Iterator[Any]:
+    def epoch(self, epoch: int, key: tuple[int, ...] = ()) -> Iterator[Any]:
         d = self.data
         if self.kind == "dl.data":
             raw: Any = d.iterate(epoch)
         elif self.kind == "tf.data":
             raw = d.as_numpy_iterator()
+        elif self.kind == "pydataset":
+            raw = _pydataset_epoch(d, self.steps, self.shuffle, key)
         elif self.kind == "sequence":
             raw = _sequence_epoch(d, self.steps or 0)
         elif self.kind == "generator":
@@ -192,6 +171,24 @@ class Source:
         else:
             raw = iter(d)
         return (to_numpy(b) for b in raw)
+
+
+def _pydataset_epoch(
+    ds: Any, steps: int | None, shuffle: bool, key: tuple[int, ...]
+) -> Iterator[Any]:
+    """One epoch of a ``dl.utils.PyDataset``: ``on_epoch_begin``, the batches (in a seeded
+    order with ``shuffle``; an endless one in order), then ``on_epoch_end``."""
+    from ..utils._py_dataset import fetch_in_order
+
+    ds.on_epoch_begin()
+    if steps is None:
+        indices: Any = itertools.count()
+    elif shuffle and key:
+        indices = [int(i) for i in _seed.philox(*key).permutation(steps)]
+    else:
+        indices = range(steps)
+    yield from fetch_in_order(ds, indices)
+    ds.on_epoch_end()
 
 
 def _sequence_epoch(seq: Any, steps: int) -> Iterator[Any]:

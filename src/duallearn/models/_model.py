@@ -20,6 +20,8 @@ from ..layers._input import SymbolicTensor
 from ..layers._layer import REGISTRY, Layer, Weight
 from ..plugin import Runtime, TrainSpec, backend_name, check_portable, get_backend
 from ._functional import Graph, trace
+from ._host import HostPrefix, is_host
+from ._host import split as split_host
 from ._steps import StepsMixin, _CompileMetrics, active_model
 from ._training import TrainingMixin
 
@@ -71,7 +73,9 @@ class Model(StepsMixin, TrainingMixin, Layer):
             if isinstance(outputs, dict)
             else (list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])
         )
-        self._graph = trace(ins, outs)
+        graph = trace(ins, outs)
+        self._host_split = (graph, split_host(graph))  # refuses misplaced host layers first
+        self._graph = graph
         self.input_names = list(inputs) if isinstance(inputs, dict) else [t.name for t in ins]
         self.output_names = (
             list(outputs)
@@ -91,6 +95,23 @@ class Model(StepsMixin, TrainingMixin, Layer):
                 "with dl.layers.Input(shape), call model.build(input_shape), or fit it on data."
             )
         return self._graph
+
+    def _host_prefix(self) -> HostPrefix | None:
+        """The host-side preprocessing layers the inputs feed (``models/_host.py``), run
+        per batch on the host; None when the model has none."""
+        if self._graph is None and getattr(self, "_pending_build_shape", None) is None:
+            return None
+        graph = self.graph
+        cached = getattr(self, "_host_split", None)
+        if cached is None or cached[0] is not graph:
+            self._host_split = cached = (graph, split_host(graph))
+        return cached[1]
+
+    def _runtime_graph(self) -> Graph:
+        """The graph the backend runtime runs: the whole graph, or, after a host prefix,
+        the rest of it."""
+        prefix = self._host_prefix()
+        return self.graph if prefix is None else prefix.core
 
     @property
     def layers(self) -> list[Layer]:
@@ -159,7 +180,7 @@ class Model(StepsMixin, TrainingMixin, Layer):
         ``(batch, total)`` array (the backend splits it back); None when none is noisy."""
         batch = int(input_shape[0])
         plan = []
-        for k, node in enumerate(self.graph.nodes):
+        for k, node in enumerate(self._runtime_graph().nodes):
             if not node.inputs:
                 continue
             shape = node.inputs[0].shape
@@ -179,14 +200,14 @@ class Model(StepsMixin, TrainingMixin, Layer):
         batch = int(input_shape[0])
         parts = []
         for k, rest in self._noise_plan:
-            layer = self.graph.nodes[k].layer
+            layer = self._runtime_graph().nodes[k].layer
             parts.append(np.asarray(layer.draw_noise(rng, (batch, *rest))).reshape(batch, -1))
         return np.concatenate(parts, axis=1)
 
     # ---- runtime -------------------------------------------------------------------------
     def _get_runtime(self) -> Runtime:
         if self._runtime is None:
-            graph = self.graph
+            graph = self._runtime_graph()
             backend = get_backend(self.backend_name)
             # variables are created on the model's device (set_device / DUALLEARN_DEVICE)
             self._device = config.resolve_device(
@@ -204,7 +225,7 @@ class Model(StepsMixin, TrainingMixin, Layer):
     def _check_backend(self, variables: list[Weight]) -> None:
         """A layer's variables live on one backend: say so before building on another
         (before any native layer binds anything, so the model stays usable elsewhere)."""
-        for layer in self.graph.layers:
+        for layer in self._runtime_graph().layers:
             check_portable(layer, self.backend_name)
         for w in variables:
             w.native_for(self.backend_name, f", and model {self.name!r} runs on it")
@@ -212,7 +233,8 @@ class Model(StepsMixin, TrainingMixin, Layer):
     def _dtype(self) -> str:
         if self._graphless():
             return config.floatx()
-        layers = self.graph.layers
+        # the first native layer's (host-side layers' dtypes name what they return)
+        layers = [layer for layer in self.graph.layers if not is_host(layer)]
         return layers[0].dtype if layers else config.floatx()
 
     @property
@@ -240,7 +262,15 @@ class Model(StepsMixin, TrainingMixin, Layer):
                     f"Layer {layer!r} weight {w.name!r} has shape {w.shape}. Received an "
                     f"array of shape {np.shape(v)}. Fix: use the canonical (Keras) layout."
                 )
-        for w, v in zip(mine, weights, strict=True):
+            kind = np.asarray(v).dtype.kind
+            if kind not in "biuf":
+                layer = getattr(w._owner, "name", "?")
+                raise ShapeError(
+                    f"Layer {layer!r} weight {w.name!r} takes real numbers. Received an array "
+                    f"of dtype {np.asarray(v).dtype}. Fix: pass float arrays (get_weights() of "
+                    "a model with the same layers)."
+                )
+        for w, v in zip(mine, weights, strict=True):  # all checked: nothing half-assigned
             w.assign(v)
 
     # ---- compile -------------------------------------------------------------------------
@@ -260,7 +290,9 @@ class Model(StepsMixin, TrainingMixin, Layer):
         ``loss`` may be omitted when the model's ``train_step``/``test_step`` compute their
         own loss (Keras); the default steps then refuse to run. ``run_eagerly=True`` runs
         the Python ``train_step``/``test_step`` (debuggable) instead of the compiled step."""
-        self.optimizer = _optimizers.get(optimizer)
+        optimizer = _optimizers.get(optimizer)
+        _check_compile_names(loss, metrics, weighted_metrics)  # before anything changes
+        self.optimizer = optimizer
         self._compile_args = {
             "loss": loss,
             "loss_weights": loss_weights,
@@ -580,3 +612,31 @@ def _claim_optimizer(optimizer: Any, model: Model, trainable: list[Weight]) -> N
             "optimizer instance (the fine-tuning recipe: model.compile(optimizer="
             "dl.optimizers.Adam(1e-5), ...))."
         )
+
+
+def _compile_leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _compile_leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _compile_leaves(v)]
+    return [value]
+
+
+def _check_compile_names(loss: Any, metrics: Any, weighted_metrics: Any) -> None:
+    """``compile``'s names resolved once, so a misspelled loss or metric fails here (as in
+    Keras), not at the first ``fit``; nothing of the model has changed yet."""
+    for leaf in _compile_leaves(loss):
+        if leaf is not None:
+            _losses.get(leaf)
+    for what, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple, dict)):
+            raise ConfigError(
+                f"Expected the {what} argument to be a list, tuple, or dict. Received: "
+                f"{what}={value!r} of type {type(value).__name__}. Fix: wrap it in a list, "
+                f"e.g. {what}=[{value!r}]."
+            )
+        for leaf in _compile_leaves(value):
+            if leaf is not None:
+                _metrics.get(leaf)

@@ -29,8 +29,12 @@ def resolve_verbose(verbose: Any) -> int:
 
 
 def interactive() -> bool:
-    """Whether a live bar can be drawn: a terminal on stdout, or a Jupyter kernel."""
-    if "ipykernel" in sys.modules:
+    """Whether a live bar can be drawn: a terminal on stdout, or code running in a Jupyter
+    kernel (an IPython shell with a kernel: importing ``ipykernel`` alone is not enough)."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if callable(get) else None
+    if shell is not None and getattr(shell, "kernel", None) is not None:
         return True
     isatty = getattr(sys.stdout, "isatty", None)
     try:

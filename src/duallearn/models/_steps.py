@@ -223,6 +223,52 @@ class StepsMixin:
             self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()  # type: ignore[no-any-return]
 
+    # ---- Keras 2 spellings (deprecated in Keras 3, which keeps them as shims) --------------
+    @property
+    def compiled_metrics(self: Any) -> Any:
+        """Keras 3's deprecated shim: ``compiled_metrics.update_state(y, y_pred,
+        sample_weight)`` updates every metric of :attr:`metrics` (a ``Mean`` among them,
+        such as the loss tracker, with ``y_pred`` alone: Keras's rule), with Keras's
+        warning. Prefer :meth:`compute_metrics`."""
+        model = self
+
+        class DeprecatedCompiledMetric:
+            def update_state(self, y: Any, y_pred: Any, sample_weight: Any = None) -> None:
+                model._compiled_metrics_update_state(y, y_pred, sample_weight)
+
+        return DeprecatedCompiledMetric()
+
+    def _compiled_metrics_update_state(
+        self: Any, y: Any, y_pred: Any, sample_weight: Any = None
+    ) -> None:
+        from ..metrics import Mean
+
+        warnings.warn(
+            "`model.compiled_metrics()` is deprecated. Instead, use e.g.: for metric in "
+            "self.metrics: metric.update_state(y, y_pred)",
+            UserWarning,
+            stacklevel=3,
+        )
+        for metric in self.metrics:
+            if isinstance(metric, Mean):
+                metric.update_state(y_pred, sample_weight=sample_weight)
+            else:
+                metric.update_state(y, y_pred, sample_weight=sample_weight)
+
+    def compiled_loss(
+        self: Any, y: Any, y_pred: Any, sample_weight: Any = None, regularization_losses: Any = None
+    ) -> Any:
+        """Keras 3's deprecated shim: ``compute_loss(x=None, y, y_pred, sample_weight)``,
+        with Keras's warning."""
+        del regularization_losses  # (Keras ignores it too)
+        warnings.warn(
+            "`model.compiled_loss()` is deprecated. Instead, use "
+            "`model.compute_loss(x, y, y_pred, sample_weight, training)`.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
     @property
     def metrics(self: Any) -> list[Any]:
         """The metrics ``fit`` resets each epoch (Keras's order): the loss tracker and the

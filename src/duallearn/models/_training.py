@@ -5,161 +5,33 @@ The front-end owns the data order (seeded shuffling), the learning-rate value of
 deterministic-mode masks and the callbacks; the backend runtime runs each step natively and
 keeps losses and metrics on the device until a logging point reads them.
 
-Data sources (``_data.source_kind``): numpy arrays (and lists/dicts of them), ``dl.data.Dataset``,
-a ``torch.utils.data.DataLoader``, a ``tf.data.Dataset``, a generator, or a ``Sequence``-style
-object. Batches are produced in a background thread (``dl.data._dataset.prefetched``) while
-the runtime trains on the previous one.
-
-Shuffle order of array data in epoch ``e`` is ``Philox(shuffle_seed, e, iterations)``: a pure
-function of state saved in checkpoints, so a resumed run sees the same batches.
+The data (arrays, ``dl.data.Dataset``, ``PyDataset``, torch ``DataLoader``, ``tf.data``,
+generators) is handed once to a :class:`~duallearn.models._adapter.DataAdapter`, which checks
+it, casts it, splits validation data off, orders it (``Philox(shuffle_seed, epoch,
+iterations)``: a pure function of state saved in checkpoints, so a resumed run sees the same
+batches) and yields ready batches; this module runs the epochs, callbacks and progress.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _seed, config
 from ..callbacks import Callback, CallbackList, History
-from ..data._dataset import prefetched
-from ..errors import ConfigError, DuallearnError, ShapeError, TrainingError
-from ..layers._embedding import check_model_ids
+from ..errors import ConfigError, TrainingError
 from ..plugin import StepNoise
-from . import _data, _nonfinite
+from . import _adapter, _nonfinite
 from ._progress import Progress, resolve_verbose
 from ._steps import CompiledSteps, CustomSteps, steps_for
 
 if TYPE_CHECKING:
     from ._model import Model
-
-DEFAULT_BATCH_SIZE = 32
-PREFETCH = 2
-
-Batch = tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]
-
-
-class _Feed:
-    """Epochs of prepared batches ``(xs, ys, sws)`` (lists matching the model's inputs and
-    outputs, cast to the model dtype) from any data source."""
-
-    x_keys: list[Any] | None = None  # the user gave x as a dict (custom steps get one)
-
-    def __init__(
-        self,
-        model: Model,
-        kind: str,
-        *,
-        arrays: tuple[list[Any], list[Any], list[Any]] | None = None,
-        source: _data.Source | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        shuffle: bool = False,
-        class_weight: Any = None,
-        with_y: bool = True,
-    ) -> None:
-        self.model, self.kind, self.arrays, self.source = model, kind, arrays, source
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self.class_weight, self.with_y = class_weight, with_y
-        self._persistent: Iterator[Any] | None = None
-        if arrays is not None:
-            self.n = _data.check_lengths(list(arrays), ["x", "y", "sample_weight"])
-            self.steps: int | None = math.ceil(self.n / batch_size)
-        else:
-            assert source is not None
-            self.n = -1
-            self.steps = source.steps
-
-    @property
-    def static_batch(self) -> int | None:
-        """The batch size of almost every batch (in-memory arrays: ``batch_size``; other
-        sources: unknown): what ``Runtime.set_batch_size`` may specialise a step to."""
-        return self.batch_size if self.arrays is not None else None
-
-    def _array_batches(self, epoch: int, key: tuple[int, ...]) -> Iterator[Batch]:
-        assert self.arrays is not None
-        xs, ys, sws = self.arrays
-        n = self.n
-        order = _seed.philox(*key).permutation(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            if order is None:
-                idx: Any = slice(start, min(start + self.batch_size, n))
-            else:
-                idx = order[start : start + self.batch_size]
-            yield (
-                [a[idx] for a in xs],
-                [a[idx] for a in ys],
-                [None if s is None else s[idx] for s in sws],
-            )
-
-    def _source_batches(self, epoch: int) -> Iterator[Batch]:
-        assert self.source is not None
-        for raw in self.source.epoch(epoch):
-            yield self.model._prepare_batch(raw, self.class_weight, self.with_y)
-
-    def epoch(self, epoch: int, key: tuple[int, ...] = ()) -> Iterator[Batch]:
-        """The prepared batches of ``epoch``, produced ahead in a background thread. A
-        one-shot generator is read through one iterator across epochs.
-
-        In-memory arrays are sliced on the caller's thread: a batch is a view (or one gather
-        when shuffled), cheaper than a thread hand-off, and on a 2-core machine a producer
-        thread would compete with the engine's own compute threads (measured: predict of
-        the benchmark MLP 0.82-0.85x native with the thread)."""
-        if self.arrays is not None:
-            return self._array_batches(epoch, key)
-        assert self.source is not None
-        if not self.source.reiterable:
-            if self._persistent is None:
-                self._persistent = prefetched(self._source_batches(epoch), PREFETCH)
-            return self._persistent
-        return prefetched(self._source_batches(epoch), PREFETCH)
-
-    def close(self, it: Iterator[Any]) -> None:
-        if it is not self._persistent and hasattr(it, "close"):
-            it.close()
-
-    def finish(self) -> None:
-        if self._persistent is not None and hasattr(self._persistent, "close"):
-            self._persistent.close()  # type: ignore[attr-defined]
-        self._persistent = None
-
-
-def _batches(
-    it: Iterator[Batch], steps: int | None, epoch: int, what: str, user_steps: bool, src: str
-) -> Iterator[tuple[int, Batch]]:
-    """Enumerate ``it`` up to ``steps`` batches, turning data-code failures into errors that
-    name the batch."""
-    b = 0
-    while steps is None or b < steps:
-        try:
-            batch = next(it)
-        except StopIteration:
-            if b == 0:
-                raise ConfigError(
-                    f"The {what} data ({src}) produced no batches in epoch {epoch + 1}: it is "
-                    "empty or exhausted (a generator can be read only once). Fix: pass a "
-                    "re-iterable source (a Sequence, dl.data.Dataset, DataLoader), or an "
-                    "infinite generator with steps_per_epoch."
-                ) from None
-            if user_steps and steps is not None:
-                raise ConfigError(
-                    f"The {what} data ({src}) ran out after {b} batches in epoch {epoch + 1}, "
-                    f"but steps={steps} were requested. Fix: lower steps_per_epoch / "
-                    "validation_steps / steps, or give more (or repeating) data."
-                ) from None
-            return
-        except DuallearnError:
-            raise
-        except Exception as exc:
-            raise TrainingError(
-                f"The {what} data ({src}) raised {type(exc).__name__} while producing batch "
-                f"{b} (0-based) of epoch {epoch + 1}: {exc}"
-            ) from exc
-        yield b, batch
-        b += 1
-
 
 PREDICT_GROUP_BYTES = 64 << 20  # inputs per predict_many call (array data, no batch hooks)
 
@@ -182,7 +54,7 @@ class TrainingMixin:
     _device_request: str | None = None
     _device: str | None = None
 
-    # ---- data ----------------------------------------------------------------------------
+    # ---- data (checked, cast and batched by models/_adapter.py) -------------------------
     def _build_from(self: Model, arrays: list[np.ndarray]) -> None:
         """Deferred build from data (Sequential without an Input)."""
         if self._graph is None and not self._graphless():
@@ -202,135 +74,13 @@ class TrainingMixin:
             and getattr(self, "_stack", None) is None
         )
 
-    def _output_names_for(self: Model, y: Any) -> list[str]:
-        if not self._graphless():
-            return self.output_names
-        if isinstance(y, dict):
-            return list(y)
-        return (
-            [f"output_{i}" for i in range(len(y))] if isinstance(y, (list, tuple)) else ["output"]
-        )
-
     def _cast_x(self: Model, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        if self._graphless():
-            return _data.cast_inputs(arrays, [config.floatx()] * len(arrays))
-        for i, (a, t) in enumerate(zip(arrays, self.inputs, strict=True)):
-            expected = t.shape[1:]
-            received = a.shape[1:]
-            if len(expected) != len(received) or any(
-                e is not None and e != r for e, r in zip(expected, received, strict=True)
-            ):
-                consumer = next((n.layer for n in self.graph.nodes if t in n.inputs), None)
-                who = f"layer {consumer.name!r} ({type(consumer).__name__})" if consumer else "it"
-                raise ShapeError(
-                    f"Model {self.name!r} input {self.input_names[i]!r} feeds {who}, which "
-                    f"expects input shape {(None, *expected)}. Received: {(None, *received)}. "
-                    "Fix: reshape the data or build the model for this shape."
-                )
-        xs = _data.cast_inputs(arrays, [t.dtype for t in self.inputs])
-        check_model_ids(self.graph, xs, self.input_names)  # Embedding ids, on the host
-        return xs
-
-    def _prepare_y(self: Model, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        dtype = config.floatx() if self._graphless() else self._dtype()
-        return [
-            np.ascontiguousarray(a, dtype=dtype) if a.dtype.kind == "f" else np.ascontiguousarray(a)
-            for a in arrays
-        ]
-
-    def _sample_weights(
-        self: Model, sample_weight: Any, class_weight: Any, ys: list[np.ndarray]
-    ) -> list[np.ndarray | None]:
-        n_out = len(ys) if self._graphless() else len(self.output_names)
-        if sample_weight is None:
-            sws: list[np.ndarray | None] = [None] * n_out
-        elif isinstance(sample_weight, dict):
-            sws = [
-                None if sample_weight.get(k) is None else np.asarray(sample_weight[k])
-                for k in self._output_names_for(ys)
-            ]
-        elif isinstance(sample_weight, (list, tuple)) and n_out > 1:
-            sws = [None if s is None else np.asarray(s) for s in sample_weight]
-        else:
-            sws = [np.asarray(sample_weight)] * n_out
-        if class_weight is not None:
-            if n_out > 1:
-                raise ConfigError("class_weight is only supported for single-output models.")
-            y = ys[0]
-            labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
-            labels = labels.astype(np.int64)
-            missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
-            if missing:
-                raise ConfigError(
-                    f"class_weight has no entry for classes {missing} found in y. "
-                    f"Received keys: {sorted(class_weight)}. Fix: give a weight for every class."
-                )
-            cw = np.array([class_weight[int(c)] for c in labels], dtype=np.float64)
-            sws = [cw if sws[0] is None else sws[0] * cw]
-        return [None if s is None else np.ascontiguousarray(s, dtype=self._dtype()) for s in sws]
-
-    def _prepare_batch(self: Model, raw: Any, class_weight: Any, with_y: bool = True) -> Batch:
-        """One batch from a data source → inputs, targets and sample weights of the model."""
-        x, y, sw = _data.unpack_batch(raw)
-        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
-        self._build_from(xs0)
-        xs = self._cast_x(xs0)
-        if not with_y or (y is None and sw is None and self._custom_steps()):
-            return xs, [], []
-        if y is None:
-            raise ConfigError(
-                "The data source yields inputs without targets. Fix: yield (x, y) or "
-                "(x, y, sample_weight) tuples for fit/evaluate."
-            )
-        ys = self._prepare_y(_data.as_list(y, self._output_names_for(y), "targets"))
-        sws = self._sample_weights(sw, class_weight, ys)
-        _data.check_lengths([xs, ys, sws], ["x", "y", "sample_weight"])
-        return xs, ys, sws
-
-    def _feed(self: Model, x: Any, *args: Any, **kwargs: Any) -> _Feed:
-        feed = self._make_feed(x, *args, **kwargs)
-        feed.x_keys = list(x) if isinstance(x, dict) else None  # custom steps get x so
-        return feed
-
-    def _make_feed(
-        self: Model,
-        x: Any,
-        y: Any,
-        sample_weight: Any,
-        class_weight: Any,
-        batch_size: int,
-        shuffle: bool,
-        with_y: bool = True,
-    ) -> _Feed:
-        kind = _data.source_kind(x)
-        if kind == "arrays":
-            xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
-            self._build_from(xs0)
-            xs = self._cast_x(xs0)
-            if not with_y:
-                return _Feed(self, kind, arrays=(xs, [], []), batch_size=batch_size)
-            if y is None and sample_weight is None and self._custom_steps():
-                # Keras: a custom train_step may take x alone (a GAN's real images)
-                return _Feed(
-                    self, kind, arrays=(xs, [], []), batch_size=batch_size, shuffle=shuffle
-                )
-            ys = self._prepare_y(_data.as_list(y, self._output_names_for(y), "targets"))
-            sws = self._sample_weights(sample_weight, class_weight, ys)
-            return _Feed(self, kind, arrays=(xs, ys, sws), batch_size=batch_size, shuffle=shuffle)
-        for name, value in (("y", y), ("sample_weight", sample_weight)):
-            if value is not None:
-                raise ConfigError(
-                    f"{name} must be None when x is a {kind} source (it yields x, y and "
-                    f"sample_weight itself). Received {name} of type {type(value).__name__}."
-                )
-        return _Feed(
-            self, kind, source=_data.Source(x, kind), class_weight=class_weight, with_y=with_y
-        )
+        return _adapter.cast_x(self, arrays)
 
     def _noisy_nodes(self: Model, batch: int) -> list[tuple[int, Any, tuple[int, ...]]]:
         """(node index, layer, noise shape) of every node that draws noise in training."""
         out = []
-        for i, node in enumerate(self.graph.nodes):
+        for i, node in enumerate(self._runtime_graph().nodes):
             shape = node.inputs[0].shape if node.inputs else None
             if shape is None:
                 continue
@@ -348,7 +98,7 @@ class TrainingMixin:
         stream instead (new noise on every call, the same on both backends)."""
         fast = not config.is_deterministic()
         if fast:
-            graph = self.graph
+            graph = self._runtime_graph()
             if getattr(self, "_noisy_graph", (None,))[0] is not graph:
                 self._noisy_graph = (graph, bool(self._noisy_nodes(1)))
             if not self._noisy_graph[1]:
@@ -471,35 +221,29 @@ class TrainingMixin:
         dataset, a generator or a ``Sequence``; non-array sources yield ``(x, y)`` or
         ``(x, y, sample_weight)`` batches and take ``batch_size`` from themselves.
         """
-        batch_size = _positive("batch_size", batch_size or DEFAULT_BATCH_SIZE)
-        _positive("epochs", epochs, allow_zero=True)
-        _positive("initial_epoch", initial_epoch, allow_zero=True)
-        _positive("validation_freq", validation_freq)
-        if steps_per_epoch is not None:
-            _positive("steps_per_epoch", steps_per_epoch)
+        batch_size = _adapter.batch_size(batch_size)
+        val_batch = batch_size
+        if validation_batch_size is not None:
+            val_batch = _adapter.positive("validation_batch_size", validation_batch_size)
+        _adapter.positive("epochs", epochs, allow_zero=True)
+        _adapter.positive("initial_epoch", initial_epoch, allow_zero=True)
+        _adapter.positive("validation_freq", validation_freq)
+        for name, value in (
+            ("steps_per_epoch", steps_per_epoch),
+            ("validation_steps", validation_steps),
+        ):
+            if value is not None:
+                _adapter.positive(name, value)
         verbosity = resolve_verbose(verbose)
-        feed = self._feed(x, y, sample_weight, class_weight, batch_size, shuffle)
-        val: _Feed | None = None
+        _check_callbacks(callbacks)
+        feed = _adapter.DataAdapter.create(
+            self, x, y, sample_weight, class_weight, batch_size=batch_size, shuffle=shuffle
+        )
+        val: _adapter.DataAdapter | None = None
         if validation_data is not None:
-            val = self._validation_feed(validation_data, validation_batch_size or batch_size)
-        elif validation_split:
-            if feed.arrays is None:
-                raise ConfigError(
-                    f"validation_split is only supported for array data; x is a {feed.kind} "
-                    "source. Fix: pass validation_data=... instead."
-                )
-            (xs, ys, sws), val_groups, _ = _data.split_validation(
-                [*feed.arrays], validation_split, feed.n
-            )
-            feed = _Feed(
-                self, "arrays", arrays=(xs, ys, sws), batch_size=batch_size, shuffle=shuffle
-            )
-            val = _Feed(
-                self,
-                "arrays",
-                arrays=tuple(val_groups),  # type: ignore[arg-type]
-                batch_size=validation_batch_size or batch_size,
-            )
+            val = _adapter.DataAdapter.for_validation(self, validation_data, val_batch)
+        elif _adapter.check_fraction(validation_split):
+            feed, val = feed.split(validation_split, val_batch)
         steps_impl = steps_for(self, "train")
         steps_impl.x_keys = feed.x_keys
         if feed.arrays is not None and isinstance(steps_impl, CompiledSteps):
@@ -539,14 +283,18 @@ class TrainingMixin:
                 self._epoch_start_iterations, self._batches_done = start_iterations, 0
                 key = (int(self._shuffle_seed or 0), epoch, start_iterations)
                 start_iterations = None
-                it = feed.epoch(epoch, key)
-                try:
-                    for b, (bx, by, bw) in _batches(
-                        it, steps, epoch, "training", steps_per_epoch is not None, feed.kind
-                    ):
-                        if b < skip:  # resuming inside this epoch: these batches were trained
-                            self._batches_done = b + 1
-                            continue
+                with closing(
+                    feed.batches(
+                        epoch,
+                        "training",
+                        key=key,
+                        steps=steps,
+                        user_steps=steps_per_epoch is not None,
+                        skip=skip,
+                    )
+                ) as batches:
+                    self._batches_done = skip  # resuming inside this epoch: these were trained
+                    for b, (bx, by, bw) in batches:
                         if not started:
                             steps_impl.begin(by, feed.static_batch)
                             started = True
@@ -565,8 +313,6 @@ class TrainingMixin:
                         )
                         if self.stop_training:
                             break
-                finally:
-                    feed.close(it)
                 skip = 0
                 if not started:  # resumed after the epoch's last batch: nothing left
                     steps_impl.begin(None, feed.static_batch)
@@ -630,7 +376,7 @@ class TrainingMixin:
         """``model(x, training=True)`` on arrays: one training-mode forward of the whole input
         (Keras's eager call: dropout active, BatchNormalization on batch statistics), with
         fresh noise (:meth:`_draw_noise`). Returns numpy, one array per output."""
-        xs0 = _data.as_list(x, self._input_names_for(x), "inputs")
+        xs0 = _adapter.leaves(x, self._input_names_for(x), "inputs", _adapter.string_inputs(self))
         self._build_from(xs0)
         xs = self._cast_x(xs0)
         runtime = self._ready_runtime()
@@ -645,29 +391,9 @@ class TrainingMixin:
             return ["input"]
         return self.input_names
 
-    def _validation_feed(self: Model, data: Any, batch_size: int) -> _Feed:
-        if _data.source_kind(data) != "arrays":
-            return self._feed(data, None, None, None, batch_size, False)
-        if not isinstance(data, (list, tuple)) or len(data) not in (2, 3):
-            raise ConfigError(
-                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                f"sample_weight), or a data source. Received: {type(data).__name__}."
-            )
-        vx = self._cast_x(
-            _data.as_list(data[0], self._input_names_for(data[0]), "validation inputs")
-        )
-        vy = self._prepare_y(
-            _data.as_list(data[1], self._output_names_for(data[1]), "validation targets")
-        )
-        vsw = self._sample_weights(data[2] if len(data) == 3 else None, None, vy)
-        _data.check_lengths([vx, vy, vsw], ["x_val", "y_val", "val sample_weight"])
-        feed = _Feed(self, "arrays", arrays=(vx, vy, vsw), batch_size=batch_size)
-        feed.x_keys = list(data[0]) if isinstance(data[0], dict) else None
-        return feed
-
     def _run_test(
         self: Model,
-        feed: _Feed,
+        feed: _adapter.DataAdapter,
         steps: int | None,
         cbs: CallbackList | None,
         what: str,
@@ -679,22 +405,21 @@ class TrainingMixin:
         steps_impl.x_keys = feed.x_keys
         if self._runtime is not None or isinstance(steps_impl, CustomSteps):
             steps_impl.begin(None, feed.static_batch)
-        it = feed.epoch(epoch)
         want = cbs is not None and cbs.wants_batch_logs("on_test_batch_end")
         try:
-            for b, (bx, by, bw) in _batches(
-                it, steps or feed.steps, epoch, what, steps is not None, feed.kind
-            ):
-                steps_impl.begin(by, feed.static_batch)  # once (a no-op afterwards)
-                if cbs is not None:
-                    cbs.on_test_batch_begin(b, {})
-                steps_impl.test(bx, by, bw)
-                if want and cbs is not None:
-                    cbs.on_test_batch_end(b, steps_impl.batch_logs())
-                if progress is not None:
-                    progress.step(b, steps_impl.batch_logs)
+            with closing(
+                feed.batches(epoch, what, steps=steps or feed.steps, user_steps=steps is not None)
+            ) as batches:
+                for b, (bx, by, bw) in batches:
+                    steps_impl.begin(by, feed.static_batch)  # once (a no-op afterwards)
+                    if cbs is not None:
+                        cbs.on_test_batch_begin(b, {})
+                    steps_impl.test(bx, by, bw)
+                    if want and cbs is not None:
+                        cbs.on_test_batch_end(b, steps_impl.batch_logs())
+                    if progress is not None:
+                        progress.step(b, steps_impl.batch_logs)
         finally:
-            feed.close(it)
             if finish:  # a one-shot validation generator stays open until fit ends
                 feed.finish()
         return steps_impl.logs()
@@ -712,11 +437,14 @@ class TrainingMixin:
         return_dict: bool = False,
     ) -> Any:
         """Loss and metrics on the data: a float (loss only), a list, or a dict."""
-        batch_size = _positive("batch_size", batch_size or DEFAULT_BATCH_SIZE)
+        batch_size = _adapter.batch_size(batch_size)
         if steps is not None:
-            _positive("steps", steps)
+            _adapter.positive("steps", steps)
         verbosity = resolve_verbose(verbose)
-        feed = self._feed(x, y, sample_weight, None, batch_size, False)
+        _check_callbacks(callbacks)
+        feed = _adapter.DataAdapter.create(
+            self, x, y, sample_weight, batch_size=batch_size, shuffle=False
+        )
         if feed.arrays is not None and isinstance(steps_for(self, "test"), CompiledSteps):
             self._ensure_train_spec(feed.arrays[1])
         cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
@@ -746,18 +474,18 @@ class TrainingMixin:
         callbacks: Sequence[Callback] | None = None,
     ) -> Any:
         """Outputs for ``x`` in inference mode (numpy; a list for several outputs)."""
-        batch_size = _positive("batch_size", batch_size or DEFAULT_BATCH_SIZE)
+        batch_size = _adapter.batch_size(batch_size)
         if steps is not None:
-            _positive("steps", steps)
+            _adapter.positive("steps", steps)
         verbosity = resolve_verbose(verbose)
-        feed = self._feed(x, None, None, None, batch_size, False, with_y=False)
+        _check_callbacks(callbacks)
+        feed = _adapter.DataAdapter.create(self, x, batch_size=batch_size, with_y=False)
         cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
         want = cbs.wants_batch_logs("on_predict_batch_end")
         progress = Progress("predict", verbosity, steps or feed.steps, None)
         cbs.on_predict_begin({})
         progress.start_epoch(0)
         chunks: list[list[np.ndarray]] = []
-        it = feed.epoch(0)
         runtime: Any = None
         custom = steps_for(self, "predict")
         custom.x_keys = feed.x_keys
@@ -765,6 +493,7 @@ class TrainingMixin:
         grouped = (
             isinstance(custom, CompiledSteps)
             and feed.arrays is not None
+            and not feed.host_per_batch
             and steps is None
             and not want
             and not cbs.wants_batch_logs("on_predict_batch_begin")
@@ -773,28 +502,28 @@ class TrainingMixin:
             if grouped:
                 assert feed.arrays is not None
                 chunks = self._predict_grouped(feed.arrays[0], batch_size, progress)
-            batches = (
-                []
+            batches = closing(
+                _adapter.no_batches()
                 if grouped
-                else _batches(
-                    it, steps or feed.steps, 0, "prediction", steps is not None, feed.kind
+                else feed.batches(
+                    0, "prediction", steps=steps or feed.steps, user_steps=steps is not None
                 )
             )
-            for b, (bx, _, _) in batches:
-                if runtime is None:
-                    custom.begin(None, feed.static_batch)
-                    runtime = custom.runtime
-                cbs.on_predict_batch_begin(b, {})
-                if isinstance(custom, CustomSteps):
-                    out = custom.predict(bx)
-                else:
-                    out = runtime.predict(bx)
-                chunks.append(out)
-                if want:
-                    cbs.on_predict_batch_end(b, {"outputs": out})  # type: ignore[dict-item]
-                progress.step(b, None)
+            with batches as each:
+                for b, (bx, _, _) in each:
+                    if runtime is None:
+                        custom.begin(None, feed.static_batch)
+                        runtime = custom.runtime
+                    cbs.on_predict_batch_begin(b, {})
+                    if isinstance(custom, CustomSteps):
+                        out = custom.predict(bx)
+                    else:
+                        out = runtime.predict(bx)
+                    chunks.append(out)
+                    if want:
+                        cbs.on_predict_batch_end(b, {"outputs": out})  # type: ignore[dict-item]
+                    progress.step(b, None)
         finally:
-            feed.close(it)
             feed.finish()
             progress.end_epoch(0, None)
             progress.close()
@@ -826,19 +555,27 @@ class TrainingMixin:
         return chunks
 
     def predict_on_batch(self: Model, x: Any) -> Any:
+        """Outputs for one batch ``x`` (all of it at once), as Keras."""
+        first = next(iter(x.values())) if isinstance(x, dict) else x
+        if isinstance(first, (list, tuple)) and first and not np.isscalar(first[0]):
+            first = first[0]
         return self.predict(
-            x,
-            batch_size=len(np.asarray(x if not isinstance(x, (list, dict)) else list(x)[0])),
-            verbose=0,
+            x, batch_size=max(1, len(_adapter.leaf(first, "inputs", True))), verbose=0
         )
 
 
-def _positive(name: str, value: Any, allow_zero: bool = False) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < (0 if allow_zero else 1)
-    ):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ConfigError(f"{name} must be a {kind} integer. Received: {name}={value!r}.")
-    return int(value)
+def _check_callbacks(callbacks: Any) -> None:
+    if callbacks is None:
+        return
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise ConfigError(
+            f"callbacks must be a list of dl.callbacks.Callback. Received: "
+            f"{type(callbacks).__name__}. Fix: wrap it in a list: callbacks=[...]."
+        )
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise ConfigError(
+                f"callbacks must hold dl.callbacks.Callback instances. Received an element "
+                f"of type {type(cb).__name__}. Fix: pass instances, e.g. "
+                "callbacks=[dl.callbacks.EarlyStopping()] (not the class)."
+            )

@@ -871,6 +871,61 @@ def extract_patches(
     return _d("extract_patches", images, size_t, strides_t, dil_t, padding)
 
 
+# ---- Fourier transforms (Keras's (real, imag) tuple convention) --------------------------------
+def _complex_parts(what: str, x: Any) -> None:
+    """Keras's check of a complex input: a (real, imag) pair of float tensors, same shape."""
+    from ..errors import ConfigError, ShapeError
+
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise ConfigError(
+            f"ops.{what} takes a tuple of two tensors (real, imaginary). Received: "
+            f"{type(x).__name__}. Fix: pass (real, imag), e.g. (x, dl.ops.zeros_like(x))."
+        )
+    shapes = [tuple(getattr(p, "shape", ())) for p in x]
+    if shapes[0] != shapes[1]:
+        raise ShapeError(
+            f"ops.{what}: the real and imaginary parts must have the same shape. Received: "
+            f"x[0].shape={shapes[0]}, x[1].shape={shapes[1]}. Fix: broadcast them first."
+        )
+
+
+def fft(x: tuple[Any, Any]) -> tuple[Any, Any]:
+    """Discrete Fourier transform over the last axis of the complex ``x = (real, imag)``:
+    ``X[k] = Σ_n x[n]·exp(−2πi·kn/N)``; returns ``(real, imag)`` (Keras's ``ops.fft``)."""
+    _complex_parts("fft", x)
+    return _d("fft", x)  # type: ignore[no-any-return]
+
+
+def fft2(x: tuple[Any, Any]) -> tuple[Any, Any]:
+    """2D discrete Fourier transform over the last two axes of ``x = (real, imag)``;
+    returns ``(real, imag)`` (Keras's ``ops.fft2``)."""
+    _complex_parts("fft2", x)
+    return _d("fft2", x)  # type: ignore[no-any-return]
+
+
+def ifft2(x: tuple[Any, Any]) -> tuple[Any, Any]:
+    """Inverse of :func:`fft2`: ``x[m,n] = Σ_{k,l} X[k,l]·exp(2πi(km/H + ln/W)) / (H·W)``;
+    returns ``(real, imag)`` (Keras's ``ops.ifft2``)."""
+    _complex_parts("ifft2", x)
+    return _d("ifft2", x)  # type: ignore[no-any-return]
+
+
+def rfft(x: Any, fft_length: int | None = None) -> tuple[Any, Any]:
+    """Fourier transform of the real ``x`` over its last axis (zero-padded or cropped to
+    ``fft_length``, default its length ``N``): the ``N//2 + 1`` non-negative frequencies, as
+    ``(real, imag)`` (Keras's ``ops.rfft``)."""
+    return _d("rfft", x, fft_length)  # type: ignore[no-any-return]
+
+
+def irfft(x: tuple[Any, Any], fft_length: int | None = None) -> Any:
+    """Inverse of :func:`rfft`: the real signal of length ``fft_length`` (default
+    ``2·(n − 1)`` for ``n`` frequencies) whose non-negative frequencies are ``x = (real,
+    imag)``; the imaginary parts of the zero (and Nyquist) frequencies are ignored
+    (Keras's ``ops.irfft``)."""
+    _complex_parts("irfft", x)
+    return _d("irfft", x, fft_length)
+
+
 NAMES: tuple[str, ...] = ()  # filled below: every public op name
 
 
@@ -888,3 +943,5 @@ def _names() -> tuple[str, ...]:
 NAMES = _names()
 
 from . import image as image  # noqa: E402  (dl.ops.image, Keras's ops.image)
+from . import nn as nn  # noqa: E402  (dl.ops.nn, Keras's ops.nn)
+from . import numpy as numpy  # noqa: E402  (dl.ops.numpy, Keras's ops.numpy)

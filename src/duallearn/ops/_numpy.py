@@ -737,3 +737,38 @@ def extract_patches(
     xp = np.pad(x, [(0, 0), *pads, (0, 0)])
     out = np.concatenate([p for _, p in _windows(xp, size, strides, dilation_rate)], axis=-1)
     return out[0] if unbatched else out
+
+
+# ---- Fourier transforms ----------------------------------------------------------------------
+def _cplx(x: Any) -> tuple[np.ndarray, str]:
+    re, im = _a(x[0]), _a(x[1])
+    return re + 1j * im, str(np.result_type(re, im))
+
+
+def _parts(c: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    return c.real.astype(dtype), c.imag.astype(dtype)
+
+
+def fft(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    c, dt = _cplx(x)
+    return _parts(np.fft.fft(c), dt)
+
+
+def fft2(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    c, dt = _cplx(x)
+    return _parts(np.fft.fft2(c), dt)
+
+
+def ifft2(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    c, dt = _cplx(x)
+    return _parts(np.fft.ifft2(c), dt)
+
+
+def rfft(x: Any, fft_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    a = _a(x)
+    return _parts(np.fft.rfft(a, n=fft_length), str(a.dtype))
+
+
+def irfft(x: Any, fft_length: int | None = None) -> np.ndarray:
+    c, dt = _cplx(x)
+    return np.fft.irfft(c, n=fft_length).astype(dt)

@@ -35,10 +35,30 @@ def get(identifier: Any) -> Optimizer:
 
 
 def serialize(opt: Optimizer) -> dict[str, Any]:
+    """The JSON-able form of an optimizer (Keras's ``keras.optimizers.serialize``).
+
+    Args:
+        opt: an :class:`Optimizer`.
+
+    Returns:
+        ``{"class_name": ..., "config": opt.get_config()}`` (hyper-parameters, not the slots);
+        :func:`deserialize` reads it back.
+    """
     return {"class_name": type(opt).__name__, "config": opt.get_config()}
 
 
 def deserialize(config: dict[str, Any]) -> Optimizer:
+    """The optimizer a :func:`serialize` dict describes (Keras's ``keras.optimizers.deserialize``).
+
+    Args:
+        config: ``{"class_name": ..., "config": {...}}``.
+
+    Returns:
+        A new :class:`Optimizer` (fresh slots).
+
+    Raises:
+        UnknownNameError: ``class_name`` is no registered optimizer.
+    """
     return get(config)
 
 

@@ -85,7 +85,8 @@ def _number(
         hi = ")" if high_open else "]"
         raise ConfigError(
             f"{cls}: {name} must be a number in {lo}{low}, {high if high is not None else 'inf'}"
-            f"{hi}. Received: {name}={value!r}."
+            f"{hi}. Received: {name}={value!r}. Fix: pass a value in that range (see "
+            "docs/optimizers.md for the defaults)."
         )
     return float(value)  # type: ignore[arg-type]
 
@@ -118,8 +119,15 @@ class Optimizer:
         exclude_from_weight_decay: list[str] | tuple[str, ...] | None = None,
         formula: str = "keras",
         name: str | None = None,
+        **kwargs: Any,
     ) -> None:
         cls = type(self).__name__
+        if kwargs:
+            hint = " (Keras 3 spells it learning_rate)" if "lr" in kwargs else ""
+            raise ConfigError(
+                f"{cls}: argument(s) not recognized: {sorted(kwargs)}{hint}. Expected the "
+                f"arguments of {cls} (see docs/optimizers.md). Fix: remove or rename them."
+            )
         if formula not in FORMULAS:
             raise ConfigError(
                 f"{cls}: formula must be one of {FORMULAS}. Received: formula={formula!r}."

@@ -284,6 +284,17 @@ class CosineDecayRestarts(LearningRateSchedule):
 
 
 def serialize(schedule: Any) -> dict[str, Any]:
+    """The JSON-able form of a learning-rate schedule (``keras.optimizers.schedules.serialize``).
+
+    Args:
+        schedule: a :class:`LearningRateSchedule`.
+
+    Returns:
+        ``{"class_name": ..., "config": schedule.get_config()}``.
+
+    Raises:
+        SerializationError: ``schedule`` is a plain callable, which cannot be saved.
+    """
     if not isinstance(schedule, LearningRateSchedule):
         raise SerializationError(
             f"A plain callable learning rate ({schedule!r}) cannot be saved. Fix: use a "
@@ -293,6 +304,14 @@ def serialize(schedule: Any) -> dict[str, Any]:
 
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
+    """The schedule a :func:`serialize` dict describes (``keras.optimizers.schedules.deserialize``).
+
+    Args:
+        config: ``{"class_name": ..., "config": {...}}``.
+
+    Returns:
+        A new :class:`LearningRateSchedule`.
+    """
     return REGISTRY.get(config["class_name"]).from_config(config.get("config", {}))  # type: ignore[no-any-return]
 
 

@@ -62,6 +62,7 @@ from ._ops import pool_op as pool_op
 from ._ops import same_pads as same_pads
 from ._ops import tensor_converter as tensor_converter
 from ._ops import tile_reps as tile_reps
+from ._preprocessing import IMAGE_LAYERS as IMAGE_LAYERS
 from ._recurrent import BidirectionalMixin as BidirectionalMixin
 from ._recurrent import GRUCellMixin as GRUCellMixin
 from ._recurrent import LSTMCellMixin as LSTMCellMixin
@@ -145,6 +146,7 @@ __all__ = [
     "selection",
     "set_backend",
     "use_backend",
+    "IMAGE_LAYERS",
     "MERGES",
     "MergePrimitives",
     "AttentionMixin",

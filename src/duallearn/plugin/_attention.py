@@ -118,6 +118,12 @@ class AttentionPrimitives:
 
 
 class MultiHeadAttentionMixin(AttentionPrimitives):
+    """Backend side of ``MultiHeadAttention``: projections, scores, softmax, output.
+
+    A backend's layer class mixes this in; ``fused`` uses the framework's fused attention
+    kernel where the backend sets ``fused_attention`` (same formula as Keras 3).
+    """
+
     fused_attention = False
 
     def fused(self, qp: Any, kp: Any, vp: Any, scale: float) -> Any:
@@ -159,6 +165,11 @@ class MultiHeadAttentionMixin(AttentionPrimitives):
 
 
 class AttentionMixin(AttentionPrimitives):
+    """Backend side of ``Attention`` / ``AdditiveAttention``: ``softmax(scores) · value``.
+
+    A backend's layer class mixes this in; the scores are the spec's (dot or additive).
+    """
+
     def forward(self, x: list[Any], training: bool, noise: Any = None, mask: Any = None) -> Any:
         spec = self.spec
         q, v, k = x[0], x[1], x[2]

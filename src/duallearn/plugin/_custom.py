@@ -126,7 +126,7 @@ class OpsLayer(CompositeLayer):
                 self.dl_vars.append(v)
 
     def forward(self, x: Any, training: bool, noise: Any = None, mask: Any = None) -> Any:
-        """``layer.call(x)``; when ``x`` is a :class:`~duallearn.layers.CallArgs` (a node
+        """``layer.call(x)``; when ``x`` is a :class:`~duallearn.layers._input.CallArgs` (a node
         whose call took several tensors or keywords), ``layer.call(*x.args, **x.kwargs)``.
         ``training`` (and a carried ``mask``) are added when ``call`` names them."""
         from ..layers._input import CallArgs

@@ -49,6 +49,8 @@ METRIC_DELTA_FORMULAS: Mapping[str, str] = {
     "fbeta_score": "_fbeta",
     "r2_score": "_r2",
     "mean_iou": "_mean_iou",
+    "binary_iou": "_binary_iou",
+    "threshold_counts": "_threshold_counts",
 }
 
 # delta(spec, y_true, y_pred, sample_weight) -> float64 vector of spec.state_size()

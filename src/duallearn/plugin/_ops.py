@@ -109,6 +109,11 @@ def check_sections(n: int, sections: int, axis: int) -> None:
 
 
 def check_pad_mode(mode: str) -> None:
+    """Validate ``pad``'s ``mode`` for a backend (the front-end's check, shared by backends).
+
+    Raises:
+        ConfigError: ``mode`` is not ``"constant"``, ``"reflect"`` or ``"symmetric"``.
+    """
     if mode not in ("constant", "reflect", "symmetric"):
         raise ConfigError(f"pad: mode must be constant, reflect or symmetric. Received: {mode!r}.")
 

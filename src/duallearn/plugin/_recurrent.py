@@ -91,6 +91,8 @@ class _Cell:
 
 
 class SimpleRNNCellMixin(_Cell):
+    """Backend side of ``SimpleRNN``'s step: ``h_t = act(x_t·W + h_{t−1}·U + b)``."""
+
     def step(self, x_in: list[Any], h_in: list[Any], states: list[Any]) -> list[Any]:
         ks, rs, bias = self._gates()
         a = x_in[0] @ ks[0] + h_in[0] @ rs[0]
@@ -100,6 +102,9 @@ class SimpleRNNCellMixin(_Cell):
 
 
 class LSTMCellMixin(_Cell):
+    """Backend side of ``LSTM``'s step, Keras's gate order ``i, f, c, o``:
+    ``c_t = f⊙c_{t−1} + i⊙act(x·W_c + h·U_c + b_c)``, ``h_t = o⊙act(c_t)``."""
+
     def step(self, x_in: list[Any], h_in: list[Any], states: list[Any]) -> list[Any]:
         ks, rs, bias = self._gates()
         z = [x_in[g] @ ks[g] + h_in[g] @ rs[g] for g in range(4)]
@@ -111,6 +116,9 @@ class LSTMCellMixin(_Cell):
 
 
 class GRUCellMixin(_Cell):
+    """Backend side of ``GRU``'s step, Keras's gate order ``z, r, h``; ``reset_after=True``
+    (Keras's default, cuDNN's form) applies the reset gate after the recurrent matmul."""
+
     def step(self, x_in: list[Any], h_in: list[Any], states: list[Any]) -> list[Any]:
         ks, rs, bias = self._gates()
         ra = self.spec.reset_after

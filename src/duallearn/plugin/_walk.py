@@ -68,7 +68,7 @@ class GraphWalk:
 
     def _arg(self, k: int, vals: list[Any], ins: Sequence[int], list_input: bool) -> Any:
         """Node ``k``'s input: one tensor, a list, or the rebuilt arguments of a call with
-        several (:class:`~duallearn.layers.CallArgs`)."""
+        several (:class:`~duallearn.layers._input.CallArgs`)."""
         template = self.calls.get(k)
         if template is not None:
             return CallArgs.rebuild(template, [vals[i] for i in ins])

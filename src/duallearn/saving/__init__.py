@@ -15,11 +15,17 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
 from ..errors import BackendError, DuallearnError, SerializationError, ShapeError
-from ..layers._layer import REGISTRY as LAYERS
 from ..variables import allocation_budget
 from . import _safetensors
 from ._config import model_from_config, registered_name
 from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, read_file, unpack
+from ._registration import CustomObjectScope as CustomObjectScope
+from ._registration import custom_object_scope as custom_object_scope
+from ._registration import get_custom_objects as get_custom_objects
+from ._registration import get_registered_name as get_registered_name
+from ._registration import get_registered_object as get_registered_object
+from ._registration import known_objects
+from ._registration import register_keras_serializable as register_keras_serializable
 from ._schema import check_config, check_keys, check_metadata
 
 T = TypeVar("T")
@@ -34,15 +40,9 @@ MEMBERS = {
 
 def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[T], T]:
     """Register a custom layer class so that configs naming it can be loaded:
-    ``@dl.saving.register_serializable(package="my_pkg")`` registers ``"my_pkg>MyLayer"``."""
-
-    def wrap(cls: T) -> T:
-        key = f"{package}>{name or cls.__name__}"  # type: ignore[attr-defined]
-        LAYERS.add(key, cls)
-        cls._registered_name = key  # type: ignore[attr-defined]
-        return cls
-
-    return wrap
+    ``@dl.saving.register_serializable(package="my_pkg")`` registers ``"my_pkg>MyLayer"``
+    (the same as :func:`register_keras_serializable`, Keras's name)."""
+    return register_keras_serializable(package, name)
 
 
 def _weight_key(i: int, layer: str, weight: str) -> str:
@@ -237,10 +237,12 @@ def load_model(
 
     The file is verified (member names, sizes, SHA-256 digests, safetensors headers) before
     anything is built; class names resolve only against duallearn's registries and
-    ``custom_objects``. Every problem raises :class:`~duallearn.errors.SerializationError`.
+    ``custom_objects`` (registered objects are known too: :func:`register_keras_serializable`).
+    Every problem raises :class:`~duallearn.errors.SerializationError`.
     """
     label = os.fspath(filepath)
     config, _, tensors, _, members = read_model_file(label)
+    custom_objects = known_objects(custom_objects)  # + dl.saving.register_keras_serializable's
     budget = sum(t.nbytes for t in tensors.values())
     model = _build(config, custom_objects, budget, label)
     if backend is not None:
@@ -312,7 +314,9 @@ def _restore_compile(
             optimizer=optimizer,
             loss=losses if len(losses) > 1 else losses[0],
             loss_weights=lw[0] if isinstance(lw, list) and len(lw) == 1 else lw,
-            metrics=metric_objs[0] if (metric_objs is not None and single) else metric_objs,
+            metrics=metric_objs[0]
+            if (metric_objs is not None and single and metrics is not None)
+            else metric_objs,
             weighted_metrics=weighted_objs[0]
             if (weighted_objs is not None and single and metrics is not None)
             else weighted_objs,
@@ -458,10 +462,16 @@ def inspect_model_file(filepath: str) -> dict[str, Any]:
 
 __all__ = [
     "FORMAT_VERSION",
+    "CustomObjectScope",
+    "custom_object_scope",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
     "inspect_model_file",
     "load_model",
     "load_weights",
     "read_model_file",
+    "register_keras_serializable",
     "register_serializable",
     "save_model",
     "save_weights",

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import SerializationError
 from ..layers._input import CallArgs, Input
 from ..layers._layer import REGISTRY, Layer
+from ._registration import known_objects
 
 
 def layer_config(layer: Layer) -> dict[str, Any]:
@@ -19,6 +20,8 @@ def layer_config(layer: Layer) -> dict[str, Any]:
 
 def registered_name(obj: Any) -> str:
     name = getattr(type(obj), "_registered_name", type(obj).__name__)
+    if known_objects().get(name) is type(obj):  # dl.saving.get_custom_objects() / a scope
+        return str(name)
     if name not in REGISTRY or REGISTRY.get(name) is not type(obj):
         raise SerializationError(
             f"Layer class {type(obj).__name__} is not registered, so a saved model could not "
@@ -197,6 +200,7 @@ def replay_functional(
 
 
 def model_from_config(cfg: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    custom_objects = known_objects(custom_objects)  # + the registered objects
     if isinstance(cfg, dict) and _is_subclassed_model(cfg.get("class_name"), custom_objects):
         return layer_from_config(cfg, custom_objects)  # a registered subclassed dl.Model
     if not isinstance(cfg, dict) or cfg.get("class_name") not in (

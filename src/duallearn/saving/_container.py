@@ -119,7 +119,10 @@ def read_file(path: str, what: str = "model file") -> bytes:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise SerializationError(f"No such {what}: {path}.") from None
+        raise SerializationError(
+            f"No such {what}: {path}. Expected: an existing file. Fix: check the path (and "
+            "the working directory)."
+        ) from None
     except OSError as exc:
         raise SerializationError(f"Cannot read {what} {path}: {exc.strerror}.") from None
     if stat.S_ISDIR(st.st_mode):

@@ -32,6 +32,23 @@ TABLE: dict[str, dict[str, Tol]] = {
 
 
 def tolerance(kind: str, dtype: str) -> Tol:
+    """The tolerance of one kind of check at one dtype, from :data:`TABLE`.
+
+    A check passes when ``|a − b| ≤ atol_s·max|ref| + rtol·|ref|`` elementwise.
+
+    Args:
+        kind: a row of the table (``"activation"``, ``"layer"``, ``"forward"``, ``"loss"``,
+            ``"gradient"``, ``"step"``, ``"params_10"``, ``"params_100"``, ...).
+        dtype: ``"float32"`` or ``"float64"`` (anything ``np.dtype`` accepts).
+
+    Returns:
+        A ``Tol(rtol, atol_s)``.
+
+    Example:
+        >>> from duallearn.testing import tolerance
+        >>> tolerance("layer", "float64")
+        Tol(rtol=1e-12, atol_s=1e-13)
+    """
     return TABLE[kind][str(np.dtype(dtype))]
 
 
