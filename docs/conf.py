@@ -40,7 +40,7 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "internal", "screenshots", "gallery/_output", "**/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "internal", "gallery/_output", "**/.ipynb_checkpoints"]
 
 # --- MyST: the guides are GitHub-flavoured Markdown -------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist"]  # no dollarmath: `$HOME` stays text

@@ -1,4 +1,4 @@
-"""Retake the screenshots of the built site with headless Chromium: docs/screenshots/*.png.
+"""Retake the screenshots of the built site with headless Chromium: docs/_static/screenshots/*.png.
 
     python tools/build_docs.py && python tools/docs_screenshots.py
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "docs" / "_build" / "html"
-OUT = ROOT / "docs" / "screenshots"
+OUT = ROOT / "docs" / "_static" / "screenshots"
 PAGES = {
     "home.png": "index.html",
     "api_layers.png": "api/duallearn.layers.html",

@@ -4,7 +4,6 @@ metric accumulators."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ import tensorflow as tf
 from duallearn.plugin import GraphSpec, GraphWalk, NativeRuntime, StepNoise, TrainSpec, WalkedNet
 
 from . import _losses, _metrics
-from ._embedding import lookup_errors
+from ._embedding import Placed
 from ._layers import DTYPES, TFLayer, native_layer
 from ._optimizers import TFOptimizer
 from ._rng import TFRng
@@ -184,13 +183,10 @@ class TFRuntime(NativeRuntime):
         (``Model.set_device`` before the first fit/evaluate/predict)."""
         self._scope = _scope(device)
 
-    @contextlib.contextmanager
-    def _placed(self) -> Any:
+    def _placed(self) -> Placed:
         """Where the model's native calls run (its device), with an out-of-range id of a
         compiled step's Embedding lookup reported as an ``IndexRangeError``."""
-        scope = self._scope
-        with lookup_errors(), contextlib.nullcontext() if scope is None else tf.device(scope):
-            yield
+        return Placed(self._scope)
 
     # ---- forward -------------------------------------------------------------------------
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -441,3 +441,29 @@ def test_affine_layers_train_with_an_unknown_batch_size(source):
     if len(weights) == 2:
         for i, (a, b) in enumerate(zip(weights["torch"], weights["tensorflow"], strict=True)):
             assert_close(f"weight {i}", a, b, "float32", "params_10")
+
+
+@pytest.mark.parametrize(
+    "engine, fmt, suffix",
+    [("torch", "onnx", "onnx"), ("torch", "torchscript", "pt"), ("tensorflow", "tflite", "tflite")],
+)
+def test_model_with_preprocessing_layers_exports(engine, fmt, suffix, tmp_path):
+    """Preprocessing layers are exported with the model (random ones as the identity they
+    are at inference); the export checks the artifact against the model on probe inputs."""
+    if engine not in BACKENDS:
+        pytest.skip(f"{engine} not installed")
+    with dl.use_backend(engine):
+        dl.set_random_seed(0)
+        model = dl.Sequential([
+            dl.Input((16, 16, 3)),
+            dl.layers.Rescaling(1 / 255),
+            dl.layers.RandomFlip(seed=1),
+            dl.layers.RandomRotation(0.1, seed=2),
+            dl.layers.Resizing(8, 8),
+            dl.layers.Normalization(mean=0.5, variance=0.25),
+            dl.layers.Flatten(),
+            dl.layers.Dense(3),
+        ])  # fmt: skip
+        result = model.export(str(tmp_path / f"m.{suffix}"), format=fmt)
+    assert result.passed, result
+    assert result.max_rel_error < 1e-4

@@ -31,6 +31,7 @@ from .. import config
 from ..errors import ConfigError, IndexRangeError, ShapeError
 from ._layer import REGISTRY, Layer
 from ._string_hash import hash_bucket
+from ._tf_data import graph_tensor, run_host
 
 _INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 ENCODE_MODES = ("one_hot", "multi_hot", "count")
@@ -153,6 +154,8 @@ class HostLayer(Layer):
                 f"{len(args)} positional arguments. Fix: layer(x)."
             )
         kwargs.pop("training", None)
+        if graph_tensor(inputs):  # inside tf.data's map: host_call at each execution
+            return run_host(self, inputs, **kwargs)
         return self.host_call(as_host_array(inputs), **kwargs)
 
     @property

@@ -26,6 +26,7 @@ from ..errors import ConfigError, ShapeError
 from ..ops import _dispatch
 from . import _image_formulas as img
 from ._layer import REGISTRY, Layer
+from ._tf_data import graph_tensor, run_formula
 
 EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor on the standard deviation
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -144,6 +145,8 @@ class _ImagePreprocessing(Layer):
             return super().__call__(*args, **kwargs)
         if self.random and kwargs.get("training") is None:
             kwargs["training"] = True
+        if graph_tensor(x):  # inside tf.data's map: the formula on TensorFlow's ops
+            return run_formula(self, x, bool(kwargs.get("training")))
         arr: Any = x if hasattr(x, "shape") else np.asarray(x)
         if self.image_rank and len(arr.shape) == 3:
             out = super().__call__(np.asarray(arr)[None], **kwargs)
