@@ -415,8 +415,10 @@ class DataAdapter:
                         leaf(a, "targets")
             else:
                 _data.check_lengths([xs0, [leaf(y, "targets")]], ["x", "y"])
-        elif wants_y:
-            _data.check_lengths([xs0, leaves(y, output_names(model, y), "targets")], ["x", "y"])
+        ys0: list[np.ndarray] | None = None  # y's arrays, once its outputs are known
+        if wants_y and (model._graph is not None or model._graphless()):
+            ys0 = leaves(y, output_names(model, y), "targets")
+            _data.check_lengths([xs0, ys0], ["x", "y"])
         build_from(model, xs0)
         per_batch = host_per_batch(model)
         xs = check_x(model, xs0) if per_batch else cast_x(model, xs0)
@@ -425,7 +427,9 @@ class DataAdapter:
                 model, "arrays", arrays=(xs, [], []), batch_size=batch_size, shuffle=shuffle
             )
         else:
-            ys = prepare_y(model, leaves(y, output_names(model, y), "targets"))
+            if ys0 is None:  # the model was built from x just now
+                ys0 = leaves(y, output_names(model, y), "targets")
+            ys = prepare_y(model, ys0)
             sws = sample_weights(model, sample_weight, class_weight, ys)
             adapter = cls(
                 model, "arrays", arrays=(xs, ys, sws), batch_size=batch_size, shuffle=shuffle

@@ -47,15 +47,6 @@ def cast_inputs(arrays: list[np.ndarray], dtypes: Sequence[str]) -> list[np.ndar
     return out
 
 
-def batch_indices(
-    n: int, batch_size: int, shuffle: bool, rng: np.random.Generator | None
-) -> Iterator[np.ndarray]:
-    """Index arrays of each batch; the last batch may be smaller (as Keras)."""
-    order = rng.permutation(n) if shuffle and rng is not None else np.arange(n)
-    for start in range(0, n, batch_size):
-        yield order[start : start + batch_size]
-
-
 def split_validation(
     arrays: list[list[np.ndarray | None]], fraction: float, n: int
 ) -> tuple[list[list[np.ndarray | None]], list[list[np.ndarray | None]], int]:
