@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,7 +29,21 @@ class TensorFlowBackend(Backend):
         self.tf = tf
 
     def build(self, graph: GraphSpec, device: str | None = None) -> TFRuntime:
-        return TFRuntime(graph, device)
+        # eagerly, even when a compiled custom step first calls a sub-model while tracing:
+        # its variables then hold their initial values from the start
+        with tf.init_scope():
+            return TFRuntime(graph, device)
+
+    def native_optimizer(self, optimizer: Any, variables: Any) -> Any:
+        # the slots are created eagerly even when the first apply is being traced (a
+        # compiled custom step): they start from the weights' current values
+        with tf.init_scope():
+            return super().native_optimizer(optimizer, variables)
+
+    def compile_step(self, fn: Any, jit_compile: bool) -> Any:
+        # one trace per batch shape (a full batch, the last partial one): static shapes, so
+        # the step's host-side shape checks see numbers
+        return tf.function(fn, jit_compile=jit_compile, autograph=False)
 
     def versions(self) -> dict[str, str]:
         return {"tensorflow": tf.__version__}

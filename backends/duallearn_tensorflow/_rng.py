@@ -29,10 +29,12 @@ class TFRng:
             self.seed = tf.Variable([seed, 0], dtype=tf.int64, trainable=False, name="rng_seed")
         self._base, self._calls = seed, 0
 
-    def reseed(self, seed: int) -> None:
-        """Key the next draws by a training step's seed."""
-        self._base, self._calls = seed, 0
-        self.seed.assign([seed, 0])
+    def reseed(self, seed: Any) -> None:
+        """Key the next draws by a training step's seed (an int, or a traced int64 scalar
+        inside a compiled custom step, which leaves the eager key base as it was)."""
+        if not tf.is_tensor(seed):
+            self._base, self._calls = seed, 0
+        self.seed.assign(tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]))
 
     def advance(self) -> None:
         """Fresh keys for a training-mode call that has no step seed (outside ``fit``)."""

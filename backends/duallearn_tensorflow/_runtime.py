@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from duallearn.plugin import GraphSpec, GraphWalk, NativeRuntime, StepNoise, TrainSpec, WalkedNet
 
-from . import _losses, _metrics
+from . import _distributed, _losses, _metrics
 from ._embedding import Placed
 from ._layers import DTYPES, TFLayer, native_layer
 from ._optimizers import TFOptimizer
@@ -492,6 +492,11 @@ class TFRuntime(NativeRuntime):
         fn = self._function("test", inputs, targets, sample_weights)
         with self._placed():
             fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
+
+    def distribute(self, plan: Any) -> Any:
+        """Data-parallel training (duallearn.distribution): not implemented on TensorFlow,
+        a ``BackendError`` saying what is missing and the fix."""
+        raise _distributed.unsupported(plan)
 
     def results(self, reset: bool = True) -> np.ndarray:
         out = self._acc.numpy().copy()

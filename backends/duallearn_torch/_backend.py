@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from duallearn.plugin import Backend, GraphSpec, load_families
@@ -28,6 +30,13 @@ class TorchBackend(Backend):
         if device is not None:
             runtime.to_device(device)
         return runtime
+
+    # torch.compile keeps the step's Python effects (Dynamo replays them, or breaks the graph
+    # and runs them), so the front-end records nothing for it
+    python_runs_once = False
+
+    def compile_step(self, fn: Any, jit_compile: bool) -> Any:
+        return torch.compile(fn)
 
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}

@@ -78,6 +78,21 @@ def sgd(
             torch._foreach_add_(params, m, alpha=-lr)
 
 
+_FUSED_DTYPES = (torch.float32, torch.float64)
+
+
+def _fusable(params: Tensors, grads: Tensors) -> bool:
+    """Whether torch's fused Adam kernel takes these tensors: one float32/float64 dtype, one
+    device (CPU or CUDA), dense gradients of the same dtype."""
+    if not hasattr(torch, "_fused_adam_") or not params or torch.compiler.is_compiling():
+        return False  # (under torch.compile the _foreach ops trace; the fused op does not)
+    first = params[0]
+    return first.dtype in _FUSED_DTYPES and first.device.type in ("cpu", "cuda") and all(
+        p.dtype == first.dtype and p.device == first.device and g.dtype == first.dtype
+        and not g.is_sparse for p, g in zip(params, grads, strict=True)
+    )  # fmt: skip
+
+
 @update("Adam")
 def adam(
     spec: Any, params: Tensors, grads: Tensors, slots: dict[str, Tensors], lr: float, step: int
@@ -85,6 +100,16 @@ def adam(
     b1, b2, eps = spec.beta_1, spec.beta_2, spec.epsilon
     m, v = slots["momentum"], slots["velocity"]
     bc1, bc2 = 1 - b1**step, 1 - b2**step
+    if _fusable(params, grads):
+        # torch's fused kernel (one pass over each tensor): torch's formula; Keras's
+        # ε-outside-the-correction form is the same update with ε/√bc2 in its place
+        torch._fused_adam_(
+            params, grads, m, v, slots["velocity_hat"] if spec.amsgrad else [],
+            [torch.tensor(float(step), device=params[0].device)] * len(params),
+            lr=lr, beta1=b1, beta2=b2, weight_decay=0.0, amsgrad=bool(spec.amsgrad),
+            eps=eps / math.sqrt(bc2) if spec.formula == "keras" else eps, maximize=False,
+        )  # fmt: skip
+        return
     if spec.formula == "keras":
         _lerp_(m, grads, 1 - b1)
         _lerp_(v, list(torch._foreach_mul(grads, grads)), 1 - b2)

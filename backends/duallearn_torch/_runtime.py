@@ -13,7 +13,7 @@ from torch import nn
 
 from duallearn.plugin import GraphSpec, GraphWalk, NativeRuntime, StepNoise, TrainSpec, WalkedNet
 
-from . import _losses, _metrics
+from . import _distributed, _losses, _metrics
 from ._layers import DTYPES, TorchLayer, native_layer
 from ._optimizers import TorchOptimizer
 from ._rng import TorchRng
@@ -221,6 +221,9 @@ class TorchRuntime(NativeRuntime):
     ) -> None:
         assert self._opt is not None
         xs, ys, sws = self._batch(inputs, targets, sample_weights)
+        if self._group is not None:
+            self._replica_step(xs, ys, sws, learning_rate, noise)
+            return
         with self._precision():
             outs = self._fwd(xs, True, self._noise(noise))
         outs = self._cast_out(outs)
@@ -239,12 +242,18 @@ class TorchRuntime(NativeRuntime):
         targets: Sequence[np.ndarray],
         sample_weights: Sequence[np.ndarray | None],
     ) -> None:
+        n = len(inputs[0])
+        if self._group is not None and n == 0:
+            return  # no rows of this batch here (inference runs no collective)
         xs, ys, sws = self._batch(inputs, targets, sample_weights)
         with self._precision():
             outs = self._fwd(xs, False, None)
         outs = self._cast_out(outs)
         loss, parts = self._loss(ys, outs, sws)
-        self._accumulate(loss, parts, ys, outs, sws, xs[0].shape[0])
+        full, self._global_batch = self._global_batch, None
+        if self._group is not None and full:  # values whose sum over processes is global
+            _, loss, parts = self._share(loss, parts, n, full)
+        self._accumulate(loss, parts, ys, outs, sws, n)
 
     # ---- mixed precision (dtype policy of the front-end; models/_training.py) -------------
     _autocast: Any = None
@@ -289,13 +298,123 @@ class TorchRuntime(NativeRuntime):
             self._scale[0], self._scale[1] = scale * 2.0, 0
 
     def results(self, reset: bool = True) -> np.ndarray:
-        acc, n = self._acc.cpu().numpy(), self._n_loss_slots
+        acc, n, count = self._acc.cpu().numpy(), self._n_loss_slots, self._count
+        if self._group is not None:  # sums over every process's rows
+            total = self._group.all_reduce(np.append(acc, count))
+            acc, count = total[:-1], float(total[-1])
         out = np.empty(acc.shape[0] + n, dtype=np.float64)
-        out[0 : 2 * n : 2], out[1 : 2 * n : 2], out[2 * n :] = acc[:n], self._count, acc[n:]
+        out[0 : 2 * n : 2], out[1 : 2 * n : 2], out[2 * n :] = acc[:n], count, acc[n:]
         if reset:
             self._acc.zero_()
             self._count = 0.0
         return out
+
+    # ---- data-parallel (duallearn.distribution; _distributed.py) ------------------------
+    _group: _distributed.TorchGroup | None = None
+    _global_batch: int | None = None
+    _replica_stats: list[torch.Tensor] = []  # noqa: RUF012 - per-replica BN: averaged
+
+    def distribute(self, plan: Any) -> _distributed.TorchGroup:
+        """Join the run's process group and make the steps data-parallel (one replica per
+        process); BatchNormalization synchronized unless ``plan.sync_batch_norm`` is False."""
+        if plan.local_replicas > 1:
+            from duallearn.errors import ConfigError
+
+            raise ConfigError(
+                f"The torch backend runs one replica per process. Received: {plan!r} (devices "
+                f"{plan.devices} in one process). Fix: start one process per device with "
+                "`duallearn launch --nproc N script.py` and leave devices=None."
+            )
+        group = _distributed.join(plan, self.device)
+        self._group = group
+        _distributed.sync_batch_norm(self.net, group if plan.sync_batch_norm else None)
+        self._replica_stats = (
+            [] if plan.sync_batch_norm else _distributed.moving_statistics(self.net)
+        )
+        return group
+
+    def undistribute(self) -> None:
+        """Back to one replica (the process group stays joined)."""
+        _distributed.sync_batch_norm(self.net, None)
+        self._group, self._replica_stats, self._global_batch = None, [], None
+
+    def set_global_batch(self, n: int) -> None:
+        """Rows of the global batch of the next training step (all processes together)."""
+        self._global_batch = int(n)
+
+    def broadcast_state(self, optimizer: bool = True) -> None:
+        """Process 0's weights (every variable of the graph) and, with ``optimizer``, its
+        optimizer slots and step counter, on every process."""
+        group = self._group
+        if group is None:
+            return
+        seen: dict[int, torch.Tensor] = {}
+        for w in self.graph.weights:
+            t = w.native_for(self.backend_name)
+            if t is not None:
+                seen.setdefault(id(t), t)
+        if optimizer and self._opt is not None:
+            for ts in self._opt.slots.values():
+                for t in ts:
+                    seen.setdefault(id(t), t)
+        group.broadcast_tensors_([t.data for t in seen.values()], "broadcast of the weights")
+        if optimizer and self._opt is not None:
+            self._opt.iterations = int(group.broadcast(self._opt.iterations))
+
+    def _replica_step(
+        self, xs: Any, ys: Any, sws: Any, learning_rate: float, noise: StepNoise | None
+    ) -> None:
+        """One data-parallel step on this process's rows ``n`` of the global batch ``B``: its
+        share of the global loss, ``(n / B)·loss(rows)`` (a ``reduction="sum"`` output
+        ``loss_o(rows)`` itself), is differentiated (through the BatchNormalization
+        all-reduces), the gradients are summed over the processes, and every process applies
+        the same update. A batch with fewer rows than processes is given whole to each
+        (``n = B``): each then weighs ``1 / processes`` and process 0 alone counts it in the
+        logs."""
+        assert self._opt is not None and self._group is not None
+        group = self._group
+        n = xs[0].shape[0]
+        full = self._global_batch or n
+        self._global_batch = None
+        replicated = n == full and group.size > 1
+        group.replicated = replicated  # (the moments' row count: synchronized BN)
+        with self._precision():
+            outs = self._fwd(xs, True, self._noise(noise))
+        outs = self._cast_out(outs)
+        loss, parts = self._loss(ys, outs, sws)
+        if replicated:
+            objective, logged, logged_parts = loss * (1.0 / group.size), loss, parts
+        else:
+            objective, logged, logged_parts = self._share(loss, parts, n, full)
+        if self.params:
+            got = torch.autograd.grad(objective, self.params, allow_unused=True)
+            grads = [
+                torch.zeros_like(p) if g is None else g
+                for p, g in zip(self.params, got, strict=True)
+            ]
+            self._opt.apply(group.reduce_gradients(grads), learning_rate, loss.detach(), check=True)
+        if self._replica_stats:
+            group.average_(self._replica_stats, "moving statistics average")
+        if not replicated or group.rank == 0:  # (a whole batch is counted once)
+            self._accumulate(logged, logged_parts, ys, outs, sws, n)
+
+    def _share(
+        self, loss: torch.Tensor, parts: list[torch.Tensor], n: int, full: int
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """This process's share of the global batch's loss (``Σ_p share_p`` = the loss of
+        the whole batch): ``(n / B)·loss``, a ``reduction="sum"`` output's loss counted
+        whole; and the values to accumulate for the logs (``Σ_p value_p · n_p`` = the
+        global loss times ``B``)."""
+        share = n / full
+        summed = [fn is not None and fn.reduction == "sum" for fn in self._losses]
+        objective = loss * share
+        for w, p, is_sum in zip(self._loss_weights, parts, summed, strict=True):
+            if is_sum:  # the global "sum" loss is the plain sum over processes
+                objective = objective + (w * (1.0 - share)) * p
+        if not any(summed):
+            return objective, loss, parts
+        logged = [p * (full / n) if s else p for p, s in zip(parts, summed, strict=True)]
+        return objective, objective * (full / n), logged
 
     def gradients(
         self,

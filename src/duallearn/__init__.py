@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = frozenset({
     "activations", "applications", "callbacks", "config", "constraints", "data", "datasets",
-    "errors", "initializers",
+    "distribution", "errors", "initializers",
     "layers", "losses", "metrics", "mixed_precision", "ops", "optimizers", "preprocessing",
-    "random", "regularizers", "saving", "utils",
+    "porting", "random", "regularizers", "saving", "utils",
     # reachable as attributes too, though not in __all__
     "models", "plugin", "schedules", "export", "testing",
 })  # fmt: skip
@@ -33,6 +33,8 @@ _NAMES = {
     "set_backend": (".plugin", "set_backend"),
     "use_backend": (".plugin", "use_backend"),
     "load_model": (".saving", "load_model"),
+    "from_torch": (".porting", "from_torch"),
+    "from_keras": (".porting", "from_keras"),
 }
 
 if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
@@ -43,6 +45,7 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from . import constraints as constraints
     from . import data as data
     from . import datasets as datasets
+    from . import distribution as distribution
     from . import errors as errors
     from . import initializers as initializers
     from . import layers as layers
@@ -51,6 +54,7 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from . import mixed_precision as mixed_precision
     from . import ops as ops
     from . import optimizers as optimizers
+    from . import porting as porting
     from . import random as random
     from . import regularizers as regularizers
     from . import saving as saving
@@ -64,6 +68,8 @@ if TYPE_CHECKING:  # what static tools see; at run time names load lazily below
     from .plugin import available_backends as available_backends
     from .plugin import set_backend as set_backend
     from .plugin import use_backend as use_backend
+    from .porting import from_keras as from_keras
+    from .porting import from_torch as from_torch
     from .saving import load_model as load_model
     from .variables import Variable as Variable
 
@@ -100,7 +106,10 @@ __all__ = [
     "constraints",
     "data",
     "datasets",
+    "distribution",
     "errors",
+    "from_keras",
+    "from_torch",
     "initializers",
     "layers",
     "load_model",
@@ -109,6 +118,7 @@ __all__ = [
     "mixed_precision",
     "ops",
     "optimizers",
+    "porting",
     "preprocessing",
     "random",
     "regularizers",

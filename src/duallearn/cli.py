@@ -1,9 +1,11 @@
 """The ``duallearn`` command line (docs/cli.md).
 
 ``duallearn info | inspect MODEL | parity MODEL [--data FILE.npz] | export MODEL --format F
---output PATH``. A user mistake (missing file, hostile or corrupt file, unknown format, missing
+--output PATH | port FILE [-o OUT] [--check] | notebook NOTEBOOK [--backends B,B] [--out DIR]
+[--seed N]``. A user mistake (missing file, hostile or corrupt file, unknown format, missing
 framework) prints one ``duallearn: error: ...`` line on stderr and exits with status 2; a
-parity or export check above its tolerance exits with status 1.
+parity or export check above its tolerance, ``port --check`` with names left to port by hand,
+and a notebook whose cells differ between backends exit with status 1.
 """
 
 from __future__ import annotations
@@ -217,7 +219,9 @@ def parity_table(path: str, inputs: list[np.ndarray] | None) -> tuple[list[Any],
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
-    """``duallearn parity MODEL [--data FILE.npz]``: per-layer differences between backends.
+    """``duallearn parity MODEL [--data FILE.npz] [--against FILE [--train N]]``: per-layer
+    differences between backends, or (``--against``) with the Keras / torch model MODEL was
+    ported from (:func:`duallearn.porting.layer_report`).
 
     Args:
         args: the parsed command line; ``args.model`` (a ``.dlm`` path) and ``args.data``
@@ -228,11 +232,24 @@ def cmd_parity(args: argparse.Namespace) -> int:
         installed), else ``EXIT_CHECK_FAILED``.
     """
     import duallearn as dl
+    from duallearn.errors import ConfigError
 
     inputs = None
-    if args.data is not None:
+    if args.train < 0 or (args.train and args.against is None):
+        raise ConfigError(
+            f"--train takes a number of steps >= 0 and needs --against FILE. Received: "
+            f"--train {args.train}{'' if args.against else ' without --against'}. Fix: e.g. "
+            "duallearn parity model.keras --against original.pt2 --train 5."
+        )
+    if args.data is not None or args.against is not None:
+        _import_frameworks_in_order()
         model = dl.load_model(args.model, compile=False)
-        inputs = _load_inputs(args.data, model)
+        if args.data is not None:
+            inputs = _load_inputs(args.data, model)
+        if args.against is not None:
+            report = dl.porting.layer_report(model, args.against, inputs, train=args.train)
+            print(report)
+            return EXIT_OK if report.ok else EXIT_CHECK_FAILED
     rows, ok, note = parity_table(args.model, inputs)
     if not rows:
         print("only one backend is installed: nothing to compare")
@@ -277,8 +294,71 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- port ------------------------------------------------------------------------------------
+def cmd_port(args: argparse.Namespace) -> int:
+    """``duallearn port FILE [-o OUT] [--check]``: rewrite Keras imports to duallearn.
+
+    Args:
+        args: the parsed command line; ``args.file`` (a ``.py`` or ``.ipynb``), ``args.output``
+            (where to write the ported file, or None to write nothing) and ``args.check``.
+
+    Returns:
+        ``EXIT_OK``; ``EXIT_CHECK_FAILED`` with ``--check`` when some Keras or TensorFlow name
+        could not be mapped (the findings are printed either way).
+    """
+    from duallearn.porting._notebook_port import port_file
+
+    report = port_file(args.file, out=args.output)
+    print(report.summary())
+    return EXIT_CHECK_FAILED if args.check and report.unmapped else EXIT_OK
+
+
+# ---- notebook --------------------------------------------------------------------------------
+def cmd_notebook(args: argparse.Namespace) -> int:
+    """``duallearn notebook NOTEBOOK [--backends torch,tensorflow] [--out DIR] [--seed N]``:
+    run the notebook once per backend and compare every cell's outputs.
+
+    Args:
+        args: the parsed command line; ``args.notebook``, ``args.backends`` (comma-separated),
+            ``args.out`` (folder for the executed copies and the report) and ``args.seed``.
+
+    Returns:
+        ``EXIT_OK`` when every cell agrees, else ``EXIT_CHECK_FAILED`` (the first cell that
+        differs is printed).
+    """
+    from duallearn.porting._notebook_run import run_notebook_on_backends
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    report = run_notebook_on_backends(
+        args.notebook, backends=backends, seed=args.seed, out_dir=args.out
+    )
+    print(report.text())
+    print(f"report: {report.report_json}")
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+# ---- launch ----------------------------------------------------------------------------------
+def cmd_launch(args: argparse.Namespace) -> int:
+    """``duallearn launch --nproc N SCRIPT [ARGS]``: run SCRIPT as N local processes of one
+    data-parallel run (docs/distributed.md): torchrun's rendezvous variables and a
+    ``TF_CONFIG`` per process, output prefixed with ``[rank R]``, signals forwarded.
+
+    Args:
+        args: the parsed command line; ``args.nproc``, ``args.script``, ``args.args`` (the
+            script's own arguments) and ``args.grace_period`` (seconds).
+
+    Returns:
+        0 when every process succeeded, else the first non-zero exit status (``128 + N``
+        for a process ended by signal N).
+    """
+    from duallearn.distribution._launch import launch
+
+    return launch(args.nproc, args.script, args.args, grace=args.grace_period)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``duallearn`` argument parser: subcommands ``info``, ``inspect``, ``parity``, ``export``.
+    """The ``duallearn`` argument parser: subcommands ``info``, ``inspect``, ``parity``,
+    ``export``, ``port``, ``notebook``, ``launch``.
 
     Returns:
         An :class:`argparse.ArgumentParser`; each subcommand sets ``fn`` to its ``cmd_*``.
@@ -296,6 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parity", help="per-layer differences between installed backends")
     p.add_argument("model", help="a .dlm file")
     p.add_argument("--data", help=".npz with the inputs (by input name, or 'x')")
+    p.add_argument(
+        "--against",
+        metavar="FILE",
+        help="compare with the Keras (.keras, .h5) or torch.export (.pt2) model it was ported "
+        "from, layer by layer, instead of between backends",
+    )
+    p.add_argument(
+        "--train",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --against: also compare the weights after N SGD steps",
+    )
     p.set_defaults(fn=cmd_parity)
     p = sub.add_parser("export", help="export and verify against the loaded model")
     p.add_argument("model", help="a .dlm file")
@@ -303,6 +396,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="artifact path (a folder for saved_model)")
     p.add_argument("--data", help=".npz with probe inputs (default: seeded random)")
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("port", help="rewrite keras / tf.keras imports in a .py or .ipynb file")
+    p.add_argument("file", help="a .py script or a .ipynb notebook")
+    p.add_argument("-o", "--output", help="write the ported file here (default: write nothing)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when some Keras/TensorFlow name cannot be mapped")  # fmt: skip
+    p.set_defaults(fn=cmd_port)
+    p = sub.add_parser("notebook", help="run a notebook on each backend and compare the cells")
+    p.add_argument("notebook", help="a .ipynb notebook")
+    p.add_argument("--backends", default="torch,tensorflow", help="comma-separated, the "
+                   "first is the reference (default: torch,tensorflow)")  # fmt: skip
+    p.add_argument("--out", help="folder for the executed copies and the report "
+                   "(default: the notebook's folder)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="random seed of every run (default: 0)")
+    p.set_defaults(fn=cmd_notebook)
+    p = sub.add_parser("launch", help="run a training script as N local data-parallel processes")
+    p.add_argument("--nproc", type=int, required=True, help="number of processes")
+    p.add_argument("--grace-period", type=float, default=30.0, metavar="S", help="seconds the "
+                   "others have to stop after one process failed (default: 30)")  # fmt: skip
+    p.add_argument("script", help="the Python script each process runs")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
+    p.set_defaults(fn=cmd_launch)
     return parser
 
 
@@ -313,9 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 OK, 1 a check failed (digests, parity, export verification),
-        2 a usage error (a ``DuallearnError`` or an ``OSError``, printed as one line), 130
-        interrupted.
+        The exit status: 0 OK, 1 a check failed (digests, parity, export verification, names
+        left to port with ``port --check``, a notebook cell that differs), 2 a usage error (a
+        ``DuallearnError`` or an ``OSError``, printed as one line), 130 interrupted.
 
     Example:
         >>> from duallearn.cli import main

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _naming, _seed, config
+from . import _naming, _seed, _trace, config
 from . import ops as _ops
 from .errors import ConfigError
 from .ops import _dispatch
@@ -242,6 +242,9 @@ def _emit(
         return np.asarray(draw(_gen(seed, stream, probing), shape, *vals)).astype(host_dt)
 
     hook = getattr(impl, "host_draw", None)
+    trace = _trace.active()
+    if trace is not None:  # a compiled custom step: XLA cannot hold a host draw
+        trace.host_draws += 1
     if hook is not None:
         out = hook(run, dims, host_dt, natives)
     else:

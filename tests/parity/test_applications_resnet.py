@@ -357,18 +357,19 @@ def test_legacy_h5_mismatches_are_clear(tmp_path):
         SerializationError, match="holds 5 layers with weights; model 'vgg16' has 13"
     ):
         dl.applications.VGG16(weights=str(path), include_top=False, input_shape=(32, 32, 3))
-    # a Keras 3 .weights.h5 file is named as such
+    # a Keras 3 .weights.h5 file loads too (dl.saving reads Keras 3 weight files)
     kmodel = _keras_model("VGG16", include_top=False, input_shape=(32, 32, 3))
     path = tmp_path / "k3.weights.h5"
     kmodel.save_weights(str(path))
-    with pytest.raises(SerializationError, match="Keras 3 '.weights.h5'"):
-        dl.applications.VGG16(weights=str(path), include_top=False, input_shape=(32, 32, 3))
+    ours = dl.applications.VGG16(weights=str(path), include_top=False, input_shape=(32, 32, 3))
+    for a, b in zip(ours.get_weights(), kmodel.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_duallearn_weights_file_loads(tmp_path):
     model = dl.applications.ResNet50V2(weights=None, include_top=False, input_shape=(32, 32, 3))
     _set_test_weights(model, seed=9)
-    path = str(tmp_path / "r.weights.h5")
+    path = str(tmp_path / "r.safetensors")  # (a .weights.h5 name now writes Keras 3 weights)
     model.save_weights(path)
     again = dl.applications.ResNet50V2(weights=path, include_top=False, input_shape=(32, 32, 3))
     for a, b in zip(model.get_weights(), again.get_weights(), strict=True):

@@ -108,10 +108,10 @@ def _manifest(members: dict[str, bytes], **override: object) -> bytes:
     return json.dumps(m).encode()
 
 
-def _reject(tmp_path, raw: bytes, *fragments: str) -> SerializationError:
-    """Load ``raw`` from a file in an otherwise empty folder: it must raise a
+def _reject(tmp_path, raw: bytes, *fragments: str, name: str = "hostile.dlm") -> SerializationError:
+    """Load ``raw`` from a file (``name``) in an otherwise empty folder: it must raise a
     SerializationError naming ``fragments``, write nothing, and run nothing."""
-    target = tmp_path / "hostile.dlm"
+    target = tmp_path / name
     target.write_bytes(raw)
     before = sorted(os.listdir(tmp_path))
     nested = tracemalloc.is_tracing()
@@ -134,7 +134,7 @@ def _reject(tmp_path, raw: bytes, *fragments: str) -> SerializationError:
     message = str(info.value)
     for frag in fragments:
         assert frag.lower() in message.lower(), f"{frag!r} not in {message!r}"
-    assert str(target) in message or "hostile.dlm" in message
+    assert str(target) in message or name in message
     return info.value
 
 
@@ -673,3 +673,375 @@ def test_functional_file_control(tmp_path):
     target = tmp_path / "f.dlm"
     target.write_bytes(_functional_file(lambda c: None))
     assert [l.name for l in dl.load_model(str(target)).layers][-2:] == ["h", "o"]
+
+
+# ---- hostile Keras 3 files (.keras) --------------------------------------------------------
+# A valid file is written by duallearn's own Keras writer (no framework needed); each case
+# below changes one thing. Every rejection names the problem and happens before anything
+# from the file is executed or any buffer is sized from it.
+def _keras_members(model: dl.Model | None = None) -> dict[str, bytes]:
+    from duallearn.saving._keras_file import keras_archive
+
+    raw = keras_archive(model if model is not None else _model())
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+KERAS = _keras_members()
+VALID_KERAS = _raw_zip(list(KERAS.items()))
+
+
+def _keras_config() -> dict:
+    return json.loads(KERAS["config.json"])
+
+
+def _keras_with(config: dict | None = None, weights: bytes | None = None, **extra: bytes) -> bytes:
+    members = dict(KERAS)
+    if config is not None:
+        members["config.json"] = json.dumps(config).encode()
+    if weights is not None:
+        members["model.weights.h5"] = weights
+    members.update({k.replace("__", "/"): v for k, v in extra.items()})
+    return _raw_zip(list(members.items()))
+
+
+def _reject_keras(tmp_path, raw: bytes, *fragments: str) -> SerializationError:
+    return _reject(tmp_path, raw, *fragments, name="hostile.keras")
+
+
+def _h5(build) -> bytes:
+    """An HDF5 file in memory, written by ``build(h5py_file)``."""
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        build(f)
+    return buf.getvalue()
+
+
+def _valid_weights(f, skip: str = "", **replace) -> None:
+    """The valid model's datasets (``skip`` one path, ``replace`` path → array)."""
+    import h5py
+
+    with h5py.File(io.BytesIO(KERAS["model.weights.h5"]), "r") as src:
+        paths: list[str] = []
+        src.visititems(lambda p, o: paths.append(p) if isinstance(o, h5py.Dataset) else None)
+        for p in paths:
+            if p != skip:
+                f.create_dataset(p, data=replace.pop(p, src[p][()]))
+    for p, v in replace.items():
+        f.create_dataset(p, data=v)
+
+
+def test_keras_valid_file_loads(tmp_path):
+    path = tmp_path / "ok.keras"
+    path.write_bytes(VALID_KERAS)
+    model = dl.load_model(str(path))
+    for a, b in zip(model.get_weights(), _model().get_weights(), strict=True):
+        assert a.shape == b.shape
+    assert [layer.name for layer in model.layers] == ["hidden", "out"]
+
+
+def _lambda_payload(tmp_path) -> dict:
+    import base64
+    import marshal
+
+    code = (lambda x: os.system(f"touch {tmp_path.parent / SENTINEL}")).__code__
+    return {"class_name": "__lambda__",
+            "config": {"value": base64.b64encode(marshal.dumps(code)).decode()}}  # fmt: skip
+
+
+def test_keras_lambda_layer(tmp_path):
+    cfg = _keras_config()
+    cfg["config"]["layers"][1] = {
+        "module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+        "config": {"name": "hidden", "function": _lambda_payload(tmp_path)},
+    }  # fmt: skip
+    _reject_keras(tmp_path, _keras_with(cfg), "Lambda", "never runs code")
+
+
+def test_keras_lambda_as_an_argument(tmp_path):
+    cfg = _keras_config()
+    cfg["config"]["layers"][1]["config"]["activation"] = _lambda_payload(tmp_path)
+    _reject_keras(tmp_path, _keras_with(cfg), "Lambda", "never runs code")
+
+
+@pytest.mark.parametrize("name", ["MyUnregisteredLayer", "TorchModuleWrapper", "OpLayer"])
+def test_keras_unregistered_class(tmp_path, name):
+    cfg = _keras_config()
+    cfg["config"]["layers"][1]["class_name"] = name
+    _reject_keras(tmp_path, _keras_with(cfg), repr(name), "no duallearn equivalent")
+
+
+def _set_module(where: str):
+    def mutate(cfg: dict) -> None:
+        layer = cfg["config"]["layers"][1]
+        if where == "model":
+            cfg.update(module="os", class_name="system")
+        elif where == "layer":
+            layer.update(module="subprocess", class_name="Popen")
+        elif where == "initializer":
+            layer["config"]["kernel_initializer"] = {
+                "module": "os", "class_name": "system", "config": {"command": "id"},
+                "registered_name": None}  # fmt: skip
+        elif where == "activation":
+            layer["config"]["activation"] = {
+                "module": "builtins", "class_name": "function", "config": "eval",
+                "registered_name": "eval"}  # fmt: skip
+        elif where == "dtype":
+            layer["config"]["dtype"] = {"module": "posix", "class_name": "DTypePolicy",
+                                        "config": {"name": "float32"}}  # fmt: skip
+        else:  # the compile config's optimizer
+            cfg["compile_config"] = {
+                "optimizer": {"module": "os", "class_name": "system", "config": {}},
+                "loss": "mse"}  # fmt: skip
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "where", ["model", "layer", "initializer", "activation", "dtype", "compile"]
+)
+def test_keras_module_naming_code(tmp_path, where):
+    cfg = _keras_config()
+    _set_module(where)(cfg)
+    message = str(_reject_keras(tmp_path, _keras_with(cfg), "names module", "never imports"))
+    if where != "model":
+        assert any(m in message for m in ("'os'", "'subprocess'", "'builtins'", "'posix'"))
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda c: c["config"]["layers"][1]["config"].__setitem__("units", 10**12),
+         "bytes of weights the file holds"),
+        (lambda c: c["config"]["layers"][0]["config"].__setitem__("batch_shape", [None, 10**9]),
+         "bytes of weights the file holds"),
+        (lambda c: c["config"]["layers"][0]["config"].__setitem__("batch_shape", [None, -4]),
+         "config"),
+        (lambda c: c["config"]["layers"][1].__setitem__("pickle", "os.system"), "unknown key"),
+        (lambda c: c.__setitem__("class_name", "MySubclassedModel"), "Sequential or Functional"),
+        (lambda c: c["config"]["layers"][1]["config"].__setitem__("units", "__import__('os')"),
+         "config"),
+    ],
+    ids=["huge-units", "huge-input", "negative-input", "extra-key", "subclassed", "code-string"],
+)  # fmt: skip
+def test_keras_config_values(tmp_path, mutate, fragment):
+    cfg = _keras_config()
+    mutate(cfg)
+    tracemalloc.start()
+    try:
+        _reject_keras(tmp_path, _keras_with(cfg), fragment)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < (16 << 20), f"peak {peak} bytes"
+
+
+def test_keras_op_without_counterpart(tmp_path):
+    a = dl.Input((4,), name="a")
+    model = dl.Model(a, dl.layers.Dense(2, name="o")(a), name="f")
+    members = _keras_members(model)
+    cfg = json.loads(members["config.json"])
+    cfg["config"]["layers"].insert(1, {
+        "module": "keras.src.ops.numpy", "class_name": "System", "registered_name": "System",
+        "config": {"name": "system"}, "name": "system", "inbound_nodes": [
+            {"args": [{"class_name": "__keras_tensor__", "config": {
+                "shape": [None, 4], "dtype": "float32", "keras_history": ["a", 0, 0]}}],
+             "kwargs": {}}]})  # fmt: skip
+    members["config.json"] = json.dumps(cfg).encode()
+    _reject_keras(tmp_path, _raw_zip(list(members.items())), "'System'", "no dl.ops")
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda c: c["layers"][1]["inbound_nodes"][0]["args"][0]["config"].__setitem__(
+            "keras_history", ["nowhere", 0, 0]), "unknown layer 'nowhere'"),
+        (lambda c: c["layers"][1]["inbound_nodes"][0]["args"][0]["config"].__setitem__(
+            "keras_history", ["o", 0, 0]), "cycle"),
+        (lambda c: c["layers"][1]["inbound_nodes"][0]["args"][0]["config"].__setitem__(
+            "keras_history", ["a", 0, 7]), "output 7"),
+        (lambda c: c.__setitem__("output_layers", [["o", 3, 0]]), "missing tensor"),
+        (lambda c: c["layers"][1].__setitem__("name", "a"), "repeated"),
+    ],
+    ids=["unknown-layer", "cycle", "tensor-index", "output", "dup-name"],
+)  # fmt: skip
+def test_keras_functional_graph(tmp_path, mutate, fragment):
+    a = dl.Input((4,), name="a")
+    model = dl.Model(a, dl.layers.Dense(2, name="o")(a), name="f")
+    members = _keras_members(model)
+    cfg = json.loads(members["config.json"])
+    mutate(cfg["config"])
+    members["config.json"] = json.dumps(cfg).encode()
+    _reject_keras(tmp_path, _raw_zip(list(members.items())), fragment)
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil.json", "/etc/evil.json", "assets/../../evil.json", "..\\evil.json", "C:evil"]
+)
+def test_keras_path_traversal_names(tmp_path, name):
+    raw = _raw_zip([*KERAS.items(), (name, b'{"pwned": true}')])
+    _reject_keras(tmp_path, raw, "is a path")
+    assert not (tmp_path.parent / "evil.json").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ({"assets__vocabulary.txt": b"a\nb\n"}, "assets"),
+        ({"model.weights.npz": b"PK\x05\x06" + b"\x00" * 18}, "model.weights.npz"),
+        ({"model.pkl": pickle.dumps(os.system)}, "unexpected members"),
+    ],
+    ids=["assets", "npz", "pickle"],
+)
+def test_keras_unexpected_members(tmp_path, extra, fragment):
+    _reject_keras(tmp_path, _keras_with(**extra), fragment)
+
+
+def test_keras_too_many_members(tmp_path):
+    entries = [*KERAS.items(), *[(f"m{i}.json", b"{}") for i in range(200)]]
+    _reject_keras(tmp_path, _raw_zip(entries), "members")
+
+
+@pytest.mark.parametrize(
+    "config, fragment",
+    [
+        (pickle.dumps(os.system), "not valid JSON"),
+        (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+        (b'{"class_name": "Sequential", "class_name": "os.system"}', "duplicate JSON key"),
+        (b'{"config": NaN}', "non-standard JSON constant"),
+    ],
+    ids=["pickle", "deep", "dup-key", "nan"],
+)
+def test_keras_config_not_json(tmp_path, config, fragment):
+    members = {**KERAS, "config.json": config}
+    _reject_keras(tmp_path, _raw_zip(list(members.items())), "config.json", fragment)
+
+
+def test_keras_weights_member_zip_bomb(tmp_path):
+    """model.weights.h5 deflated from 64 MiB of zeros: refused from the sizes in the zip
+    directory, never inflated."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", KERAS["config.json"])
+        zf.writestr("metadata.json", KERAS["metadata.json"])
+        zf.writestr("model.weights.h5", b"\x00" * (64 << 20), zipfile.ZIP_DEFLATED, 9)
+    raw = buf.getvalue()
+    assert len(raw) < 200_000
+    tracemalloc.start()
+    try:
+        _reject_keras(tmp_path, raw, "zip bomb", "model.weights.h5")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(raw) + (4 << 20), f"peak {peak} bytes for a {len(raw)}-byte file"
+
+
+def test_keras_declared_member_size_beyond_file(tmp_path):
+    raw = _patch_central_size(VALID_KERAS, b"model.weights.h5", 2**31)
+    _reject_keras(tmp_path, raw, "model.weights.h5", "bytes")
+
+
+@pytest.mark.parametrize(
+    "build, fragment",
+    [
+        (lambda f: _valid_weights(f, **{"layers/dense/vars/0": np.zeros((5, 3), "f4")}),
+         "has shape (5, 3)"),
+        (lambda f: _valid_weights(f, skip="layers/dense_1/vars/1"), "missing"),
+        (lambda f: _valid_weights(f, **{"layers/dense_2/vars/0": np.zeros(3, "f4")}),
+         "not in the model"),
+        (lambda f: _valid_weights(f, **{"layers/dense/vars/0": np.zeros((4, 3), "S8")}),
+         "dtype"),
+    ],
+    ids=["shape", "missing", "extra", "bytes-dtype"],
+)  # fmt: skip
+def test_keras_weights_disagree_with_config(tmp_path, build, fragment):
+    _reject_keras(tmp_path, _keras_with(weights=_h5(build)), fragment)
+
+
+def _link(kind: str):
+    def build(f) -> None:
+        import h5py
+
+        _valid_weights(f, skip="layers/dense/vars/0")
+        target = "layers/dense/vars/0"
+        if kind == "soft":
+            f[target] = h5py.SoftLink("/layers/dense_1/vars/0")
+        elif kind == "external-link":
+            f[target] = h5py.ExternalLink("/etc/passwd", "/secret")
+        elif kind == "external-data":
+            f.create_dataset(target, shape=(4, 3), dtype="f4", external=[("/etc/passwd", 0, 48)])
+        else:  # a shape bomb: 4 GB declared, a few bytes stored (chunked, compressed, unfilled)
+            f.create_dataset(target, shape=(100_000, 10_000), dtype="f4", chunks=(100, 100),
+                             compression="gzip")  # fmt: skip
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("soft", "SoftLink"),
+        ("external-link", "ExternalLink"),
+        ("external-data", "external file"),
+        ("shape-bomb", "shape or decompression bomb"),
+    ],
+)
+def test_keras_hdf5_links_and_bombs(tmp_path, kind, fragment):
+    tracemalloc.start()
+    try:
+        _reject_keras(tmp_path, _keras_with(weights=_h5(_link(kind))), fragment)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < (16 << 20), f"peak {peak} bytes"
+
+
+def test_keras_weights_file_hostile(tmp_path):
+    """load_weights on a hostile .weights.h5 applies the same checks."""
+    model = _model()
+    path = tmp_path / "w.weights.h5"
+    path.write_bytes(_h5(_link("external-link")))
+    with pytest.raises(SerializationError, match="ExternalLink"):
+        model.load_weights(str(path))
+    path.write_bytes(_h5(_link("shape-bomb")))
+    with pytest.raises(SerializationError, match="shape or decompression bomb"):
+        model.load_weights(str(path))
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
+    with pytest.raises(SerializationError, match="corrupt HDF5"):
+        model.load_weights(str(path))
+
+
+def _keras_load_or_reject(tmp_path, raw: bytes) -> None:
+    target = tmp_path / "fuzz.keras"
+    target.write_bytes(raw)
+    try:
+        model = dl.load_model(str(target))
+    except SerializationError as exc:
+        assert str(exc).strip()
+        return
+    for a, b in zip(model.get_weights(), dl.load_model(_valid_keras_path(tmp_path)).get_weights(),
+                    strict=True):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+
+
+def _valid_keras_path(tmp_path) -> str:
+    path = tmp_path / "valid.keras"
+    path.write_bytes(VALID_KERAS)
+    return str(path)
+
+
+@settings(max_examples=40)
+@given(cut=st.integers(0, len(VALID_KERAS) - 1))
+def test_keras_truncated_anywhere(tmp_path, cut):
+    _reject(tmp_path, VALID_KERAS[:cut], "", name="hostile.keras")
+
+
+@settings(max_examples=60)
+@given(pos=st.integers(0, len(VALID_KERAS) - 1), bit=st.integers(0, 7))
+def test_keras_bit_flip_anywhere(tmp_path, pos, bit):
+    """Caught (zip CRC, structure, JSON, HDF5 checks) or in metadata no reader uses."""
+    raw = bytearray(VALID_KERAS)
+    raw[pos] ^= 1 << bit
+    _keras_load_or_reject(tmp_path, bytes(raw))

@@ -30,16 +30,7 @@ DEFAULT_DATA = Path(__file__).with_name("keras_io_names.json")
 
 # Keras spelling -> duallearn spelling, where duallearn names a thing differently. Everything
 # else maps by replacing the leading ``keras`` with ``duallearn``.
-ALIASES: dict[str, str] = {
-    "keras.layers.Input": "duallearn.layers.Input",
-    "keras.models.Model": "duallearn.Model",
-    "keras.models.Sequential": "duallearn.Sequential",
-    "keras.Model": "duallearn.Model",
-    "keras.Sequential": "duallearn.Sequential",
-    "keras.Input": "duallearn.Input",
-    "keras.optimizers.schedules": "duallearn.schedules",
-}
-
+from duallearn.porting._notebook_port import ALIASES  # noqa: E402  (the table lives there now)
 
 # Hooks duallearn calls on a subclass though its base class defines no default (as Keras's
 # ``Layer.call``, or ``PyDataset.__len__``, which Keras's base leaves to the subclass too): an

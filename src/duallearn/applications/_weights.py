@@ -77,10 +77,17 @@ def load_weights(
             "`weights` must be None, 'imagenet' or the path of a weights file. "
             f"Received: weights={weights!r}."
         )
-    if _is_hdf5(path):
+    if _is_hdf5(path) and _legacy_layout(path):
         load_legacy_h5(model, path)
-    else:
+    else:  # duallearn weights, or a Keras 3 .weights.h5 file (dl.saving reads both)
         model.load_weights(path)
+
+
+def _legacy_layout(path: str) -> bool:
+    from ..saving._keras_h5 import has_legacy_layout
+
+    with open(path, "rb") as f:
+        return bool(has_legacy_layout(f.read()))
 
 
 def _is_hdf5(path: str) -> bool:

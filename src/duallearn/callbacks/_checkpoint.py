@@ -6,6 +6,10 @@ training state (``training.json``: the shuffle seed, the deterministic-mode nois
 the number of finished epochs). Array data are shuffled per epoch by
 ``Philox(shuffle_seed, epoch, iterations)``, so resuming from the file at epoch ``e`` replays
 exactly the batches, learning rates and dropout masks of the uninterrupted run.
+
+Under a distribution (``duallearn.distribution``) only process 0 writes and deletes files;
+every process reads a backup to resume (the folder is shared), and ``fit`` then gives every
+process process 0's weights, optimizer state and position.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..distribution._data_parallel import writes_files
 from ..errors import ConfigError
 from ._callback import Callback
 from ._util import check_writable, missing_monitor, monitor_op
@@ -55,7 +60,8 @@ class ModelCheckpoint(Callback):
     a safetensors weights file (``model.save_weights``), else a full ``.dlm``. Writes are
     atomic (temp file + rename): a crash leaves the previous checkpoint intact. The folder is
     checked for writing when training starts. ``save_freq``: "epoch" or an integer number of
-    batches. Differs from Keras: no required file suffix.
+    batches. Under a distribution only process 0 writes (the others keep the same "best").
+    Differs from Keras: no required file suffix.
     """
 
     def __init__(
@@ -88,7 +94,8 @@ class ModelCheckpoint(Callback):
         self._epoch = 0
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        check_writable(os.path.dirname(self.filepath) or ".", "ModelCheckpoint")
+        if writes_files():
+            check_writable(os.path.dirname(self.filepath) or ".", "ModelCheckpoint")
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self._epoch = epoch
@@ -123,21 +130,23 @@ class ModelCheckpoint(Callback):
                 missing_monitor("ModelCheckpoint", self.monitor, logs)
                 return
             if self.best is not None and not self.monitor_op(current, self.best):
-                if self.verbose:
+                if self.verbose and writes_files():
                     print(
                         f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}",
                         flush=True,
                     )
                 return
-            if self.verbose:
+            if self.verbose and writes_files():
                 print(
                     f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
                     f"{current:.5f}, saving model to {path}",
                     flush=True,
                 )
             self.best = current
-        elif self.verbose:
+        elif self.verbose and writes_files():
             print(f"Epoch {epoch + 1}: saving model to {path}", flush=True)
+        if not writes_files():  # data-parallel: process 0 writes
+            return
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -162,6 +171,8 @@ class BackupAndRestore(Callback):
     inside a torch ``DataLoader``/generator. ``save_freq=N`` also backs up every N batches; a
     resume inside an epoch skips the batches already trained (same order: exact for array
     data and ``dl.data.Dataset``), and that epoch's logs cover only the batches after it.
+    Under a distribution process 0 writes and deletes the backup, and a resumed run takes
+    process 0's weights, optimizer state and position on every process.
     """
 
     FILE = "latest.dlm"
@@ -196,7 +207,8 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.FILE)
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        check_writable(self.backup_dir, "BackupAndRestore")
+        if writes_files():
+            check_writable(self.backup_dir, "BackupAndRestore")
         self._completed = False
         found = next((p for p in (self.path, self.path + ".prev") if os.path.exists(p)), None)
         if found is not None:
@@ -214,12 +226,14 @@ class BackupAndRestore(Callback):
         self._save()
 
     def _save(self) -> None:
+        if not writes_files():  # data-parallel: process 0 writes
+            return
         if self.double_checkpoint and os.path.exists(self.path):
             os.replace(self.path, self.path + ".prev")
         self.model.save(self.path, overwrite=True)
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        if self.delete_checkpoint:
+        if self.delete_checkpoint and writes_files():
             for p in (self.path, self.path + ".prev"):
                 if os.path.exists(p):
                     os.unlink(p)

@@ -8,13 +8,15 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from ..distribution._data_parallel import writes_files
 from ._callback import Callback
 from ._util import check_writable
 
 
 class CSVLogger(Callback):
     """Stream epoch results to a CSV file: a header ``epoch,<sorted log keys>`` then one row
-    per epoch (flushed). ``append=True`` continues an existing file (e.g. after a resume)."""
+    per epoch (flushed). ``append=True`` continues an existing file (e.g. after a resume).
+    Under a distribution only process 0 writes."""
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False) -> None:
         super().__init__()
@@ -24,6 +26,9 @@ class CSVLogger(Callback):
         self._writer: Any = None
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self._file = None
+        if not writes_files():  # data-parallel: process 0 writes
+            return
         check_writable(os.path.dirname(self.filename) or ".", "CSVLogger")
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename)
         self._has_header = bool(exists)
@@ -31,6 +36,8 @@ class CSVLogger(Callback):
         self.keys, self._writer = None, None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self._file is None:
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

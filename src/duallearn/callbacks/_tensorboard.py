@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..distribution._data_parallel import writes_files
 from ..errors import ConfigError
 from ._callback import Callback
 from ._events import EventFileWriter
@@ -22,7 +23,8 @@ class TensorBoard(Callback):
     k epochs. The writer is pure Python (``callbacks/_events.py``): event files are
     identical whichever backend trains and never import TensorFlow.
     Differs from Keras: no graph, image, profiler or embedding output (arguments accepted
-    for compatibility, ``write_graph`` ignored; the others must stay off).
+    for compatibility, ``write_graph`` ignored; the others must stay off). Under a
+    distribution only process 0 writes (the logs are reduced over every process).
     """
 
     def __init__(
@@ -61,9 +63,11 @@ class TensorBoard(Callback):
         self._step = 0
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self._train = self._val = None
+        if not writes_files():  # data-parallel: process 0 writes
+            return
         check_writable(self.log_dir, "TensorBoard")
         self._train = EventFileWriter(os.path.join(self.log_dir, "train"))
-        self._val = None
         self._step = int(getattr(self.model.optimizer, "iterations", 0) or 0)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _trace
 from .._naming import snake_case
 from .._registry import Registry
 from ..errors import ConfigError
@@ -218,6 +219,7 @@ class Metric:
         y_true, y_pred, sample_weight = plain(y_true), plain(y_pred), plain(sample_weight)
         nm = native_of(y_true, y_pred, sample_weight)
         if nm is None:
+            _trace.refuse_host_update(self)
             yt, yp = np.asarray(y_true), np.asarray(y_pred)
             sw = None if sample_weight is None else np.asarray(sample_weight)
             self._prepare(yt.shape, yp.shape, None if sw is None else sw.shape)
@@ -236,6 +238,10 @@ class Metric:
             self._clear_state()
 
     def _add_native(self, nm: Any, delta: Any) -> None:
+        trace = _trace.active()
+        if trace is not None:  # a traced step returns the delta; added after each call
+            trace.deltas.append((self, nm, delta))
+            return
         if self._pending is not None and self._pending_on is not nm:
             self._flush()
         self._pending = delta if self._pending is None else self._pending + delta
@@ -247,6 +253,8 @@ class Metric:
             self._pending = self._pending_on = None
 
     def result(self) -> Any:
+        if _trace.active() is not None:  # a traced step: read on the host after the call
+            return _trace.Deferred(self)
         self._flush()
         return self.result_from_state(self._state)
 
@@ -421,6 +429,7 @@ class Mean(Metric):
         values, sample_weight = plain(values), plain(sample_weight)
         nm = native_of(values, sample_weight)
         if nm is None:
+            _trace.refuse_host_update(self)
             v = np.asarray(values)
             sw = None if sample_weight is None else np.asarray(sample_weight)
             if sw is not None:

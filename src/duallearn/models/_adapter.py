@@ -16,7 +16,9 @@ the validation arguments) and owns everything between the user's objects and a r
    and for a :class:`~duallearn.utils.PyDataset`'s batch order), a pure function of state saved
    in checkpoints;
 5. **batching** and the **resume position** (:meth:`DataAdapter.batches` starts at batch
-   ``skip`` of an epoch without re-reading array data);
+   ``skip`` of an epoch without re-reading array data), and under a distribution the
+   **shard**: each process keeps its rows ``[lo, hi)`` of every global batch
+   (``duallearn.distribution``), so the global batch is exactly the one-process batch;
 6. producing batches of other sources (``dl.data``, torch ``DataLoader``, ``tf.data``,
    generators, ``PyDataset``) ahead in a background thread (``dl.data._dataset.prefetched``),
    turning a failure in the user's data code into an error naming the batch.
@@ -37,6 +39,7 @@ from ..layers._embedding import check_model_ids
 from . import _data
 
 if TYPE_CHECKING:
+    from ..distribution._replicas import Shard
     from ._model import Model
 
 DEFAULT_BATCH_SIZE = 32
@@ -318,6 +321,13 @@ class DataAdapter:
     """
 
     x_keys: list[Any] | None = None  # the user gave x as a dict (custom steps get one)
+    # data-parallel: this process's part of every global batch (None: the whole batch), and
+    # ``(global rows, lo, hi)`` of the batch last yielded
+    shard: Shard | None = None
+    last_shard: tuple[int, int, int] | None = None
+    # training: a batch with fewer rows than processes goes whole to each process (a step
+    # must run on every process: no process may be left without rows)
+    whole_small_batches: bool = False
     # array inputs kept as given (checked) and passed through the model's host prefix batch
     # by batch (models/_host.py)
     host_per_batch: bool = False
@@ -486,6 +496,7 @@ class DataAdapter:
             batch_size=val_batch_size,
         )
         train.x_keys = val.x_keys = self.x_keys
+        train.shard = val.shard = self.shard
         train.host_per_batch = val.host_per_batch = self.host_per_batch
         return train, val
 
@@ -501,11 +512,17 @@ class DataAdapter:
         xs, ys, sws = self.arrays
         n = self.n
         order = _seed.philox(*key).permutation(n) if self.shuffle else None
+        shard = self.shard
         for start in range(skip * self.batch_size, n, self.batch_size):
+            first, stop = start, min(start + self.batch_size, n)
+            if shard is not None:  # this process's rows of the global batch [start, stop)
+                lo, hi = self._bounds(stop - start)
+                self.last_shard = (stop - start, lo, hi)
+                first, stop = start + lo, start + hi
             if order is None:
-                idx: Any = slice(start, min(start + self.batch_size, n))
+                idx: Any = slice(first, stop)
             else:
-                idx = order[start : start + self.batch_size]
+                idx = order[first:stop]
             bx = [a[idx] for a in xs]
             yield (
                 cast_x(self.model, bx) if self.host_per_batch else bx,
@@ -567,11 +584,32 @@ class DataAdapter:
                         f"producing batch {b} (0-based) of epoch {epoch + 1}: {exc}"
                     ) from exc
                 if b >= skip:
+                    if self.shard is not None and self.arrays is None:
+                        batch = self._own_rows(batch)
                     yield b, batch
                 b += 1
         finally:
             if it is not self._persistent and hasattr(it, "close"):
                 it.close()
+
+    def _bounds(self, n: int) -> tuple[int, int]:
+        assert self.shard is not None
+        if self.whole_small_batches and n < self.shard.size:
+            return 0, n
+        return self.shard.bounds(n)
+
+    def _own_rows(self, batch: Batch) -> Batch:
+        """This process's rows of a global batch from a data source."""
+        assert self.shard is not None
+        xs, ys, sws = batch
+        n = len(xs[0]) if xs else 0
+        lo, hi = self._bounds(n)
+        self.last_shard = (n, lo, hi)
+        return (
+            [a[lo:hi] for a in xs],
+            [a[lo:hi] for a in ys],
+            [None if s is None else s[lo:hi] for s in sws],
+        )
 
     def _ran_out(self, b: int, epoch: int, what: str, steps: int | None, user_steps: bool) -> None:
         if b == 0:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -22,12 +23,13 @@ from ..plugin import Runtime, TrainSpec, backend_name, check_portable, get_backe
 from ._functional import Graph, trace
 from ._host import HostPrefix, is_host
 from ._host import split as split_host
+from ._on_batch import OnBatchMixin
 from ._steps import StepsMixin, _CompileMetrics, active_model
 from ._training import TrainingMixin
 
 
 @REGISTRY.register()
-class Model(StepsMixin, TrainingMixin, Layer):
+class Model(OnBatchMixin, StepsMixin, TrainingMixin, Layer):
     """A model: ``Model(inputs, outputs)`` for graphs, or the base of ``Sequential``.
 
     ``backend`` pins the engine (default: the backend active when the model is created); the
@@ -289,9 +291,21 @@ class Model(StepsMixin, TrainingMixin, Layer):
 
         ``loss`` may be omitted when the model's ``train_step``/``test_step`` compute their
         own loss (Keras); the default steps then refuse to run. ``run_eagerly=True`` runs
-        the Python ``train_step``/``test_step`` (debuggable) instead of the compiled step."""
+        the Python ``train_step``/``test_step`` (debuggable) instead of the compiled step.
+        ``jit_compile=True`` compiles the default step with XLA (TensorFlow) or
+        ``torch.compile`` (torch), and an overridden step too, as Keras does
+        (docs/custom_training.md); with ``run_eagerly=True`` it is disabled, with Keras's
+        warning."""
         optimizer = _optimizers.get(optimizer)
         _check_compile_names(loss, metrics, weighted_metrics)  # before anything changes
+        if jit_compile is True and run_eagerly:  # Keras's rule and warning
+            warnings.warn(
+                "If `run_eagerly` is True, then `jit_compile` cannot also be True. "
+                "Disabling `jit_compile`.",
+                UserWarning,
+                stacklevel=2,
+            )
+            jit_compile = False
         self.optimizer = optimizer
         self._compile_args = {
             "loss": loss,
@@ -470,6 +484,19 @@ class Model(StepsMixin, TrainingMixin, Layer):
         from ..saving import load_weights
 
         load_weights(self, filepath, **kwargs)
+
+    def to_torch(self) -> Any:
+        """A plain ``torch.nn.Module`` computing this model, whose ``state_dict()`` has torch's
+        names and layouts (``dl.porting.to_torch``; docs/porting.md)."""
+        from ..porting import to_torch
+
+        return to_torch(self)
+
+    def to_keras(self) -> Any:
+        """A real Keras 3 model with this model's config and weights (``dl.porting.to_keras``)."""
+        from ..porting import to_keras
+
+        return to_keras(self)
 
     def export(self, filepath: str, format: str = "saved_model", **kwargs: Any) -> Any:
         """Export for deployment ("onnx", "saved_model", "tflite", "torchscript",

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _seed, _trace
 from .._tape import GradientTape
 from ..errors import BackendError, ConfigError, TrainingError
 from ..ops import native_call
@@ -294,6 +295,7 @@ class StepsMixin:
     def reset_metrics(self: Any) -> None:
         for m in self.metrics:
             m.reset_state()
+        self.__dict__.pop("_on_batch", None)  # train_on_batch's running logs start afresh
 
     def get_metrics_result(self: Any) -> dict[str, Any]:
         """Each metric's result by name; a metric whose result is a dict (the compiled
@@ -354,7 +356,7 @@ class StepsMixin:
         xs = [runtime.to_native([x])[0] if isinstance(x, np.ndarray) else x for x in xs]
         noise = None
         if training:
-            batch = int(get_backend(self.backend_name).ops.shape(xs[0])[0])
+            batch = _batch_of(self, xs[0])
             noise = self._draw_noise(batch, fresh=active_model() is not self)
         outs = runtime.call(xs, bool(training), noise)
         if isinstance(getattr(self, "_output_struct", None), dict):
@@ -568,6 +570,187 @@ class CustomSteps:
         return metric_logs if set(last) == set(metric_logs) else last
 
 
+class TracedSteps(CustomSteps):
+    """An overridden step compiled by the engine (``compile(jit_compile=True)``, as Keras):
+    ``tf.function(jit_compile=True)`` on TensorFlow, ``torch.compile`` on torch.
+
+    On TensorFlow the step's Python runs once per trace, so the host effects of the eager step
+    are recorded while tracing (``duallearn/_trace.py``) and replayed on every call: learning
+    rates and training-mode seeds go in as inputs, metric deltas come out as outputs and are
+    added on the host, ``iterations`` grows by the recorded ``apply`` calls. torch.compile
+    keeps the step's Python effects itself. Either way the numbers are the eager step's."""
+
+    def __init__(self, model: Model, kind: str) -> None:
+        super().__init__(model, kind)
+        self._backend = get_backend(model.backend_name)
+        # one compiled function per model, step kind and compile() call: evaluate and each
+        # epoch's validation reuse the traces of the first
+        cache = model.__dict__.setdefault("_traced_steps", {})
+        entry = cache.get(kind)
+        if entry is None or entry[0] is not model._compile_args:
+            entry = cache[kind] = (model._compile_args, [None], [], _optimizers_of(model))
+        _, self._fn_box, self._records, self._all_optimizers = entry
+
+    def _compiled(self) -> Any:
+        if self._fn_box[0] is not None:
+            return self._fn_box[0]
+        method = getattr(self.model, STEP_METHODS[self.kind])
+        if not self._backend.python_runs_once:
+            fn = self._backend.compile_step(method, True)
+        else:
+            fn = self._backend.compile_step(self._traced_body(method), True)
+        if fn is None:
+            raise ConfigError(
+                f"compile(jit_compile=True) asks the {self.model.backend_name} backend to "
+                f"compile model {self.model.name!r}'s {STEP_METHODS[self.kind]}, which it cannot."
+                " Fix: compile(jit_compile=False) to run the step eagerly."
+            )
+        self._fn_box[0] = fn
+        return fn
+
+    def _traced_body(self, method: Any) -> Any:
+        opts, ops, records = self._all_optimizers, self._ops, self._records
+
+        def body(data: Any, lrs: Any, seeds: Any) -> Any:
+            trace = _trace.StepTrace(
+                lrs={id(o): lr for o, lr in zip(opts, lrs, strict=True)},
+                optimizers=opts,
+                seeds=seeds,
+            )
+            token = _trace.activate(trace)
+            try:
+                logs = method(data)
+            finally:
+                _trace.deactivate(token)
+            trace.structure, leaves = _split_logs(logs, STEP_METHODS[self.kind])
+            records.append(trace)
+            deltas = [d for _, _, d in trace.deltas]
+            return ops.convert_to_tensor(len(records) - 1, "int32"), leaves, deltas
+
+        return body
+
+    def _seeds(self) -> Any:
+        """The seeds the eager step would draw, in the order of the last trace's draws."""
+        values = [0] * _trace.MAX_SEEDS
+        for k, draw in enumerate(self._records[-1].draws if self._records else []):
+            m = draw.model
+            if draw.own:
+                if m._noise_stream is None:
+                    m._noise_stream = _seed.draw_seed()
+                step = (m.optimizer.iterations if m.optimizer is not None else 0) + draw.applied
+                values[k] = _seed.step_seed(m._noise_stream, step)
+            else:
+                values[k] = _seed.step_seed(_seed.draw_seed(), 0)
+        return self._ops.convert_to_tensor(np.array(values, np.int64))
+
+    def _run(self, data: Any) -> Any:
+        fn = self._compiled()
+        if not self._backend.python_runs_once:
+            return fn(data)
+        lrs = [
+            self._ops.convert_to_tensor(np.float64(o.current_learning_rate()))
+            for o in self._all_optimizers
+        ]
+        if not self._records:
+            # trace first: the seeds of a call follow the draws its trace records
+            fn.get_concrete_function(data, lrs, self._seeds())
+            if self._records[-1].host_draws:
+                draws = self._records[-1].host_draws
+                self._records.clear()  # start afresh if the step is run again
+                self._fn_box[0] = None
+                raise ConfigError(
+                    f"model {self.model.name!r}: its {STEP_METHODS[self.kind]} draws with "
+                    f"dl.random ({draws} draws), which run on the host "
+                    "at each step and which XLA (compile(jit_compile=True) on TensorFlow) "
+                    "cannot compile. Fix: compile(jit_compile=False) to run the step eagerly, "
+                    "or pass the random values in as data."
+                )
+        draws_used = self._records[-1].draws if self._records else []
+        index, leaves, deltas = fn(data, lrs, self._seeds())
+        record = self._records[int(index)]
+        if [(d.model, d.own, d.applied) for d in record.draws] != [
+            (d.model, d.own, d.applied) for d in draws_used
+        ]:
+            raise TrainingError(
+                f"model {self.model.name!r}: a retrace of the compiled "
+                f"{STEP_METHODS[self.kind]} made different training-mode calls than the "
+                "trace its seeds were drawn for. Fix: compile(jit_compile=False) for this step."
+            )
+        for (metric, nm, _), delta in zip(record.deltas, deltas, strict=True):
+            metric._add_native(nm, delta)
+        for o in self._all_optimizers:
+            o.iterations += record.applied.get(id(o), 0)
+        return _join_logs(record.structure, list(leaves))
+
+    def train(self, bx: Any, by: Any, bw: Any) -> None:
+        m = self.model
+        if m.optimizer is None:
+            raise ConfigError(
+                f"Model {m.name!r} must be compiled before training. Fix: call "
+                "model.compile(optimizer=...) (a custom compile must call super().compile())."
+            )
+        self._starts.append([o.iterations for o in self._optimizers])
+        data = self._data(bx, by, bw)
+        with step_context(m), guarded():
+            self.last = self._run(data)
+
+    def test(self, bx: Any, by: Any, bw: Any) -> None:
+        data = self._data(bx, by, bw)
+        with step_context(self.model):
+            self.last = self._run(data)
+
+    def predict(self, bx: Any) -> list[np.ndarray]:
+        data = self._data(bx, [], [])
+        with step_context(self.model):
+            out = self._run(data)
+        return [self._numpy(o) for o in _as_list(out)]
+
+    def _python(self, logs: Any) -> dict[str, Any]:
+        return super()._python(_resolve(logs))
+
+
+_LEAF = "__duallearn_leaf__"
+
+
+def _split_logs(logs: Any, method: str) -> tuple[Any, list[Any]]:
+    """``logs`` with each native tensor replaced by its index in ``leaves`` (returned by the
+    traced step); ``Deferred`` metric results and Python numbers stay as they are."""
+    leaves: list[Any] = []
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return type(v)(walk(x) for x in v)
+        if v is None or isinstance(v, (_trace.Deferred, int, float, str)):
+            return v
+        if hasattr(v, "binding") and hasattr(v, "numpy"):  # a dl.Variable: read its value
+            v = v.value
+        leaves.append(v)
+        return {_LEAF: len(leaves) - 1}
+
+    return walk(logs), leaves
+
+
+def _join_logs(structure: Any, leaves: list[Any]) -> Any:
+    if isinstance(structure, dict):
+        if set(structure) == {_LEAF}:
+            return leaves[structure[_LEAF]]
+        return {k: _join_logs(x, leaves) for k, x in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_join_logs(x, leaves) for x in structure)
+    return structure
+
+
+def _resolve(logs: Any) -> Any:
+    """Deferred metric results read now, on the host."""
+    if isinstance(logs, dict):
+        return {k: _resolve(v) for k, v in logs.items()}
+    if isinstance(logs, _trace.Deferred):
+        return logs.metric.result()
+    return logs
+
+
 def _optimizers_of(model: Model) -> list[Any]:
     """The model's optimizer and any other one it holds (a GAN's two), each once."""
     from ..optimizers import Optimizer
@@ -584,7 +767,10 @@ def steps_for(model: Model, kind: str) -> CompiledSteps | CustomSteps:
     ``run_eagerly=True`` or without a loss (``add_loss`` alone), or has a compiled metric
     the compiled step cannot run (a user ``Metric`` subclass with its own
     ``update_state``); else the compiled runtime."""
+    model.__dict__.pop("_on_batch", None)  # fit / evaluate reset the metrics (Keras)
     if overrides(model, kind):
+        if (model._compile_args or {}).get("jit_compile") is True:
+            return TracedSteps(model, kind)
         return CustomSteps(model, kind)
     args = model._compile_args
     if kind != "predict" and args is not None:

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _seed, config
+from .. import _seed, _trace, config
 from ..callbacks import Callback, CallbackList, History
-from ..errors import ConfigError, TrainingError
+from ..distribution import _replicas
+from ..errors import ConfigError, DataError, TrainingError
 from ..plugin import StepNoise
 from . import _adapter, _nonfinite
 from ._progress import Progress, resolve_verbose
@@ -53,6 +54,10 @@ class TrainingMixin:
     _policy_applied_to: Any = None
     _device_request: str | None = None
     _device: str | None = None
+    # data-parallel (duallearn.distribution): the process group the runtime joined, and the
+    # ``(global rows, lo, hi)`` of the training step being run
+    _dist_group: Any = None
+    _dist_step: tuple[int, int, int] | None = None
 
     # ---- data (checked, cast and batched by models/_adapter.py) -------------------------
     def _build_from(self: Model, arrays: list[np.ndarray]) -> None:
@@ -103,6 +108,15 @@ class TrainingMixin:
                 self._noisy_graph = (graph, bool(self._noisy_nodes(1)))
             if not self._noisy_graph[1]:
                 return None
+        trace = _trace.active()
+        if trace is not None:  # a traced step: the seed is its input, drawn per call
+            if not fast:
+                raise ConfigError(
+                    "dl.config.enable_deterministic() draws dropout masks on the host, which a "
+                    "compiled custom step cannot take per call. Fix: compile(jit_compile=False) "
+                    "for this model, or leave deterministic mode."
+                )
+            return StepNoise(seed=trace.seed(self, own=not fresh))
         if fresh:
             stream, step = _seed.draw_seed(), 0
         else:
@@ -110,12 +124,23 @@ class TrainingMixin:
             if self._noise_stream is None:
                 self._noise_stream = _seed.draw_seed()
             stream = self._noise_stream
+        shard = None if fresh else self._dist_step
+        if shard is not None and shard[2] - shard[1] != batch:
+            shard = None  # not fit's step (a call of another size)
         if fast:
-            return StepNoise(seed=_seed.step_seed(stream, step))
+            seed = _seed.step_seed(stream, step)
+            if shard is not None and shard[1] > 0:  # other native masks on each process
+                seed = _seed.step_seed(seed, shard[1])
+            return StepNoise(seed=seed)
+        # data-parallel: the one-process masks of the global batch, this process's rows
+        full, lo, hi = (batch, 0, batch) if shard is None else shard
         masks = {}
-        for i, layer, ns in self._noisy_nodes(batch):
+        for i, layer, ns in self._noisy_nodes(full):
             rng = _seed.philox(stream, step, i)
-            masks[i] = layer.draw_noise(rng, ns).astype(layer.dtype)
+            mask = layer.draw_noise(rng, ns).astype(layer.dtype)
+            if shard is not None and mask.ndim and mask.shape[0] == full:
+                mask = np.ascontiguousarray(mask[lo:hi])
+            masks[i] = mask
         return StepNoise(masks)
 
     # ---- training state (saved with checkpoints for exact resume) ------------------------
@@ -156,8 +181,10 @@ class TrainingMixin:
                 runtime.set_precision(policy.compute_dtype, policy.loss_scaling)
             config.apply_backend_flags(self.backend_name)
             assert self._device is not None  # resolved when the runtime was built
+            self._device = _replicas.replica_device(self, self._device)
             runtime.to_device(self._device)
         self._apply_pending_optimizer_state()
+        self._dist_group = _replicas.attach(self, runtime)
         return runtime
 
     @property
@@ -236,6 +263,9 @@ class TrainingMixin:
                 _adapter.positive(name, value)
         verbosity = resolve_verbose(verbose)
         _check_callbacks(callbacks)
+        plan = _replicas.plan_for(self)
+        if plan is not None and not _replicas.is_first(plan):
+            verbosity = 0  # process 0 shows the progress
         feed = _adapter.DataAdapter.create(
             self, x, y, sample_weight, class_weight, batch_size=batch_size, shuffle=shuffle
         )
@@ -246,6 +276,16 @@ class TrainingMixin:
             feed, val = feed.split(validation_split, val_batch)
         steps_impl = steps_for(self, "train")
         steps_impl.x_keys = feed.x_keys
+        if plan is not None:
+            custom = isinstance(steps_impl, CustomSteps) or (
+                val is not None and isinstance(steps_for(self, "test"), CustomSteps)
+            )
+            _replicas.check_supported(self, plan, custom)
+            self._check_built_for(feed, "fit")
+            feed.shard = _replicas.shard_of(plan)
+            feed.whole_small_batches = True
+            if val is not None:
+                val.shard = feed.shard
         if feed.arrays is not None and isinstance(steps_impl, CompiledSteps):
             self._ensure_train_spec(feed.arrays[1])
         self._warn_if_trainable_changed()
@@ -261,10 +301,18 @@ class TrainingMixin:
         )
         progress = Progress("train", verbosity, steps, epochs)
         batch_logs = cbs.wants_batch_logs("on_train_batch_end")
+        # a running read is a collective under a distribution: every process reads at the
+        # same batches (those a callback wants), never on the progress bar's timer
+        bar_logs = None if plan is not None else steps_impl.batch_logs
         stops_on_nan = any(getattr(cb, "_stops_on_nan", False) for cb in cbs.callbacks)
         self.stop_training = False
         self._resume_epoch, self._resume_batch = None, 0
         cbs.on_train_begin({})
+        started = False
+        if plan is not None:  # join the processes; process 0's weights, state and position
+            steps_impl.begin(feed.arrays[1] if feed.arrays is not None else None, feed.static_batch)
+            started = True
+            _replicas.start(self, steps_impl.runtime, self._dist_group, optimizer=True)
         skip, start_iterations = 0, None
         if self._resume_epoch is not None:  # set by BackupAndRestore
             if self._resume_epoch >= initial_epoch:
@@ -273,7 +321,6 @@ class TrainingMixin:
                 start_iterations = self._epoch_start_iterations if skip else None
             self._resume_epoch, self._resume_batch = None, 0
         logs: dict[str, float] = {}
-        started = False
         try:
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch, {})
@@ -299,6 +346,8 @@ class TrainingMixin:
                             steps_impl.begin(by, feed.static_batch)
                             started = True
                         cbs.on_train_batch_begin(b, {})
+                        if plan is not None:
+                            _replicas.before_step(self, steps_impl.runtime, feed.last_shard)
                         steps_impl.train(bx, by, bw)
                         self._batches_done = b + 1
                         if batch_logs:
@@ -306,7 +355,7 @@ class TrainingMixin:
                             cbs.on_train_batch_end(b, blogs)
                             progress.step(b, lambda blogs=blogs: blogs)
                         else:
-                            progress.step(b, steps_impl.batch_logs)
+                            progress.step(b, bar_logs)
                         # a logging read found a non-finite step: raise, or stop (TerminateOnNaN)
                         _nonfinite.check(
                             self, steps_impl, epoch, b, feed, key, stops_on_nan, (b, (bx, by, bw))
@@ -340,6 +389,7 @@ class TrainingMixin:
                 if self.stop_training:
                     break
         finally:
+            self._dist_step = None
             progress.close()
             feed.finish()
             if val is not None:
@@ -353,6 +403,16 @@ class TrainingMixin:
                 native.finalize()
         cbs.on_train_end(logs)
         return history
+
+    def _check_built_for(self: Model, feed: _adapter.DataAdapter, what: str) -> None:
+        """Under a distribution the processes join before the first batch is read, so a
+        model fed by a data source must be built already."""
+        if feed.arrays is None and self._graph is None and not self._graphless():
+            raise DataError(
+                f"{what} under a distribution needs model {self.name!r} built before it reads "
+                f"its data source ({feed.kind}). Received: a model without an input shape. "
+                "Fix: start it with dl.Input(shape=...) or call model.build(input_shape)."
+            )
 
     def _warn_if_trainable_changed(self: Model) -> None:
         """Keras's rule: ``trainable`` changes take effect at the next ``compile()``. Say so
@@ -406,6 +466,8 @@ class TrainingMixin:
         if self._runtime is not None or isinstance(steps_impl, CustomSteps):
             steps_impl.begin(None, feed.static_batch)
         want = cbs is not None and cbs.wants_batch_logs("on_test_batch_end")
+        # under a distribution a running read is a collective: never on the bar's timer
+        bar_logs = None if _replicas.plan_for(self) is not None else steps_impl.batch_logs
         try:
             with closing(
                 feed.batches(epoch, what, steps=steps or feed.steps, user_steps=steps is not None)
@@ -414,11 +476,13 @@ class TrainingMixin:
                     steps_impl.begin(by, feed.static_batch)  # once (a no-op afterwards)
                     if cbs is not None:
                         cbs.on_test_batch_begin(b, {})
+                    if feed.shard is not None:  # the global batch (for "sum" losses)
+                        _replicas.before_step(None, steps_impl.runtime, feed.last_shard)
                     steps_impl.test(bx, by, bw)
                     if want and cbs is not None:
                         cbs.on_test_batch_end(b, steps_impl.batch_logs())
                     if progress is not None:
-                        progress.step(b, steps_impl.batch_logs)
+                        progress.step(b, bar_logs)
         finally:
             if finish:  # a one-shot validation generator stays open until fit ends
                 feed.finish()
@@ -442,11 +506,20 @@ class TrainingMixin:
             _adapter.positive("steps", steps)
         verbosity = resolve_verbose(verbose)
         _check_callbacks(callbacks)
+        plan = _replicas.plan_for(self)
+        if plan is not None and not _replicas.is_first(plan):
+            verbosity = 0
         feed = _adapter.DataAdapter.create(
             self, x, y, sample_weight, batch_size=batch_size, shuffle=False
         )
         if feed.arrays is not None and isinstance(steps_for(self, "test"), CompiledSteps):
             self._ensure_train_spec(feed.arrays[1])
+        if plan is not None:
+            _replicas.check_supported(self, plan, isinstance(steps_for(self, "test"), CustomSteps))
+            self._check_built_for(feed, "evaluate")
+            self._ensure_train_spec(feed.arrays[1] if feed.arrays is not None else None)
+            self._ready_runtime().broadcast_state(False)  # process 0's weights
+            feed.shard = _replicas.shard_of(plan)
         cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
         progress = Progress("evaluate", verbosity, steps or feed.steps, None)
         cbs.on_test_begin({})
@@ -479,7 +552,18 @@ class TrainingMixin:
             _adapter.positive("steps", steps)
         verbosity = resolve_verbose(verbose)
         _check_callbacks(callbacks)
+        plan = _replicas.plan_for(self)
+        if plan is not None and not _replicas.is_first(plan):
+            verbosity = 0
         feed = _adapter.DataAdapter.create(self, x, batch_size=batch_size, with_y=False)
+        group = shard = None
+        if plan is not None:
+            _replicas.check_supported(
+                self, plan, isinstance(steps_for(self, "predict"), CustomSteps)
+            )
+            self._check_built_for(feed, "predict")
+            self._ready_runtime().broadcast_state(False)  # process 0's weights
+            group, shard = self._dist_group, _replicas.shard_of(plan)
         cbs = CallbackList(callbacks or [], self, {"steps": steps or feed.steps, "verbose": 0})
         want = cbs.wants_batch_logs("on_predict_batch_end")
         progress = Progress("predict", verbosity, steps or feed.steps, None)
@@ -499,9 +583,22 @@ class TrainingMixin:
             and not cbs.wants_batch_logs("on_predict_batch_begin")
         )
         try:
-            if grouped:
+            if grouped and shard is not None:  # a run of whole batches per process
+                assert feed.arrays is not None
+                xs = feed.arrays[0]
+                lo, hi = shard.blocks(len(xs[0]), batch_size)
+                own = self._predict_grouped([a[lo:hi] for a in xs], batch_size, progress)
+                mine = (
+                    [np.concatenate([c[i] for c in own]) for i in range(len(own[0]))]
+                    if own
+                    else None  # no rows here
+                )
+                chunks = [_replicas.gather_rows(group, mine)]
+            elif grouped:
                 assert feed.arrays is not None
                 chunks = self._predict_grouped(feed.arrays[0], batch_size, progress)
+            elif shard is not None:
+                feed.shard = shard
             batches = closing(
                 _adapter.no_batches()
                 if grouped
@@ -511,6 +608,9 @@ class TrainingMixin:
             )
             with batches as each:
                 for b, (bx, _, _) in each:
+                    if shard is not None and not len(bx[0]):
+                        chunks.append(None)  # type: ignore[arg-type]  # no rows here
+                        continue
                     if runtime is None:
                         custom.begin(None, feed.static_batch)
                         runtime = custom.runtime
@@ -527,6 +627,8 @@ class TrainingMixin:
             feed.finish()
             progress.end_epoch(0, None)
             progress.close()
+        if group is not None and not grouped:
+            chunks = _replicas.gather_batches(group, chunks)
         cbs.on_predict_end({})
         if not chunks:
             raise ConfigError("predict() received no data. Fix: pass at least one sample.")

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _trace
 from .._naming import snake_case
 from .._registry import Registry
 from ..errors import ConfigError
@@ -259,12 +260,15 @@ class Optimizer:
                 "model's trainable_weights after the model has run (fit, build or a call)."
             )
         native = get_backend(str(backends.pop())).native_optimizer(self, variables)
+        check = bool(_GUARDED.get() and hasattr(native, "nonfinite_step"))  # fit's guard
+        trace = _trace.active()
+        if trace is not None:  # a traced step: lr is its input; iterations bumped after it
+            native.apply(grads, trace.learning_rate(self), check=check)
+            trace.count_apply(self)
+            return
         # a backend may trace the update for calls from eager code (``apply_eager``)
         apply = getattr(native, "apply_eager", native.apply)
-        if _GUARDED.get() and hasattr(native, "nonfinite_step"):
-            apply(grads, self.current_learning_rate(), check=True)  # fit's guard
-        else:
-            apply(grads, self.current_learning_rate())
+        apply(grads, self.current_learning_rate(), check=check)
         self.iterations += 1
 
     def apply_gradients(self, grads_and_vars: Any) -> None:

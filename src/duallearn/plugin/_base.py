@@ -358,6 +358,17 @@ class Backend(ABC):
         optimizer._dl_native = native
         return native
 
+    # whether compile_step runs the step's Python only when it traces (tf.function): the
+    # front-end then records and replays the step's host effects (duallearn/_trace.py)
+    python_runs_once = True
+
+    def compile_step(self, fn: Any, jit_compile: bool) -> Any:
+        """``fn`` (a custom ``train_step`` / ``test_step`` / ``predict_step`` call) compiled
+        by the engine, as Keras compiles an overridden step: ``tf.function`` (XLA with
+        ``jit_compile``) on TensorFlow, ``torch.compile`` on torch. None: the engine runs
+        steps eagerly only (the numpy reference)."""
+        return None
+
     @abstractmethod
     def build(self, graph: GraphSpec, device: str | None = None) -> Runtime:
         """Build the native model for ``graph``. Each native layer binds its front-end

@@ -18,7 +18,14 @@ from ..errors import BackendError, DuallearnError, SerializationError, ShapeErro
 from ..variables import allocation_budget
 from . import _safetensors
 from ._config import model_from_config, registered_name
-from ._container import FORMAT_VERSION, atomic_write, pack, parse_json, read_file, unpack
+from ._container import (
+    FORMAT_VERSION,
+    atomic_write,
+    pack,
+    parse_json,
+    read_file,
+    unpack_bytes,
+)
 from ._registration import CustomObjectScope as CustomObjectScope
 from ._registration import custom_object_scope as custom_object_scope
 from ._registration import get_custom_objects as get_custom_objects
@@ -127,11 +134,42 @@ def _dtype_policy(model: Any) -> dict[str, str] | None:
     return {"name": dtype, "compute_dtype": dtype, "variable_dtype": dtype}
 
 
+def _is_keras_name(filepath: str) -> bool:
+    return filepath.lower().endswith(".keras")
+
+
 def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
-    """Write ``model`` to ``filepath`` atomically (format: docs/format.md)."""
+    """Write ``model`` to ``filepath`` atomically (formats: docs/format.md).
+
+    A name ending in ``.keras`` gets a real Keras 3 file (``config.json`` + ``model.weights.h5``
+    in a zip), which ``keras.saving.load_model`` reads without duallearn; any other name
+    (``.dlm`` by convention) gets duallearn's own format, which keeps everything (training
+    state, duallearn-only arguments).
+
+    Args:
+        model: a Sequential or functional model (subclassed and custom layers: ``.dlm`` only).
+        filepath: where to write; the folder must exist.
+        overwrite: ``False`` refuses to replace an existing file.
+
+    Raises:
+        SerializationError: the file cannot be written, or the model holds something the
+            chosen format cannot express (the message names it and says to use ``.dlm``).
+
+    Example:
+        >>> model = dl.Sequential([dl.Input((3,)), dl.layers.Dense(2)])
+        >>> dl.saving.save_model(model, "model.keras")  # Keras 3 reads it
+        >>> model.save("model.dlm")                     # duallearn's format
+        >>> dl.load_model("model.keras").layers[0].units
+        2
+    """
     from ..plugin import get_backend
 
     filepath = os.fspath(filepath)
+    if _is_keras_name(filepath):
+        from ._keras_file import save_keras_model
+
+        save_keras_model(model, filepath, overwrite)
+        return
     model_cfg = {
         "class_name": registered_name(model)
         if type(model).__name__ not in ("Sequential", "Model")
@@ -192,14 +230,14 @@ def _build(config: dict[str, Any], custom_objects: Any, budget: int, label: str)
 
 
 def read_model_file(
-    filepath: str, digests: dict[str, bool] | None = None
+    filepath: str, digests: dict[str, bool] | None = None, raw: bytes | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray], int, dict[str, bytes]]:
     """Open and verify a ``.dlm`` file without building anything:
-    ``(config, metadata, weight tensors, format version, members)``."""
+    ``(config, metadata, weight tensors, format version, members)``; ``raw``: its bytes,
+    when already read."""
     label = os.fspath(filepath)
-    members, version = (
-        unpack(label, MEMBERS) if digests is None else _unpack_lenient(label, digests)
-    )
+    data = read_file(label) if raw is None else raw
+    members, version = unpack_bytes(data, MEMBERS, label, digests)
     needed = ["config.json", "model.safetensors"] + (["metadata.json"] if version >= 2 else [])
     for name in needed:
         if name not in members:
@@ -221,27 +259,51 @@ def read_model_file(
     return config, metadata, tensors, version, members
 
 
-def _unpack_lenient(label: str, digests: dict[str, bool]) -> tuple[dict[str, bytes], int]:
-    from ._container import read_file, unpack_bytes
-
-    return unpack_bytes(read_file(label), MEMBERS, label, digests)
-
-
 def load_model(
     filepath: str,
     custom_objects: dict[str, Any] | None = None,
     compile: bool = True,
     backend: str | None = None,
 ) -> Any:
-    """Load a ``.dlm`` file on the active backend (or ``backend=``), whichever wrote it.
+    """Load a ``.dlm`` file, or a real Keras 3 ``.keras`` file, on the active backend (or
+    ``backend=``), whichever wrote it (the format is told from the content, not the name).
 
-    The file is verified (member names, sizes, SHA-256 digests, safetensors headers) before
-    anything is built; class names resolve only against duallearn's registries and
-    ``custom_objects`` (registered objects are known too: :func:`register_keras_serializable`).
-    Every problem raises :class:`~duallearn.errors.SerializationError`.
+    The file is verified (member names, sizes, SHA-256 digests, safetensors headers; for a
+    Keras file: member names and sizes, compression ratio, HDF5 links and dataset sizes)
+    before anything is built; class names resolve only against duallearn's registries and
+    ``custom_objects`` (registered objects are known too: :func:`register_keras_serializable`);
+    nothing a file names is imported or executed (a Keras ``Lambda`` is refused). A Keras
+    file's ``compile_config`` is restored where duallearn has its optimizer, losses and
+    metrics (else the model loads uncompiled, with a ``CompileSkipped`` warning), and the
+    optimizer's slots for SGD, Adam, AdamW, RMSprop and Adagrad (docs/format.md).
+
+    Args:
+        filepath: the file.
+        custom_objects: name → class or function, for registered custom objects.
+        compile: restore the training setup (optimizer, losses, metrics, optimizer state).
+        backend: run the model on this backend instead of the active one.
+
+    Returns:
+        The model.
+
+    Raises:
+        SerializationError: any problem with the file (the message names it).
+
+    Example:
+        >>> dl.Sequential([dl.Input((3,)), dl.layers.Dense(2, name="d")]).save("m.keras")
+        >>> model = dl.load_model("m.keras")
+        >>> [layer.name for layer in model.layers]
+        ['d']
     """
     label = os.fspath(filepath)
-    config, _, tensors, _, members = read_model_file(label)
+    raw = read_file(label)
+    from ._keras_file import is_keras_archive
+
+    if is_keras_archive(raw, label):
+        from ._keras_file import load_keras_model
+
+        return load_keras_model(raw, label, known_objects(custom_objects), compile, backend)
+    config, _, tensors, _, members = read_model_file(label, raw=raw)
     custom_objects = known_objects(custom_objects)  # + dl.saving.register_keras_serializable's
     budget = sum(t.nbytes for t in tensors.values())
     model = _build(config, custom_objects, budget, label)
@@ -372,28 +434,105 @@ def _slots_by_path(state: dict[str, np.ndarray], trainable: list[Any]) -> dict[s
 
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
-    """Weights only, as a plain safetensors file (readable by the ``safetensors`` package)."""
-    atomic_write(os.fspath(filepath), _weights_blob(model), overwrite)
+    """Write the weights only, atomically.
+
+    A name ending in ``.weights.h5`` gets a real Keras 3 weights file (Keras's
+    ``model.load_weights`` reads it); any other name (``.safetensors`` by convention) a plain
+    safetensors file, readable by the ``safetensors`` package.
+
+    Args:
+        model: the model.
+        filepath: where to write.
+        overwrite: ``False`` refuses to replace an existing file.
+
+    Raises:
+        SerializationError: the file cannot be written.
+
+    Example:
+        >>> model = dl.Sequential([dl.Input((3,)), dl.layers.Dense(2)])
+        >>> model.save_weights("w.weights.h5")     # Keras 3 layout
+        >>> model.save_weights("w.safetensors")    # duallearn's
+        >>> open("w.weights.h5", "rb").read(4)
+        b'\\x89HDF'
+    """
+    filepath = os.fspath(filepath)
+    if filepath.lower().endswith(".weights.h5"):
+        from ._keras_file import save_keras_weights
+
+        save_keras_weights(model, filepath, overwrite)
+        return
+    atomic_write(filepath, _weights_blob(model), overwrite)
+
+
+_TORCH_SUFFIXES = (".pt", ".pth", ".bin")
+
+
+def _load_torch_weights(model: Any, source: Any) -> None:
+    from ..porting._torch_weights import load_torch_weights
+
+    load_torch_weights(model, source)
 
 
 def load_weights(
-    model: Any, filepath: str, skip_mismatch: bool = False, by_name: bool = False
+    model: Any, filepath: Any, skip_mismatch: bool = False, by_name: bool = False
 ) -> None:
-    """Load weights from a safetensors file written by :func:`save_weights` (or the weights
-    of a ``.dlm`` file).
+    """Load weights into ``model``; the source's kind is told from its content.
 
-    By default weights go in file order (keys sorted, as written) and every shape must match.
-    ``by_name=True`` matches ``"<layer name>/<weight name>"`` and leaves weights the file lacks
-    untouched; ``skip_mismatch=True`` keeps a weight whose shape differs instead of raising.
+    - duallearn's safetensors file (:func:`save_weights`) or ``.dlm`` file: by default in
+      file order (keys sorted, as written), every shape matching; ``by_name=True`` matches
+      ``"<layer name>/<weight name>"`` and leaves weights the file lacks untouched;
+      ``skip_mismatch=True`` keeps a weight whose shape differs instead of raising.
+    - a Keras 3 ``.weights.h5`` or ``.keras`` file: by the model's structure, as Keras does
+      (``by_name`` refused); a legacy Keras ``.h5`` weights file: by layer name, else by the
+      order of the weighted layers (Keras 2's rule). The optimizer's slots are loaded too
+      when the model is compiled and the file holds them.
+    - PyTorch weights: a ``state_dict`` (a mapping), a ``.pt`` / ``.pth`` / ``.bin`` path, or
+      a ``.safetensors`` file with torch's names (no duallearn metadata, no ``/`` in its
+      keys), mapped by :func:`duallearn.porting.load_torch_weights`.
+
+    Args:
+        model: the model to fill.
+        filepath: a path, or a torch ``state_dict`` / ``nn.Module``.
+        skip_mismatch: keep weights that do not fit instead of raising.
+        by_name: match duallearn files by layer and weight names.
+
+    Raises:
+        SerializationError: an unreadable or hostile file; ShapeError: weights that do not
+            fit (duallearn files).
+
+    Example:
+        >>> model = dl.Sequential([dl.Input((3,)), dl.layers.Dense(2)])
+        >>> model.save_weights("w.weights.h5")
+        >>> other = dl.Sequential([dl.Input((3,)), dl.layers.Dense(2)])
+        >>> other.load_weights("w.weights.h5")
+        >>> bool(np.array_equal(other.get_weights()[0], model.get_weights()[0]))
+        True
     """
+    if not isinstance(filepath, (str, os.PathLike)):
+        _load_torch_weights(model, filepath)  # a state_dict or an nn.Module
+        return
     label = os.fspath(filepath)
+    if label.lower().endswith(_TORCH_SUFFIXES):
+        _load_torch_weights(model, label)
+        return
     raw = read_file(label, "weights file")
+    from ._keras_file import is_keras_archive
+    from ._keras_h5 import HDF5_SIGNATURE
+
+    if raw[:8] == HDF5_SIGNATURE or is_keras_archive(raw, label):
+        from ._keras_file import load_keras_weights
+
+        load_keras_weights(model, raw, label, skip_mismatch, by_name)
+        return
     if raw[:4] == b"PK\x03\x04":
-        members, _ = unpack(label, MEMBERS)
+        members, _ = unpack_bytes(raw, MEMBERS, label)
         if "model.safetensors" not in members:
             raise SerializationError(f"{label} lacks its model.safetensors member.")
         raw = members["model.safetensors"]
-    tensors, _ = _safetensors.loads(raw, label)
+    tensors, meta = _safetensors.loads(raw, label)
+    if meta.get("format") != "duallearn-weights" and tensors and not any("/" in k for k in tensors):
+        _load_torch_weights(model, label)  # torch names ("fc.weight") never hold a "/"
+        return
     current = model.get_weights()
     slots = _weight_names(model)
     # "00003/dense/kernel" (duallearn) or "dense/kernel" (other writers) -> "dense/kernel"
@@ -426,8 +565,16 @@ def load_weights(
 def inspect_model_file(filepath: str) -> dict[str, Any]:
     """What ``duallearn inspect`` prints: format version, metadata, layers with parameter
     counts, and whether every member passes its SHA-256 check. Builds no model."""
+    from ._keras_file import is_keras_archive
+
+    raw = read_file(os.fspath(filepath))
+    if is_keras_archive(raw, os.fspath(filepath)):
+        raise SerializationError(
+            f"{os.fspath(filepath)} is a Keras 3 .keras file; inspect reads duallearn's .dlm "
+            "files. Fix: dl.load_model(path).summary() shows its layers."
+        )
     digests: dict[str, bool] = {}
-    config, metadata, tensors, version, members = read_model_file(filepath, digests)
+    config, metadata, tensors, version, members = read_model_file(filepath, digests, raw)
     model_cfg = config.get("model")
     inner = model_cfg.get("config") if isinstance(model_cfg, dict) else None
     layer_cfgs = inner.get("layers", []) if isinstance(inner, dict) else []

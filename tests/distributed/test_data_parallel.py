@@ -1,0 +1,168 @@
+"""Data-parallel training in real processes (``duallearn launch --nproc 2``) against the
+one-process run of the same script (tests/distributed/_worker.py): a model with
+BatchNormalization and deterministic-mode Dropout, global batch 11 (shards of 6 and 5 rows, a
+last batch of 1 row that each process takes whole), validation_split, Adam.
+
+* synchronized BatchNormalization: weights, History, evaluate() and predict() of 2 processes
+  equal those of 1 process (float32 table), and the two replicas hold bitwise the same weights;
+* ``sync_batch_norm=False``: the replicas still agree bitwise, the numbers change (documented);
+* a worker killed by SIGKILL, or one that stops answering, ends the run with a TrainingError on
+  the other process in bounded time; only process 0 wrote checkpoints, none half-written;
+* a run killed mid-epoch and resumed from BackupAndRestore ends with the weights of the
+  uninterrupted 2-process run, bitwise.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from duallearn.testing import assert_close
+
+from ..conftest import need_backends
+
+WORKER = os.path.join(os.path.dirname(__file__), "_worker.py")
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TF_CONFIG", "MASTER_ADDR", "MASTER_PORT")
+}
+
+pytestmark = need_backends("torch")
+
+
+def _launch(out: str, mode: str, grace: float = 30.0) -> tuple[subprocess.CompletedProcess, float]:
+    cmd = [sys.executable, "-m", "duallearn.cli", "launch", "--nproc", "2"]
+    cmd += ["--grace-period", str(grace), WORKER, "torch", out, mode]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=240)
+    return proc, time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """The one-process run: final weights, History, evaluate() and predict()."""
+    out = str(tmp_path_factory.mktemp("single") / "single.npz")
+    proc = subprocess.run(
+        [sys.executable, WORKER, "torch", out, "single"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with np.load(out) as f:
+        return dict(f)
+
+
+def _replicas(tmp_path, mode: str) -> tuple[dict, dict]:
+    out = str(tmp_path / f"{mode}.npz")
+    proc, _ = _launch(out, mode)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    with np.load(out) as f0, np.load(f"{out}.rank1.npz") as f1:
+        return dict(f0), dict(f1)
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    """The 2-process run with synchronized BatchNormalization: process 0's and 1's results."""
+    return _replicas(tmp_path_factory.mktemp("sync"), "sync")
+
+
+def test_two_processes_train_as_one(synced, single):
+    got, other = synced
+    weights = sorted(k for k in single if k.startswith("w"))
+    assert len(weights) == 7  # kernel; gamma, beta, moving mean, moving variance; kernel, bias
+    for k in weights:  # 10 Adam steps
+        assert_close(f"weight {k}", got[k], single[k], "float32", "params_10")
+        np.testing.assert_array_equal(other[k], got[k], err_msg=f"replicas differ: {k}")
+    history = sorted(k for k in single if k.startswith("h_"))
+    assert history == ["h_accuracy", "h_loss", "h_val_accuracy", "h_val_loss"]
+    for k in ("h_loss", "h_val_loss"):
+        assert_close(f"History {k[2:]}", got[k], single[k], "float32", "loss")
+    for k in ("h_accuracy", "h_val_accuracy"):
+        np.testing.assert_array_equal(got[k], single[k], err_msg=k)
+    assert_close("evaluate loss", got["e_loss"], single["e_loss"], "float32", "loss")
+    assert got["e_accuracy"] == single["e_accuracy"]
+    assert got["pred"].shape == single["pred"].shape == (50, 2)
+    assert_close("predict", got["pred"], single["pred"], "float32", "forward")
+    # a generator of 7-row batches, the last of 1 row (process 1 has none of it)
+    assert_close("evaluate(generator)", got["s_loss"], single["s_loss"], "float32", "loss")
+    assert_close("evaluate(generator) vs arrays", got["s_loss"], got["e_loss"], "float32", "loss")
+    assert got["s_accuracy"] == single["s_accuracy"] == got["e_accuracy"]
+    assert_close("predict(generator)", got["pred_source"], single["pred"], "float32", "forward")
+
+
+def test_a_sum_reduction_loss_sums_over_processes(tmp_path):
+    out = str(tmp_path / "single-sum.npz")
+    proc = subprocess.run(
+        [sys.executable, WORKER, "torch", out, "single-sum"], capture_output=True, text=True,
+        env=ENV, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with np.load(out) as f:
+        single = dict(f)
+    got, _ = _replicas(tmp_path, "sync-sum")
+    for k in (k for k in single if k.startswith("w")):
+        assert_close(f"weight {k}", got[k], single[k], "float32", "params_10")
+    for k in ("h_loss", "h_val_loss", "e_loss"):
+        assert_close(k, got[k], single[k], "float32", "loss")
+
+
+def test_per_replica_batch_norm_changes_the_numbers(tmp_path, single):
+    got, other = _replicas(tmp_path, "replica")
+    for k in (k for k in single if k.startswith("w")):
+        np.testing.assert_array_equal(other[k], got[k], err_msg=f"replicas differ: {k}")
+    # the moving mean (weight 3) comes from per-process batches of 6 and 5 rows, averaged
+    err = np.max(np.abs(got["w3"] - single["w3"])) / np.max(np.abs(single["w3"]))
+    assert err > 1e-3, "per-replica statistics should not reproduce the global ones"
+
+
+def _checkpoints(tmp_path) -> list[str]:
+    folder = tmp_path / "ckpt"
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def test_a_killed_worker_stops_the_run(tmp_path):
+    import duallearn as dl
+
+    proc, elapsed = _launch(str(tmp_path / "kill.npz"), "kill")
+    assert proc.returncode == 137, proc.stderr[-3000:]  # process 1: SIGKILL
+    assert elapsed < 60
+    assert "duallearn launch: process 1 exited with status 137" in proc.stderr
+    assert "[rank 0] [rank0]: duallearn.errors.TrainingError: Process 0 of 2: the " in proc.stderr
+    assert "another process stopped (crashed, was killed) or hangs" in proc.stderr
+    files = _checkpoints(tmp_path)
+    assert files == ["written-by-0-epoch-1.dlm", "written-by-0-epoch-2.dlm"]  # no temp file
+    for name in files:
+        m = dl.load_model(str(tmp_path / "ckpt" / name), backend="torch")
+        assert len(m.get_weights()) == 7
+
+
+def test_a_hung_worker_times_out(tmp_path):
+    proc, elapsed = _launch(str(tmp_path / "hang.npz"), "hang", grace=2.0)
+    # process 0's collectives wait 5 s (DataParallel(timeout=5)), then it stops with status 1;
+    # process 1, still asleep, is terminated after the grace period
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert elapsed < 60
+    assert "duallearn launch: process 0 exited with status 1" in proc.stderr
+    assert "Process 0 of 2: the " in proc.stderr and "within timeout=5s" in proc.stderr
+    assert _checkpoints(tmp_path)[0] == "written-by-0-epoch-1.dlm"
+    assert all(f.startswith("written-by-0-") and f.endswith(".dlm") for f in _checkpoints(tmp_path))
+
+
+def test_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path, synced):
+    proc, _ = _launch(str(tmp_path / "resume.npz"), "resume-kill")
+    assert proc.returncode == 137, proc.stderr[-3000:]
+    assert os.listdir(tmp_path / "backup") == ["latest.dlm"]  # written by process 0 only
+    got, other = _replicas(tmp_path, "resume")
+    assert not os.path.exists(tmp_path / "backup" / "latest.dlm")  # deleted at the end
+    for k in (k for k in synced[0] if k.startswith("w")):
+        np.testing.assert_array_equal(got[k], synced[0][k], err_msg=f"resumed run: {k}")
+        np.testing.assert_array_equal(other[k], got[k], err_msg=f"replicas differ: {k}")
+    np.testing.assert_array_equal(got["pred"], synced[0]["pred"])
