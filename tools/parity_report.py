@@ -148,6 +148,11 @@ def main() -> None:
         "trajectories: tests/parity/test_training_parity.py (24 float64 steps agree with the "
         "numpy oracle and across backends within 1e-9).",
         "",
+        "Independent oracles (real Keras 3 with `tf.GradientTape`, `torch.nn` with "
+        "`torch.autograd`, `keras.optimizers`, `torch.optim`) for every family, forward and "
+        "gradient, on drawn configurations: [parity_oracles](parity_oracles.md), with the "
+        "defects they found.",
+        "",
     ]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
