@@ -182,7 +182,9 @@ def reduce(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> tf.Tensor
     if reduction == "mean_with_sample_weight":
         if sw is None:
             return total / tf.cast(tf.size(values), values.dtype)
-        return total / tf.reduce_sum(tf.broadcast_to(align_weight(sw, values), tf.shape(values)))
+        # Keras's divide_no_nan: every weight 0 gives 0 (and a 0 gradient), not 0/0
+        denom = tf.reduce_sum(tf.broadcast_to(align_weight(sw, values), tf.shape(values)))
+        return tf.math.divide_no_nan(total, denom)
     return total / tf.cast(tf.size(values), values.dtype)
 
 

@@ -178,7 +178,9 @@ def reduce(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> tor
             if sw is not None
             else values.new_tensor(values.numel())
         )
-        return total / denom
+        # Keras's divide_no_nan: every weight 0 gives 0 (and a 0 gradient), not 0/0
+        zero = denom == 0
+        return torch.where(zero, torch.zeros_like(total), total / torch.where(zero, 1, denom))
     return total / values.numel()
 
 

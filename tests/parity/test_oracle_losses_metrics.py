@@ -409,13 +409,10 @@ def test_sparse_crossentropy_of_unclipped_probabilities(backend):
     judge(f"scce of unclipped probabilities on {backend}", got, want, "float64", np.ones(2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parity bug (both engines): mean_with_sample_weight with all sample weights 0 gives "
-    "0/0 = nan; Keras divides with divide_no_nan and returns 0",
-)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_zero_weight_sum(backend):
+    """mean_with_sample_weight with every weight 0: 0 and a 0 gradient (Keras's divide_no_nan;
+    was 0/0 = nan)."""
     y, p = np.array([[0.5, 1.0], [0.0, 2.0]]), np.array([[0.25, 0.0], [1.0, 1.5]])
     cot = np.ones(2)
     sw = np.zeros(2)
@@ -731,15 +728,9 @@ def test_function_wrappers(backend, case):
                      np.asarray(theirs.result()), rows, "forward", scale=1.0)  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="defect: R2Score(class_aggregation='variance_weighted_average').result() divides "
-    "0/0 in numpy for constant targets and emits RuntimeWarning ('invalid value encountered "
-    "in scalar divide'), an error under the suite's filterwarnings; Keras returns nan silently",
-)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_r2_score_of_constant_targets_is_silent(backend):
+    """Constant targets: nan without a numpy warning, as Keras (was a 0/0 RuntimeWarning)."""
     import warnings
 
     m = dl.metrics.R2Score(class_aggregation="variance_weighted_average")

@@ -5,7 +5,7 @@ with sample weights ``w`` (broadcast to ``l``) reduces as Keras 3 does:
 
 * ``"sum_over_batch_size"`` (default, alias ``"mean"``): ``Σ(w·l) / size(l)`` (weights are
   *not* renormalised: torch's class-weighted ``mean`` divides by ``Σw`` instead);
-* ``"mean_with_sample_weight"``: ``Σ(w·l) / Σw``;
+* ``"mean_with_sample_weight"``: ``Σ(w·l) / Σw`` (0 when every weight is 0: Keras's divide_no_nan);
 * ``"sum"``: ``Σ(w·l)``; ``"none"``: ``w·l``.
 
 A loss whose ``call`` returns a scalar ``s`` reduces to ``s`` (Keras: the reduction of a
@@ -205,7 +205,7 @@ class Loss:
         if self.reduction in ("sum_over_batch_size", "mean"):
             dl = w / values.size
         elif self.reduction == "mean_with_sample_weight":
-            dl = w / w.sum()
+            dl = w / w.sum() if w.sum() else np.zeros_like(w)  # divide_no_nan (Keras)
         else:
             dl = w
         return self.reference_values_grad(y_true, y_pred, dl)
@@ -357,5 +357,5 @@ def reduce_values(
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight":
-        return total / w.sum()
+        return total / w.sum() if w.sum() else total * 0.0  # divide_no_nan (Keras)
     return total / values.size

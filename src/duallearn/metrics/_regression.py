@@ -124,7 +124,8 @@ class R2Score(Metric):
         if self.class_aggregation == "uniform_average":
             r2: Any = float(np.mean(raw))
         elif self.class_aggregation == "variance_weighted_average":
-            r2 = float(np.sum(total * raw) / np.sum(total))
+            with np.errstate(divide="ignore", invalid="ignore"):  # constant targets: nan (Keras)
+                r2 = float(np.sum(total * raw) / np.sum(total))
         else:
             r2 = raw
         p = self.num_regressors
