@@ -500,16 +500,20 @@ class CustomSteps:
             )
         self._starts.append([o.iterations for o in self._optimizers])
         with step_context(m), guarded():  # optimizer.apply checks its gradients (fit's guard)
-            self.last = m.train_step(self._data(bx, by, bw))
+            self.last = self._step(self._data(bx, by, bw))
 
     def test(self, bx: Any, by: Any, bw: Any) -> None:
         with step_context(self.model):
-            self.last = self.model.test_step(self._data(bx, by, bw))
+            self.last = self._step(self._data(bx, by, bw))
 
     def predict(self, bx: Any) -> list[np.ndarray]:
         with step_context(self.model):
-            out = self.model.predict_step(self._data(bx, [], []))
+            out = self._step(self._data(bx, [], []))
         return [self._numpy(o) for o in _as_list(out)]
+
+    def _step(self, data: Any) -> Any:
+        """The model's step method of this kind on one batch (eagerly)."""
+        return getattr(self.model, STEP_METHODS[self.kind])(data)
 
     def _numpy(self, value: Any) -> np.ndarray:
         if isinstance(value, np.ndarray):
@@ -622,7 +626,7 @@ class TracedSteps(CustomSteps):
                 logs = method(data)
             finally:
                 _trace.deactivate(token)
-            trace.structure, leaves = _split_logs(logs, STEP_METHODS[self.kind])
+            trace.structure, leaves = _split_logs(logs)
             records.append(trace)
             deltas = [d for _, _, d in trace.deltas]
             return ops.convert_to_tensor(len(records) - 1, "int32"), leaves, deltas
@@ -643,7 +647,8 @@ class TracedSteps(CustomSteps):
                 values[k] = _seed.step_seed(_seed.draw_seed(), 0)
         return self._ops.convert_to_tensor(np.array(values, np.int64))
 
-    def _run(self, data: Any) -> Any:
+    def _step(self, data: Any) -> Any:
+        """The step compiled: called, then its recorded host effects replayed."""
         fn = self._compiled()
         if not self._backend.python_runs_once:
             return fn(data)
@@ -682,29 +687,6 @@ class TracedSteps(CustomSteps):
             o.iterations += record.applied.get(id(o), 0)
         return _join_logs(record.structure, list(leaves))
 
-    def train(self, bx: Any, by: Any, bw: Any) -> None:
-        m = self.model
-        if m.optimizer is None:
-            raise ConfigError(
-                f"Model {m.name!r} must be compiled before training. Fix: call "
-                "model.compile(optimizer=...) (a custom compile must call super().compile())."
-            )
-        self._starts.append([o.iterations for o in self._optimizers])
-        data = self._data(bx, by, bw)
-        with step_context(m), guarded():
-            self.last = self._run(data)
-
-    def test(self, bx: Any, by: Any, bw: Any) -> None:
-        data = self._data(bx, by, bw)
-        with step_context(self.model):
-            self.last = self._run(data)
-
-    def predict(self, bx: Any) -> list[np.ndarray]:
-        data = self._data(bx, [], [])
-        with step_context(self.model):
-            out = self._run(data)
-        return [self._numpy(o) for o in _as_list(out)]
-
     def _python(self, logs: Any) -> dict[str, Any]:
         return super()._python(_resolve(logs))
 
@@ -712,7 +694,7 @@ class TracedSteps(CustomSteps):
 _LEAF = "__duallearn_leaf__"
 
 
-def _split_logs(logs: Any, method: str) -> tuple[Any, list[Any]]:
+def _split_logs(logs: Any) -> tuple[Any, list[Any]]:
     """``logs`` with each native tensor replaced by its index in ``leaves`` (returned by the
     traced step); ``Deferred`` metric results and Python numbers stay as they are."""
     leaves: list[Any] = []
