@@ -95,17 +95,6 @@ def _is_hdf5(path: str) -> bool:
         return f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
 
 
-def _h5py() -> Any:
-    try:
-        import h5py
-    except ImportError as e:  # pragma: no cover - h5py is installed where tests run
-        raise ConfigError(
-            "Reading Keras's .h5 weight files needs h5py, which is not installed. "
-            "Fix: pip install h5py"
-        ) from e
-    return h5py
-
-
 def _attribute_list(group: Any, name: str) -> list[str]:
     """An HDF5 attribute list, possibly split into ``name0``, ``name1``, ... (Keras's
     ``load_attributes_from_hdf5_group``)."""
@@ -122,7 +111,9 @@ def _attribute_list(group: Any, name: str) -> list[str]:
 def read_legacy_h5(path: str | os.PathLike[str]) -> list[tuple[str, list[np.ndarray]]]:
     """The weighted layers of a Keras legacy ``.h5`` weights (or whole-model) file, in the
     file's ``layer_names`` order: ``[(layer name, [arrays in weight_names order])]``."""
-    h5py = _h5py()
+    from ..saving._keras_h5 import h5py_module
+
+    h5py = h5py_module()
     with h5py.File(os.fspath(path), "r") as f:
         group = f
         if not _has_layer_names(f) and "model_weights" in f:

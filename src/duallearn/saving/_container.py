@@ -141,7 +141,10 @@ def unpack(path: str, allowed: set[str]) -> tuple[dict[str, bytes], int]:
     return unpack_bytes(read_file(path), allowed, os.fspath(path))
 
 
-def _check_name(name: str, label: str) -> None:
+def _check_name(
+    name: str, label: str, why: str = "duallearn files only hold flat member names"
+) -> None:
+    """Refuse a member name that is a path (absolute, with '..' or a drive letter)."""
     if (
         not name
         or "\x00" in name
@@ -152,7 +155,7 @@ def _check_name(name: str, label: str) -> None:
     ):
         raise SerializationError(
             f"{label}: member name {name!r} is a path (absolute, or with '..' or a drive); "
-            "duallearn files only hold flat member names. The file is hostile or corrupt."
+            f"{why}. The file is hostile or corrupt."
         )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import __version__
 from ..errors import BackendError, ConfigError, DuallearnError, SerializationError
 from ..variables import allocation_budget
-from ._container import MAX_MEMBERS, atomic_write, parse_json
+from ._container import MAX_MEMBERS, _check_name, atomic_write, parse_json
 from ._keras_compile import (
     compile_from_keras,
     compile_to_keras,
@@ -73,21 +73,6 @@ def is_keras_archive(raw: bytes, label: str) -> bool:
     )
 
 
-def _flat_name(name: str, label: str) -> None:
-    if (
-        not name
-        or "\x00" in name
-        or name.startswith(("/", "\\"))
-        or "\\" in name
-        or ".." in name.split("/")
-        or (len(name) > 1 and name[1] == ":")
-    ):
-        raise SerializationError(
-            f"{label}: member name {name!r} is a path (absolute, or with '..' or a drive); "
-            "it could write or read outside the archive. The file is hostile or corrupt."
-        )
-
-
 def read_archive(raw: bytes, label: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     """``(config, metadata, model.weights.h5 bytes)`` of a ``.keras`` file, after the checks
     of the module docstring."""
@@ -102,7 +87,7 @@ def read_archive(raw: bytes, label: str) -> tuple[dict[str, Any], dict[str, Any]
         )
     names = [i.filename for i in infos]
     for name in names:
-        _flat_name(name, label)
+        _check_name(name, label, "it could write or read outside the archive")
     if len(set(names)) != len(names):
         raise SerializationError(f"{label} repeats member names: a member could be shadowed.")
     if "model.weights.npz" in names:
