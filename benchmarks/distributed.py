@@ -63,9 +63,15 @@ def worker(backend: str, epochs: int, out: str, samples: int) -> None:
     runtime = m._get_runtime()
     group = getattr(runtime, "_group", None)
     if group is not None:
-        import torch
+        if backend == "torch":
+            import torch
 
-        grads = [torch.zeros_like(p) for p in runtime.params]
+            grads = [torch.zeros_like(p) for p in runtime.params]
+        else:
+            import tensorflow as tf
+
+            grads = [tf.zeros_like(p) for p in runtime.params]
+        group.reduce_gradients(grads)  # (traced once on TensorFlow)
         laps = []
         for _ in range(50):
             t0 = time.perf_counter()

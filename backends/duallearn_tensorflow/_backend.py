@@ -11,11 +11,12 @@ import tensorflow as tf  # noqa: E402
 
 from duallearn.plugin import Backend, GraphSpec, load_families  # noqa: E402
 
-from . import _ops  # noqa: E402
+from . import _distributed, _ops  # noqa: E402
 from ._optimizers import TFOptimizer  # noqa: E402
 from ._runtime import TFRuntime  # noqa: E402
 
 load_families(__package__)  # importing the families registers their native layers
+_distributed.startup()  # TF_CONFIG of several workers: join them now (program start)
 
 
 class TensorFlowBackend(Backend):
@@ -50,4 +51,7 @@ class TensorFlowBackend(Backend):
 
     def devices(self) -> list[str]:
         gpus = tf.config.list_physical_devices("GPU")
-        return ["cpu"] + [f"cuda:{i}" for i in range(len(gpus))]
+        cpus = len(tf.config.list_logical_devices("CPU"))  # logical CPU devices, if made
+        return ["cpu", *(f"cpu:{i}" for i in range(1, cpus))] + [
+            f"cuda:{i}" for i in range(len(gpus))
+        ]

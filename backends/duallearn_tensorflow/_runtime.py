@@ -347,6 +347,24 @@ class TFRuntime(NativeRuntime):
     def _to_numpy(self, t: Any) -> np.ndarray:
         return tf.convert_to_tensor(t).numpy()  # IndexedSlices (Embedding) too
 
+    def _acc_delta(
+        self,
+        loss: tf.Tensor,
+        parts: list[tf.Tensor],
+        ys: list[tf.Tensor],
+        outs: list[tf.Tensor],
+        sws: list[tf.Tensor | None],
+    ) -> tf.Tensor:
+        """What one batch adds to the accumulators: ``loss·rows, rows`` (and each output's),
+        then the metrics' state changes (float64)."""
+        batch = tf.cast(tf.shape(outs[0])[0], tf.float64)
+        vals = [tf.cast(loss, tf.float64) * batch, batch]
+        if self._n_loss_slots > 1:
+            for p in parts:
+                vals += [tf.cast(p, tf.float64) * batch, batch]
+        pieces = [tf.stack(vals), *self._metric_deltas(ys, outs, sws)]
+        return tf.concat(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+
     def _accumulate(
         self,
         loss: tf.Tensor,
@@ -355,13 +373,7 @@ class TFRuntime(NativeRuntime):
         outs: list[tf.Tensor],
         sws: list[tf.Tensor | None],
     ) -> None:
-        batch = tf.cast(tf.shape(outs[0])[0], tf.float64)
-        vals = [tf.cast(loss, tf.float64) * batch, batch]
-        if self._n_loss_slots > 1:
-            for p in parts:
-                vals += [tf.cast(p, tf.float64) * batch, batch]
-        pieces = [tf.stack(vals), *self._metric_deltas(ys, outs, sws)]
-        self._acc.assign_add(tf.concat(pieces, axis=0) if len(pieces) > 1 else pieces[0])
+        self._acc.assign_add(self._acc_delta(loss, parts, ys, outs, sws))
 
     def _train_step(
         self,
@@ -471,6 +483,14 @@ class TFRuntime(NativeRuntime):
         learning_rate: float,
         noise: StepNoise | None = None,
     ) -> None:
+        if self._group is not None:
+            self._seed_step(noise, training=False)
+            with self._placed():
+                _distributed.train_batch(
+                    self, inputs, targets, sample_weights, learning_rate,
+                    dict(noise.masks) if noise and noise.masks else {},
+                )  # fmt: skip
+            return
         fn = self._function("train", inputs, targets, sample_weights, noise)
         masks = tuple(noise.masks[k] for k in sorted(noise.masks)) if noise and noise.masks else ()
         self._seed_step(noise, training=False)  # no seed: a noiseless model, nothing to key
@@ -489,17 +509,47 @@ class TFRuntime(NativeRuntime):
         targets: Sequence[np.ndarray],
         sample_weights: Sequence[np.ndarray | None],
     ) -> None:
+        if self._group is not None:
+            with self._placed():
+                _distributed.test_batch(self, inputs, targets, sample_weights)
+            return
         fn = self._function("test", inputs, targets, sample_weights)
         with self._placed():
             fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
 
-    def distribute(self, plan: Any) -> Any:
-        """Data-parallel training (duallearn.distribution): not implemented on TensorFlow,
-        a ``BackendError`` saying what is missing and the fix."""
-        raise _distributed.unsupported(plan)
+    # ---- data-parallel (duallearn.distribution; _distributed.py) ------------------------
+    _group: _distributed.TFGroup | None = None
+    _global_batch: int | None = None
+
+    def distribute(self, plan: Any) -> _distributed.TFGroup:
+        """Make the steps data-parallel under ``plan``'s strategy (multi-worker across the
+        processes of ``TF_CONFIG``, mirrored across devices of one process); BatchNormalization
+        synchronized unless ``plan.sync_batch_norm`` is False."""
+        group = _distributed.join(plan)
+        self._group = group
+        _distributed.sync_batch_norm(self.net, plan.sync_batch_norm)
+        self._fns = {}
+        return group
+
+    def undistribute(self) -> None:
+        """Back to one replica."""
+        _distributed.sync_batch_norm(self.net, None)
+        self._group, self._global_batch, self._fns = None, None, {}
+
+    def set_global_batch(self, n: int) -> None:
+        """Rows of the global batch of the next step (all processes together)."""
+        self._global_batch = int(n)
+
+    def broadcast_state(self, optimizer: bool = True) -> None:
+        """Process 0's weights and (``optimizer``) optimizer state on every process."""
+        if self._group is not None:
+            with self._placed():
+                _distributed.broadcast_state(self, optimizer)
 
     def results(self, reset: bool = True) -> np.ndarray:
         out = self._acc.numpy().copy()
+        if self._group is not None:  # sums over every process's rows
+            out = self._group.all_reduce(out, "sum of the logs")
         if reset:
             self._acc.assign(tf.zeros_like(self._acc))
         return out

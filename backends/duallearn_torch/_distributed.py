@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from duallearn.distribution._replicas import collective_failure
 from duallearn.errors import BackendError, TrainingError
 
 from ._normalization import TorchBatchNormalization
@@ -53,14 +54,7 @@ class TorchGroup:
     def guard(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Run a collective; a failure (peer gone, timeout) becomes a ``TrainingError``."""
         return _failures(
-            lambda reason: (
-                f"Process {self.rank} of {self.size}: the {what} across processes failed "
-                f"({reason}). Expected: every process of the run to reach the same step "
-                f"within timeout={self.timeout:g}s; another process stopped (crashed, was "
-                "killed) or hangs. Fix: read the other processes' output (duallearn launch "
-                "prefixes each line with its rank), then restart the run (BackupAndRestore "
-                "resumes it where the last backup left it)."
-            )
+            lambda reason: collective_failure(self.rank, self.size, what, self.timeout, reason)
         )
 
     # ---- native tensors ----------------------------------------------------------------------
@@ -120,16 +114,17 @@ class TorchGroup:
 
 
 @contextlib.contextmanager
-def _failures(explain: Callable[[str], str]) -> Iterator[None]:
-    """A failed collective or rendezvous (``RuntimeError``, ``ValueError``) re-raised as a
-    ``TrainingError`` with ``explain(reason)`` as its message."""
+def _failures(explain: Callable[[str], str | TrainingError]) -> Iterator[None]:
+    """A failed collective or rendezvous (``RuntimeError``, ``ValueError``) re-raised as the
+    ``TrainingError`` ``explain(reason)`` gives (or one with it as its message)."""
     try:
         yield
     except TrainingError:
         raise
     except (RuntimeError, ValueError) as exc:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-        raise TrainingError(explain(reason)) from exc
+        error = explain(reason)
+        raise (error if isinstance(error, TrainingError) else TrainingError(error)) from exc
 
 
 @torch.no_grad()

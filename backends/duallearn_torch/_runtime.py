@@ -252,7 +252,7 @@ class TorchRuntime(NativeRuntime):
         loss, parts = self._loss(ys, outs, sws)
         full, self._global_batch = self._global_batch, None
         if self._group is not None and full:  # values whose sum over processes is global
-            _, loss, parts = self._share(loss, parts, n, full)
+            _, loss, parts = self._share(loss, parts, n / full)
         self._accumulate(loss, parts, ys, outs, sws, n)
 
     # ---- mixed precision (dtype policy of the front-end; models/_training.py) -------------
@@ -382,10 +382,10 @@ class TorchRuntime(NativeRuntime):
             outs = self._fwd(xs, True, self._noise(noise))
         outs = self._cast_out(outs)
         loss, parts = self._loss(ys, outs, sws)
-        if replicated:
-            objective, logged, logged_parts = loss * (1.0 / group.size), loss, parts
-        else:
-            objective, logged, logged_parts = self._share(loss, parts, n, full)
+        objective, logged, logged_parts = (
+            self._share(loss, parts, 1.0, group.size) if replicated
+            else self._share(loss, parts, n / full)
+        )  # fmt: skip
         if self.params:
             got = torch.autograd.grad(objective, self.params, allow_unused=True)
             grads = [
@@ -397,24 +397,6 @@ class TorchRuntime(NativeRuntime):
             group.average_(self._replica_stats, "moving statistics average")
         if not replicated or group.rank == 0:  # (a whole batch is counted once)
             self._accumulate(logged, logged_parts, ys, outs, sws, n)
-
-    def _share(
-        self, loss: torch.Tensor, parts: list[torch.Tensor], n: int, full: int
-    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """This process's share of the global batch's loss (``Σ_p share_p`` = the loss of
-        the whole batch): ``(n / B)·loss``, a ``reduction="sum"`` output's loss counted
-        whole; and the values to accumulate for the logs (``Σ_p value_p · n_p`` = the
-        global loss times ``B``)."""
-        share = n / full
-        summed = [fn is not None and fn.reduction == "sum" for fn in self._losses]
-        objective = loss * share
-        for w, p, is_sum in zip(self._loss_weights, parts, summed, strict=True):
-            if is_sum:  # the global "sum" loss is the plain sum over processes
-                objective = objective + (w * (1.0 - share)) * p
-        if not any(summed):
-            return objective, loss, parts
-        logged = [p * (full / n) if s else p for p, s in zip(parts, summed, strict=True)]
-        return objective, objective * (full / n), logged
 
     def gradients(
         self,

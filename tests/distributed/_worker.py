@@ -4,6 +4,8 @@ or the one-process reference run of the same script.
 Usage: python _worker.py BACKEND OUT.npz MODE [BATCH]
 
 MODE (with a "-sum" suffix: the loss has reduction="sum"): "single" (no distribution), "sync" (DataParallel, synchronized BatchNormalization),
+"mirrored" / "mirrored-replica" (one process, DataParallel over 2 logical CPU devices:
+TensorFlow's MirroredStrategy; synchronized / per-replica BatchNormalization),
 "replica" (DataParallel(sync_batch_norm=False)), "kill" (process 1 SIGKILLs itself in
 epoch 2 while process 0 writes a checkpoint after every batch), "hang" (process 1 stops
 answering in epoch 2; the collectives of process 0 time out after 5 s), "resume-kill"
@@ -68,6 +70,7 @@ def stop_process_1(dl, m, mode: str):
 
     def at_batch(batch, logs):
         if rank == 1 and m._epochs_done == 1 and batch == 2:
+            print(f"stopping at {time.time():.3f}", flush=True)  # the test times the rest
             if mode == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(600)
@@ -76,6 +79,13 @@ def stop_process_1(dl, m, mode: str):
 
 
 def main(backend: str, out: str, mode: str, batch: int = BATCH) -> None:
+    if mode.startswith("mirrored"):  # 2 logical CPU devices, made before TensorFlow runs
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
     import duallearn as dl
 
     dl.set_backend(backend)
@@ -85,7 +95,10 @@ def main(backend: str, out: str, mode: str, batch: int = BATCH) -> None:
     mode = mode.removesuffix("-sum")
     if mode != "single":
         timeout = 5 if mode == "hang" else 30
-        plan = dl.distribution.DataParallel(sync_batch_norm=mode != "replica", timeout=timeout)
+        devices = ["cpu:0", "cpu:1"] if mode.startswith("mirrored") else None
+        plan = dl.distribution.DataParallel(
+            devices, sync_batch_norm=mode not in ("replica", "mirrored-replica"), timeout=timeout
+        )
         dl.distribution.set_distribution(plan)
     # process 0 builds the single run's model; the others other weights, which fit replaces
     dl.set_random_seed(0 if rank == 0 else 100 + rank)

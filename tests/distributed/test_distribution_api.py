@@ -211,27 +211,41 @@ def _toy(backend):
 
 
 @need_backends("tensorflow")
-@pytest.mark.parametrize("where", ["processes", "devices"])
-def test_tensorflow_refuses_clearly(monkeypatch, where):
-    if where == "processes":
-        monkeypatch.setenv("WORLD_SIZE", "2")
-        monkeypatch.setenv("RANK", "0")
-        plan = dl.distribution.DataParallel()
-    else:
-        plan = dl.distribution.DataParallel(devices=["cpu:0", "cpu:1"])
+def test_tensorflow_without_tf_config_at_load_says_how_to_start(monkeypatch):
+    # TensorFlow configures collectives only at program start: this process loaded the
+    # backend without TF_CONFIG, so it cannot join 2 workers now
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    plan = dl.distribution.DataParallel()
     dl.distribution.set_distribution(plan)
     m, x, y = _toy("tensorflow")
     before = [w.copy() for w in m.get_weights()]
     with pytest.raises(BackendError) as info:
         m.fit(x, y, batch_size=4, epochs=1, verbose=0)
     text = str(info.value)
-    assert "Data-parallel training is not implemented on the tensorflow backend" in text
-    assert "MirroredStrategy" in text and "MultiWorkerMirroredStrategy" in text
-    expected = "2 processes" if where == "processes" else "2 devices in one process"
-    assert f"Received: {plan!r} over {expected}" in text
-    assert "Fix: run the same script on the torch backend" in text
+    assert text.startswith(
+        "Data-parallel training over 2 processes on TensorFlow needs "
+        "tf.distribute.MultiWorkerMirroredStrategy, created when the backend loads from "
+        "TF_CONFIG; it is not available (TF_CONFIG did not list the run's workers when the "
+        "tensorflow backend loaded)."
+    ), text
+    assert "Fix: start the processes with `duallearn launch --nproc N script.py`" in text
     for a, b in zip(m.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)  # nothing trained on one replica
+
+
+@need_backends("tensorflow")
+def test_tensorflow_names_a_missing_device():
+    dl.distribution.set_distribution(dl.distribution.DataParallel(devices=["cpu:0", "cpu:1"]))
+    m, x, y = _toy("tensorflow")
+    with pytest.raises(ConfigError) as info:
+        m.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    text = str(info.value)
+    assert text.startswith(
+        "DataParallel(devices=['cpu:0', 'cpu:1']): TensorFlow has no device CPU:1 (it has "
+        "['CPU:0'])."
+    ), text
+    assert "tf.config.set_logical_device_configuration(" in text
 
 
 @need_backends("torch")

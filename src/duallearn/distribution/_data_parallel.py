@@ -85,14 +85,17 @@ class DataParallel:
     """Data parallelism: each replica holds all the weights and trains on its rows of
     every global batch (Keras 3's ``keras.distribution.DataParallel``).
 
-    On torch each process is one replica (start them with ``duallearn launch --nproc N
-    script.py`` or ``torchrun``); gradients are summed by a bucketed all-reduce of
-    ``(rows_p / B) · ∇loss_p`` over processes ``p``, which is the gradient of the mean loss
+    Start the processes with ``duallearn launch --nproc N script.py`` (or ``torchrun`` on
+    torch). On torch each process is one replica; on TensorFlow the processes join a
+    ``MultiWorkerMirroredStrategy`` (from ``TF_CONFIG``) and the devices of one process can be
+    replicas too (``MirroredStrategy``). Gradients are summed by an all-reduce of
+    ``(rows_r / B) · ∇loss_r`` over replicas ``r``, which is the gradient of the mean loss
     over the whole global batch ``B`` (shards may differ in size by one row).
 
     Args:
         devices: the devices of this process's replicas (``"cpu:0"``, ``"gpu:1"``; None:
-            the process's own device). torch runs one replica per process.
+            the process's own device). torch runs one replica per process; TensorFlow
+            runs one per device listed (one process only).
         auto_shard_dataset: as Keras: every process is given the whole data and takes its
             shard of each batch. Only True is supported.
         sync_batch_norm: BatchNormalization layers normalize with the statistics of the

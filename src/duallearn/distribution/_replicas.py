@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import BackendError, ConfigError
+from ..errors import BackendError, ConfigError, TrainingError
 from . import _data_parallel, _env
 
 if TYPE_CHECKING:
@@ -199,3 +199,18 @@ def replica_device(model: Any, device: str) -> str:
 def is_first(plan: DataParallel) -> bool:
     """Whether this is process 0 of ``plan``'s processes."""
     return plan.process_index == 0
+
+
+def collective_failure(
+    rank: int, size: int, what: str, timeout: float, reason: str
+) -> TrainingError:
+    """The error of a collective that failed on process ``rank`` (a peer died, hangs, or the
+    ``timeout`` passed), the same on every backend."""
+    return TrainingError(
+        f"Process {rank} of {size}: the {what} across processes failed ({reason}). "
+        f"Expected: every process of the run to reach the same step within "
+        f"timeout={timeout:g}s; another process stopped (crashed, was killed) or hangs. Fix: "
+        "read the other processes' output (duallearn launch prefixes each line with its "
+        "rank), then restart the run (BackupAndRestore resumes it where the last backup "
+        "left it)."
+    )

@@ -87,7 +87,14 @@ class StepNoise:
 
 
 class Runtime(ABC):
-    """A built model on one backend: native weights, compiled steps, device-side metrics."""
+    """A built model on one backend: native weights, compiled steps, device-side metrics.
+
+    Optional, for data-parallel training (``duallearn.distribution``; a runtime without them
+    refuses a distribution with a clear error): ``distribute(plan) -> group`` (join the run's
+    processes; ``group`` has ``rank``, ``size`` and numpy collectives ``all_reduce``,
+    ``all_gather``, ``broadcast``, ``barrier``), ``undistribute()``,
+    ``broadcast_state(optimizer)`` (process 0's weights and optimizer state everywhere) and
+    ``set_global_batch(n)`` (the global rows of the next step)."""
 
     @abstractmethod
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -122,6 +122,31 @@ class NativeRuntime(Runtime):
             total = term if total is None else total + term
         return self._with_penalties(total), parts
 
+    def _share(
+        self, loss: Any, parts: list[Any], share: Any, copies: Any = 1
+    ) -> tuple[Any, Any, list[Any]]:
+        """One replica's part of a data-parallel step (duallearn.distribution). The replica
+        holds ``share = rows / B`` of the global batch ``B``, every row being held by
+        ``copies`` replicas (a batch with fewer rows than replicas is given whole to each).
+
+        Returns ``(objective, logged, logged_parts)``: the objective to differentiate,
+        ``(share·loss + Σ_sum w_o·(1 − share)·loss_o) / copies`` (a ``reduction="sum"``
+        output's loss counted whole), whose sum over the replicas is the loss of the whole
+        global batch; and the values a replica holding the first copy of its rows adds to
+        the logs (weighted by its rows: ``Σ rows·logged = B · global loss``)."""
+        summed = [fn is not None and fn.reduction == "sum" for fn in self._losses]
+        objective = loss * share
+        for w, p, is_sum in zip(self._loss_weights, parts, summed, strict=True):
+            if is_sum:  # the global "sum" loss is the plain sum over replicas
+                objective = objective + (w * (1.0 - share)) * p
+        logged, logged_parts = loss, parts
+        if any(summed):
+            logged = objective / share
+            logged_parts = [p / share if s else p for p, s in zip(parts, summed, strict=True)]
+        if not (isinstance(copies, int) and copies == 1):
+            objective = objective / copies
+        return objective, logged, logged_parts
+
     def _with_penalties(self, total: Any) -> Any:
         """``total`` plus the losses the forward just run added (``add_loss``, activity
         regularization) and ``regularizer(w)`` of each trained variable that has one, each
