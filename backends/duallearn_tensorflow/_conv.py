@@ -8,6 +8,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from duallearn.plugin import axis_pads
+
 from . import _activations
 from ._layers import TFLayer, implements
 
@@ -124,32 +126,74 @@ class TFConvTranspose(_TFConvBase):
         return self._finish(z)
 
 
+def _same_pads(x: tf.Tensor, axis: int, k: int, s: int, d: int) -> Any:
+    """TensorFlow's SAME (before, after) pads of ``x``'s ``axis`` (``axis_pads``), computed
+    in the graph when the size is unknown: out = ⌈n/s⌉,
+    total = max((out − 1)·s + (k − 1)·d + 1 − n, 0), before = ⌊total/2⌋."""
+    n = x.shape[axis]
+    if n is not None:
+        return list(axis_pads("same", int(n), k, s, d))
+    size = tf.shape(x)[axis]
+    total = tf.maximum(((size + s - 1) // s - 1) * s + (k - 1) * d + 1 - size, 0)
+    return [total // 2, total - total // 2]
+
+
+def _depthwise(x: tf.Tensor, kernel: tf.Tensor, spec: Any) -> tf.Tensor:
+    """``tf.nn.depthwise_conv2d`` of NHWC ``x``. Its kernels take equal row and column strides
+    only; unequal ones (sh ≠ sw) run as the stride-1 VALID convolution of the input padded
+    with TensorFlow's SAME pads for (sh, sw) (none for VALID), sliced ``[::sh, ::sw]``: output
+    (i, j) is the window at (i·sh, j·sw) of the padded input, the same sum as the strided
+    convolution (and so the same gradient)."""
+    sh, sw = spec.strides
+    if sh == sw:
+        return tf.nn.depthwise_conv2d(
+            x,
+            kernel,
+            strides=[1, sh, sw, 1],
+            padding=spec.padding.upper(),
+            dilations=spec.dilation_rate,
+        )
+    pads = [
+        _same_pads(x, a, k, s, d) if spec.padding == "same" else [0, 0]
+        for a, k, s, d in zip(
+            (1, 2), spec.kernel_size, spec.strides, spec.dilation_rate, strict=True
+        )
+    ]
+    z = tf.nn.depthwise_conv2d(
+        tf.pad(x, [[0, 0], *pads, [0, 0]]),
+        kernel,
+        strides=[1, 1, 1, 1],
+        padding="VALID",
+        dilations=spec.dilation_rate,
+    )
+    return z[:, ::sh, ::sw, :]
+
+
 @implements("DepthwiseConv2D")
 class TFDepthwiseConv2D(_TFConvBase):
-    """``tf.nn.depthwise_conv2d``; kernel (kh, kw, C, M) is TF's native layout."""
+    """``tf.nn.depthwise_conv2d``; kernel (kh, kw, C, M) is TF's native layout (unequal
+    strides: see ``_depthwise``)."""
 
     def forward(
         self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> tf.Tensor:
-        spec = self.spec
-        z = tf.nn.depthwise_conv2d(
-            self._in(x),
-            self.kernel,
-            strides=[1, *spec.strides, 1],
-            padding=spec.padding.upper(),
-            dilations=spec.dilation_rate,
-        )
-        return self._finish(z)
+        return self._finish(_depthwise(self._in(x), self.kernel, self.spec))
 
 
 @implements("SeparableConv2D")
 class TFSeparableConv2D(_TFConvBase):
-    """``tf.nn.separable_conv2d`` (depthwise then 1×1 pointwise), bias after both."""
+    """``tf.nn.separable_conv2d`` (depthwise then 1×1 pointwise), bias after both; with
+    unequal strides the depthwise step of ``_depthwise`` then the 1×1 ``tf.nn.conv2d``
+    (what ``separable_conv2d`` computes)."""
 
     def forward(
         self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> tf.Tensor:
         spec = self.spec
+        if spec.strides[0] != spec.strides[1]:
+            u = _depthwise(self._in(x), self.depthwise_kernel, spec)
+            z = tf.nn.conv2d(u, self.pointwise_kernel, strides=1, padding="VALID")
+            return self._finish(z)
         z = tf.nn.separable_conv2d(
             self._in(x),
             self.depthwise_kernel,

@@ -13,6 +13,11 @@ from duallearn.plugin import LOSS_EPSILON as EPSILON
 
 from . import _ops
 
+# the attribute a formula sets on its per-sample values to mask entries out of the reduction
+# (Keras's ``_keras_mask`` on a loss's values: SparseCategoricalCrossentropy's ignore_class);
+# ``reduce`` folds it into the weights (``apply_mask``)
+LOSS_MASK = "_dl_loss_mask"
+
 
 def _c(v: float, like: tf.Tensor) -> tf.Tensor:
     return tf.constant(v, dtype=like.dtype)
@@ -53,6 +58,8 @@ def _cce(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
 
 
 def _scce(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
+    """As duallearn_torch's: ``−log_softmax(z)[label]``, ``z = log clip(p, ε, 1 − ε)`` from
+    probabilities (Keras's ``sparse_categorical_crossentropy``); ignored labels masked."""
     labels = tf.cast(y, tf.int64)
     if labels.shape.rank == p.shape.rank:
         labels = tf.squeeze(labels, -1)
@@ -61,10 +68,14 @@ def _scce(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
     if ignore is not None:
         keep = tf.not_equal(labels, ignore)
         labels = tf.where(keep, labels, tf.zeros_like(labels))
-    logp = _log_probs(p, o.get("from_logits", False))
+    z = p
+    if not o.get("from_logits"):
+        z = tf.math.log(tf.clip_by_value(p, _c(EPSILON, p), _c(1.0 - EPSILON, p)))
+    logp = tf.nn.log_softmax(z, axis=-1)
     v = -tf.squeeze(tf.gather(logp, labels[..., None], axis=-1, batch_dims=labels.shape.rank), -1)
     if keep is not None:
-        v = v * tf.cast(keep, v.dtype)
+        v = tf.where(keep, v, tf.zeros_like(v))
+        setattr(v, LOSS_MASK, keep)
     return v
 
 
@@ -94,8 +105,9 @@ def _log_cosh(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
 
 
 def _normalize(x: tf.Tensor) -> tf.Tensor:
-    inv = tf.math.rsqrt(tf.reduce_sum(tf.square(x), axis=-1, keepdims=True))
-    return x * tf.minimum(inv, _c(1.0 / EPSILON, x))
+    """``x · rsqrt(max(Σx², ε²))`` = Keras's ``x · min(rsqrt(Σx²), 1/ε)``, as the torch engine."""
+    s = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
+    return x * tf.math.rsqrt(tf.maximum(s, _c(EPSILON * EPSILON, x)))
 
 
 def _cosine(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
@@ -128,9 +140,12 @@ def _binary_focal(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
     if s:
         y = y * _c(1.0 - s, p) + _c(0.5 * s, p)
     if o.get("from_logits"):
+        # Keras takes the BCE of the logits themselves (its sigmoid keeps them)
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=p)
         p = tf.sigmoid(p)
-    q = tf.clip_by_value(p, _c(EPSILON, p), _c(1.0 - EPSILON, p))
-    bce = -(y * tf.math.log(q) + (one - y) * tf.math.log(one - q))
+    else:
+        q = tf.clip_by_value(p, _c(EPSILON, p), _c(1.0 - EPSILON, p))
+        bce = -(y * tf.math.log(q) + (one - y) * tf.math.log(one - q))
     pt = y * p + (one - y) * (one - p)
     v = tf.pow(one - pt, _c(o["gamma"], p)) * bce
     if o["apply_class_balancing"]:
@@ -171,7 +186,20 @@ def align_weight(w: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
     return tf.cast(w, values.dtype)
 
 
+def apply_mask(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> Any:
+    """Keras's ``apply_mask`` of the mask a formula set on its values (``LOSS_MASK``), as
+    duallearn_torch's: ``mask·total/valid`` (divide_no_nan) for the mean reductions."""
+    mask = getattr(values, LOSS_MASK, None)
+    if mask is None:
+        return sw
+    m = tf.cast(mask, values.dtype)
+    if reduction in ("sum_over_batch_size", "mean"):
+        m = m * tf.math.divide_no_nan(tf.cast(tf.size(m), values.dtype), tf.reduce_sum(m))
+    return m if sw is None else align_weight(sw, m) * m
+
+
 def reduce(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> tf.Tensor:
+    sw = apply_mask(values, sw, reduction)
     if sw is not None:
         values = values * align_weight(sw, values)
     if reduction == "none":

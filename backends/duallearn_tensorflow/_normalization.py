@@ -126,8 +126,10 @@ class TFGroupNormalization(_Named):
 
 @implements("UnitNormalization")
 class TFUnitNormalization(TFLayer):
-    """``x · min(rsqrt(Σ_A x²), 1/ε)`` (Keras's ``ops.normalize``)."""
+    """``x · rsqrt(max(Σ_A x², ε²))`` = ``x · min(rsqrt(Σ_A x²), 1/ε)`` (Keras's
+    ``ops.normalize``), clamped before the rsqrt as the torch engine: the gradient at an
+    all-zero vector is 1/ε per entry."""
 
     def forward(self, x: tf.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         s = tf.reduce_sum(tf.square(x), axis=list(self.spec.axes), keepdims=True)
-        return x * tf.minimum(tf.math.rsqrt(s), tf.constant(1.0 / self.spec.epsilon, x.dtype))
+        return x * tf.math.rsqrt(tf.maximum(s, tf.constant(self.spec.epsilon**2, x.dtype)))

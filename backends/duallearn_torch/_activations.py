@@ -22,7 +22,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softmax": lambda x: torch.softmax(x, dim=-1),
     "gelu": lambda x: F.gelu(x, approximate="none"),
     "elu": F.elu,
-    "selu": F.selu,
+    "selu": _ops.selu_native,
     # torch's F.softplus returns x above a threshold of 20; the exact form keeps parity.
     "softplus": lambda x: torch.logaddexp(x, torch.zeros((), dtype=x.dtype)),
     "silu": F.silu,

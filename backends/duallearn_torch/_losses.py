@@ -16,6 +16,11 @@ from duallearn.plugin import LOSS_EPSILON as EPSILON
 
 from . import _ops
 
+# the attribute a formula sets on its per-sample values to mask entries out of the reduction
+# (Keras's ``_keras_mask`` on a loss's values: SparseCategoricalCrossentropy's ignore_class);
+# ``reduce`` folds it into the weights (``apply_mask``)
+LOSS_MASK = "_dl_loss_mask"
+
 
 def _mse(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
     return torch.square(p - y).mean(dim=-1)
@@ -51,6 +56,10 @@ def _cce(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
 
 
 def _scce(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
+    """``−log_softmax(z)[label]``; from probabilities Keras's ``z = log clip(p, ε, 1 − ε)``
+    (clipped, then normalized by the softmax: not the categorical loss's clip(p/Σp)). With
+    ``ignore_class`` the ignored labels give 0 and are masked (``LOSS_MASK``) out of the
+    reduction's divisor, as Keras's mask."""
     labels = y.long()
     if labels.dim() == p.dim():
         labels = labels.squeeze(-1)
@@ -59,10 +68,11 @@ def _scce(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
     if ignore is not None:
         keep = labels != ignore
         labels = torch.where(keep, labels, torch.zeros_like(labels))
-    logp = _log_probs(p, o.get("from_logits", False))
-    v = -torch.gather(logp, -1, labels.unsqueeze(-1)).squeeze(-1)
+    z = p if o.get("from_logits") else torch.log(torch.clamp(p, EPSILON, 1.0 - EPSILON))
+    v = -torch.gather(torch.log_softmax(z, dim=-1), -1, labels.unsqueeze(-1)).squeeze(-1)
     if keep is not None:
-        v = v * keep.to(v.dtype)
+        v = torch.where(keep, v, torch.zeros_like(v))
+        setattr(v, LOSS_MASK, keep)
     return v
 
 
@@ -90,8 +100,11 @@ def _log_cosh(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tens
 
 
 def _normalize(x: torch.Tensor) -> torch.Tensor:
-    inv = torch.rsqrt(torch.sum(torch.square(x), dim=-1, keepdim=True))
-    return x * torch.clamp(inv, max=1.0 / EPSILON)
+    """``x · rsqrt(max(Σx², ε²))`` = Keras's ``x · min(rsqrt(Σx²), 1/ε)``; clamped before the
+    rsqrt so that an all-zero vector has the finite gradient 1/ε (not 0·∞ = nan)."""
+    return x * torch.rsqrt(
+        torch.clamp(torch.sum(torch.square(x), dim=-1, keepdim=True), min=EPSILON * EPSILON)
+    )
 
 
 def _cosine(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
@@ -117,16 +130,29 @@ def _categorical_hinge(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> t
     return torch.clamp(neg - pos + 1.0, min=0.0)
 
 
+def _focal_factor(base: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``base^γ`` differentiated as TensorFlow's Pow (Keras): ``γ·base^(γ−1)``, which for
+    γ = 0 is 0·base⁻¹ = nan at base = 0; torch's pow backward returns 0 for a zero exponent.
+    The added ``0·√|base|`` is 0 with gradient 0 everywhere but at base = 0 (0·∞ = nan)."""
+    f = torch.pow(base, gamma)
+    if gamma == 0.0:
+        f = f + 0.0 * torch.sqrt(torch.abs(base))
+    return f
+
+
 def _binary_focal(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
     s = o.get("label_smoothing", 0.0)
     if s:
         y = y * (1.0 - s) + 0.5 * s
     if o.get("from_logits"):
+        # Keras (TensorFlow) takes the BCE of the logits themselves (its sigmoid keeps them)
+        bce = F.binary_cross_entropy_with_logits(p, y, reduction="none")
         p = torch.sigmoid(p)
-    q = torch.clamp(p, EPSILON, 1.0 - EPSILON)
-    bce = -(y * torch.log(q) + (1.0 - y) * torch.log(1.0 - q))
+    else:
+        q = torch.clamp(p, EPSILON, 1.0 - EPSILON)
+        bce = -(y * torch.log(q) + (1.0 - y) * torch.log(1.0 - q))
     pt = y * p + (1.0 - y) * (1.0 - p)
-    v = torch.pow(1.0 - pt, o["gamma"]) * bce
+    v = _focal_factor(1.0 - pt, o["gamma"]) * bce
     if o["apply_class_balancing"]:
         a = o["alpha"]
         v = (y * a + (1.0 - y) * (1.0 - a)) * v
@@ -162,8 +188,22 @@ def align_weight(w: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return w.to(values.dtype)
 
 
+def apply_mask(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> Any:
+    """Keras's ``apply_mask``: the mask a formula set on its values (``LOSS_MASK``) folded
+    into the sample weights: ``mask·total/valid`` for the mean reductions (the mean is then
+    over the kept entries; 0 when none is kept, Keras's divide_no_nan), ``mask`` otherwise."""
+    mask = getattr(values, LOSS_MASK, None)
+    if mask is None:
+        return sw
+    m = mask.to(values.dtype)
+    if reduction in ("sum_over_batch_size", "mean"):
+        m = m * (m.numel() / torch.clamp(m.sum(), min=1.0))
+    return m if sw is None else align_weight(sw, m) * m
+
+
 def reduce(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> torch.Tensor:
-    """Keras's reductions (see duallearn/losses/_loss.py)."""
+    """Keras's reductions (see duallearn/losses/_loss.py), after ``apply_mask``."""
+    sw = apply_mask(values, sw, reduction)
     if sw is not None:
         w = align_weight(sw, values)
         values = values * w

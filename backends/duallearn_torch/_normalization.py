@@ -31,6 +31,15 @@ class _Named(TorchLayer):
                 return v
         return None
 
+    def _affine(self, y: torch.Tensor, shape: list[int]) -> torch.Tensor:
+        """``y·γ + β`` with ``gamma``/``beta`` (those present) reshaped to ``shape``."""
+        gamma, beta = self._get("gamma"), self._get("beta")
+        if gamma is not None:
+            y = y * gamma.reshape(shape)
+        if beta is not None:
+            y = y + beta.reshape(shape)
+        return y
+
 
 @implements("BatchNormalization")
 class TorchBatchNormalization(_Named):
@@ -54,6 +63,8 @@ class TorchBatchNormalization(_Named):
         xc = _channels_to_dim1(x, self.axis)
         if spec.uses_batch_statistics(training) and mask is not None:
             return self._masked(x, mask)
+        if spec.uses_batch_statistics(training) and x.numel() == x.shape[self.axis]:
+            return self._one_value(x)
         if spec.uses_batch_statistics(training):
             y = F.batch_norm(xc, None, None, self.gamma, self.beta, training=True, eps=spec.epsilon)
             with torch.no_grad():
@@ -91,19 +102,29 @@ class TorchBatchNormalization(_Named):
         mean = (w * x).sum(dim=dims, keepdim=True) / denom
         d = x - mean
         var = (w * d * d).sum(dim=dims, keepdim=True) / denom
-        y = d * torch.rsqrt(var + spec.epsilon)
-        shape = [1] * x.dim()
-        shape[self.axis] = x.shape[self.axis]
-        if self.gamma is not None:
-            y = y * self.gamma.reshape(shape)
-        if self.beta is not None:
-            y = y + self.beta.reshape(shape)
+        y = self._affine(d * torch.rsqrt(var + spec.epsilon), self._channel_shape(x))
         v = var.detach().reshape(-1)
         if spec.unbiased_moving_variance:
             n = count.detach().reshape(-1)
             v = v * n / torch.clamp(n - 1, min=1)
         self._update(mean.detach().reshape(-1), v)
         return y
+
+    def _one_value(self, x: torch.Tensor) -> torch.Tensor:
+        """Batch statistics of one value per channel (a batch of one without spatial axes):
+        μ = x, σ² = 0, so y = β (Keras, TensorFlow); ``F.batch_norm`` refuses the input
+        ("Expected more than 1 value per channel when training"). The same composed formula,
+        and the moving statistics updated with μ and σ² = 0 (unbiased: 0·1/max(0, 1) = 0)."""
+        dims = [i for i in range(x.dim()) if i != self.axis]
+        var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
+        y = self._affine((x - mean) * torch.rsqrt(var + self.spec.epsilon), self._channel_shape(x))
+        self._update(mean.detach().reshape(-1), var.detach().reshape(-1))
+        return y
+
+    def _channel_shape(self, x: torch.Tensor) -> list[int]:
+        shape = [1] * x.dim()
+        shape[self.axis] = x.shape[self.axis]
+        return shape
 
 
 @implements("LayerNormalization")
@@ -128,12 +149,7 @@ class TorchLayerNormalization(_Named):
             shape = tuple(x.shape[a] for a in self.axes)
             return F.layer_norm(x, shape, self.gamma, self.beta, eps)
         var, mean = torch.var_mean(x, dim=self.axes, correction=0, keepdim=True)
-        y = (x - mean) * torch.rsqrt(var + eps)
-        if self.gamma is not None:
-            y = y * self.gamma.reshape(self.bshape)
-        if self.beta is not None:
-            y = y + self.beta.reshape(self.bshape)
-        return y
+        return self._affine((x - mean) * torch.rsqrt(var + eps), self.bshape)
 
 
 @implements("GroupNormalization")
@@ -152,6 +168,8 @@ class TorchGroupNormalization(_Named):
         self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None
     ) -> torch.Tensor:
         xc = _channels_to_dim1(x, self.axis)
+        if x.numel() == self.groups:
+            return self._one_value(xc)
         if self.gamma is None and self.beta is not None:
             # torch 2.13's group_norm backward fails ("tensor does not have a device") with a
             # bias but no weight: add beta outside the kernel.
@@ -161,11 +179,23 @@ class TorchGroupNormalization(_Named):
             y = F.group_norm(xc, self.groups, self.gamma, self.beta, self.spec.epsilon)
         return _channels_back(y, self.axis)
 
+    def _one_value(self, xc: torch.Tensor) -> torch.Tensor:
+        """A batch of one whose groups hold one value each: μ = x, σ² = 0 per group, so
+        y = β (Keras, TensorFlow); ``F.group_norm`` refuses it ("Expected more than 1 value
+        per channel when training"). The same formula composed, on the (1, C, 1, ...) view."""
+        xg = xc.reshape(1, self.groups, -1)
+        var, mean = torch.var_mean(xg, dim=-1, correction=0, keepdim=True)
+        y = (xg - mean) * torch.rsqrt(var + self.spec.epsilon)
+        y = self._affine(y.reshape(xc.shape), [-1, *([1] * (xc.dim() - 2))])
+        return _channels_back(y, self.axis)
+
 
 @implements("UnitNormalization")
 class TorchUnitNormalization(TorchLayer):
-    """``x · min(rsqrt(Σ_A x²), 1/ε)`` (Keras's ``ops.normalize``; not ``F.normalize``)."""
+    """``x · rsqrt(max(Σ_A x², ε²))`` = ``x · min(rsqrt(Σ_A x²), 1/ε)`` (Keras's
+    ``ops.normalize``; not ``F.normalize``). Clamped before the rsqrt: the gradient at an
+    all-zero vector is then 1/ε per entry, as TensorFlow's (clamping after gives 0·∞ = nan)."""
 
     def forward(self, x: torch.Tensor, training: bool, noise: Any = None, mask: Any = None) -> Any:
         s = x.square().sum(dim=self.spec.axes, keepdim=True)
-        return x * torch.clamp(torch.rsqrt(s), max=1.0 / self.spec.epsilon)
+        return x * torch.rsqrt(torch.clamp(s, min=self.spec.epsilon**2))

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from duallearn import config, plugin
+from duallearn.activations import SELU_SCALE
 from duallearn.plugin import as_shape as _shape
 from duallearn.plugin import index_key as _key
 from duallearn.plugin import same_pads
@@ -525,7 +526,16 @@ def celu(x: Any, alpha: float = 1.0) -> torch.Tensor:
     return F.celu(_t(x), alpha)
 
 
-selu = _u(F.selu)
+
+
+def selu_native(x: torch.Tensor) -> torch.Tensor:
+    """``scale·(x if x ≥ 0 else α(eˣ − 1))`` (``F.selu``'s value) with the derivative
+    ``scale`` at x = 0, as TensorFlow's ``SeluGrad`` (Keras): ``F.selu`` differentiates
+    the left branch there (``scale·α``)."""
+    return torch.where(x >= 0, x * SELU_SCALE, F.selu(x))
+
+
+selu = _u(selu_native)
 softsign = _u(F.softsign)
 # relu6(x + 3) / 6 rather than F.hardsigmoid / F.hardswish, whose backward multiplies by a
 # float32 1/6 (3e-8 off in float64)

@@ -2,7 +2,8 @@
 
 SAME windows: TensorFlow's (before, after) pads per axis. Max pooling pads with −∞ when the
 pads are not symmetric-and-small. Average pooling divides by the count of valid elements:
-``count_include_pad=False`` when torch can express the padding symmetrically, else
+``count_include_pad=False`` when torch can express the padding symmetrically (and, in 3D, the
+input is at least the window: ``F.avg_pool3d`` refuses a smaller one), else
 ``avg_pool(zero-padded x) / avg_pool(zero-padded ones)`` (shared/PARITY.md §2).
 """
 
@@ -41,6 +42,10 @@ class TorchPool(TorchLayer):
         ]
         k, s = spec.pool_size, spec.strides
         symmetric = all(b == a and 2 * b <= kk for (b, a), kk in zip(pads, k, strict=True))
+        if spec.mode != "max" and n == 3 and any(m < kk for m, kk in zip(sizes, k, strict=True)):
+            # F.avg_pool3d refuses an input smaller than the window even when padding covers
+            # it ("input image ... smaller than kernel size"): pad explicitly instead
+            symmetric = False
         y: torch.Tensor
         if symmetric:
             p = tuple(b for b, _ in pads)

@@ -132,7 +132,7 @@ _TABLE: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[..., np.nda
     "selu": (
         lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
         lambda x, y, dy: (
-            dy * SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0.0)))
+            dy * SELU_SCALE * np.where(x >= 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0.0)))
         ),
         "f(x) = scale * (x if x > 0 else alpha (exp(x) - 1)), alpha=1.67326, scale=1.05070",
     ),

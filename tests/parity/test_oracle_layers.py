@@ -53,9 +53,10 @@ ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "elu", "selu", "softplus", "swis
 
 def activation_kw(draw: st.DrawFn) -> dict:
     """A drawn activation and use_bias. Kink rule: SELU's derivative jumps at 0 (scale·α on
-    the left, scale on the right) and the engines pick different sides there (see
-    test_selu_gradient_at_zero), so a SELU layer always gets a bias: its pre-activation is
-    then never exactly 0. ReLU's kink at 0 is kept: every engine and oracle gives 0 there."""
+    the left, scale on the right); Keras and both engines take the right side there (see
+    test_selu_gradient_at_zero) but the torch oracle's F.selu the left one, so a SELU layer
+    always gets a bias: its pre-activation is then never exactly 0. ReLU's kink at 0 is kept:
+    every engine and oracle gives 0 there."""
     act = draw(st.sampled_from(ACTIVATIONS))
     return {"activation": act, "use_bias": True if act == "selu" else draw(st.booleans())}
 
@@ -467,17 +468,18 @@ def test_separable_conv2d(backend, case):
           activation=kw["activation"])  # fmt: skip
 
 
-@pytest.mark.parametrize("backend", ["torch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @given(case=depthwise_cases(separable=False, unequal_strides=True))
 def test_depthwise_conv2d_unequal_strides(backend, case):
     """Unequal strides: torch is the oracle (TF's kernel refuses them, Keras's included); the
-    TensorFlow engine's failure is recorded in test_unequal_strides_on_tensorflow_engine."""
+    TensorFlow engine computes them as a sliced stride-1 convolution (see also
+    test_unequal_strides_on_tensorflow_engine)."""
     kw, x, seed = case
     check(f"DepthwiseConv2D{kw}", backend, lambda: L.DepthwiseConv2D(**kw), None, [x], seed,
           _depthwise_run(kw), activation=kw["activation"])  # fmt: skip
 
 
-@pytest.mark.parametrize("backend", ["torch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @given(case=depthwise_cases(separable=True, unequal_strides=True))
 def test_separable_conv2d_unequal_strides(backend, case):
     kw, x, seed = case
@@ -485,14 +487,11 @@ def test_separable_conv2d_unequal_strides(backend, case):
           _separable_run(kw), activation=kw["activation"])  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parity bug: the TensorFlow engine calls tf.nn.depthwise_conv2d, whose CPU kernel "
-    "refuses unequal row/column strides (a raw InvalidArgumentError, not a DuallearnError), "
-    "while the torch engine computes the layer",
-)
 @pytest.mark.parametrize("layer", ["DepthwiseConv2D", "SeparableConv2D"])
 def test_unequal_strides_on_tensorflow_engine(layer):
+    """Was a parity bug: tf.nn.depthwise_conv2d's CPU kernel refuses unequal row/column
+    strides (a raw InvalidArgumentError); the TensorFlow engine now runs the stride-1
+    convolution of the SAME-padded input, sliced, and matches torch."""
     kw = {"kernel_size": (2, 2), "strides": (1, 2), "padding": "valid", "depth_multiplier": 1,
           "dilation_rate": (1, 1), "activation": None, "use_bias": True}  # fmt: skip
     if layer == "SeparableConv2D":
@@ -515,9 +514,6 @@ def pool_cases(draw):
     nmax = 7 if rank < 3 else 5
     sizes = tuple(p + draw(st.integers(0, 3)) if padding == "valid" else draw(st.integers(1, nmax))
                   for p in pool)  # fmt: skip
-    if rank == 3 and kind == "Average":
-        # an input smaller than the pool is test_average_pooling3d_smaller_than_the_pool's case
-        sizes = tuple(max(n, p) for n, p in zip(sizes, pool, strict=True))
     shape = (draw(st.integers(1, 2)), *sizes, draw(st.integers(1, 2)))
     x = distinct(draw, shape) if kind == "Max" else values(draw, shape)
     kw = {"pool_size": pool, "strides": strides, "padding": padding}
@@ -562,22 +558,7 @@ def test_pooling(backend, case):
           keras_grads=name != "MaxPooling3D")  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(
-            "torch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="parity bug: the torch engine's AveragePooling3D 'same' calls "
-                "F.avg_pool3d with symmetric padding, which refuses an input smaller than the "
-                "pool ('input image (T: 1 H: 1 W: 1) smaller than kernel size'); Keras and the "
-                "TensorFlow engine average the valid entries",
-            ),
-        ),
-        "tensorflow",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_average_pooling3d_smaller_than_the_pool(backend):
     kw = {"pool_size": (1, 1, 3), "strides": None, "padding": "same"}
     x = np.array([0.5, -2.0]).reshape(1, 1, 1, 1, 2)
@@ -637,9 +618,6 @@ def batch_norm_cases(draw):
         "scale": draw(st.booleans()),
     }
     unbiased, training = draw(st.booleans()), draw(st.booleans())
-    axis = kw["axis"] % rank
-    # batch statistics of one value per channel: test_batch_norm_of_one_value's case
-    assume(not (training and int(np.prod(shape)) // shape[axis] == 1))
     return kw, unbiased, training, values(draw, shape), draw(SEEDS)
 
 
@@ -651,6 +629,9 @@ def test_batch_normalization(backend, case):
     (momentum 1 − m, unbiased running variance) checks them with unbiased_moving_variance."""
     kw, unbiased, training, x, seed = case
     axis = kw["axis"] % x.ndim
+    # batch statistics of one value per channel (test_batch_norm_of_one_value): F.batch_norm
+    # refuses them, so Keras alone is the oracle there
+    one_value = training and x.size == x.shape[axis]
 
     def run(xs, ws):
         import torch.nn.functional as F
@@ -666,26 +647,11 @@ def test_batch_normalization(backend, case):
     check(f"BatchNormalization{kw} unbiased={unbiased} training={training}", backend,
           lambda: L.BatchNormalization(**kw, unbiased_moving_variance=unbiased),
           lambda: keras_layers().BatchNormalization(**kw), [x], seed,
-          run, training=training, keras_state=not unbiased,
+          None if one_value else run, training=training, keras_state=not unbiased,
           torch_state=unbiased, out_scale=norm_scale(x, kw["epsilon"]))  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(
-            "torch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="parity bug: in training the torch engine's F.batch_norm raises 'Expected "
-                "more than 1 value per channel when training' for one value per channel (a "
-                "batch of one Dense features); Keras and the TensorFlow engine return beta and "
-                "update the moving statistics",
-            ),
-        ),
-        "tensorflow",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_batch_norm_of_one_value(backend):
     kw = {"axis": -1, "momentum": 0.9, "epsilon": 1e-3, "center": True, "scale": True}
     x = np.array([[0.5, -2.0, 3.0]])
@@ -739,8 +705,6 @@ def group_norm_cases(draw):
     groups = draw(st.integers(1, 3))
     channels = groups * draw(st.integers(1, 2))
     shape = (draw(st.integers(1, 3)),) + tuple(draw(st.integers(1, 3)) for _ in range(rank - 2))
-    # a batch of one whose groups hold one value each is test_group_of_one_value's case
-    assume(int(np.prod(shape)) * channels // groups > 1)
     kw = {
         "groups": groups,
         "epsilon": draw(st.sampled_from([1e-3, 1e-5, 0.5])),
@@ -768,26 +732,15 @@ def test_group_normalization(backend, case):
         y = F.group_norm(xs[0].movedim(-1, 1), kw["groups"], gamma, beta, kw["epsilon"])
         return y.movedim(1, -1)
 
+    # a batch of one whose groups hold one value each (test_group_of_one_value): F.group_norm
+    # refuses it, so Keras alone is the oracle there
+    one_value = x.size == kw["groups"]
     check(f"GroupNormalization{kw}", backend, lambda: L.GroupNormalization(**kw),
-          lambda: keras_layers().GroupNormalization(**kw), [x], seed, run,
+          lambda: keras_layers().GroupNormalization(**kw), [x], seed, None if one_value else run,
           out_scale=norm_scale(x, kw["epsilon"]))  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(
-            "torch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="parity bug: the torch engine's F.group_norm raises 'Expected more than 1 "
-                "value per channel when training' for a batch of one whose groups hold one value "
-                "each; Keras and the TensorFlow engine return beta",
-            ),
-        ),
-        "tensorflow",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_group_of_one_value(backend):
     kw = {"groups": 2, "epsilon": 1e-3, "center": True, "scale": True}
     x = np.array([[[0.5, -2.0]]])
@@ -831,21 +784,7 @@ def test_unit_normalization(backend, case):
           run if torch_ok else None, grad_scale=gscale)  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(
-            "torch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="parity bug: the torch engine computes x·clamp(rsqrt(Σx²), max=1/ε), "
-                "whose gradient at an all-zero vector is 0·inf = nan; Keras and the TensorFlow "
-                "engine give 1/ε = 1e12 per entry",
-            ),
-        ),
-        "tensorflow",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_unit_normalization_of_zero(backend):
     x = np.array([[0.0, 0.0, 0.0], [0.3, -0.4, 1.2]])
     check("UnitNormalization of a zero vector", backend, lambda: L.UnitNormalization(),
@@ -1245,21 +1184,7 @@ def test_reshaping(backend, case):
 # ---- recorded kink difference -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(
-            "torch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="parity bug: at z = 0 the torch engine's SELU gradient is scale·α "
-                "(torch's left branch, 1.7581) while Keras and the TensorFlow engine give scale "
-                "(1.0507); ReLU, ELU and LeakyReLU agree at their kinks",
-            ),
-        ),
-        "tensorflow",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_selu_gradient_at_zero(backend):
     """A Dense(selu) whose pre-activation is exactly 0 (zero input, no bias) vs Keras."""
     kw = {"units": 2, "activation": "selu", "use_bias": False}

@@ -118,9 +118,8 @@ def draw_array(draw: st.DrawFn, shape: tuple[int, ...], kind: str, width: int) -
     if kind == "sparse":
         return draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, width - 1)))
     # probabilities: positive rows (Keras divides by the row sum), normalized or not
-    top = 1.0 - 1e-3 if kind == "probs_inside" else 1.0
-    p = draw(hnp.arrays(np.float64, shape, elements=st.floats(1e-3, top)))
-    return p / p.sum(-1, keepdims=True) if kind == "probs" and draw(st.booleans()) else p
+    p = draw(hnp.arrays(np.float64, shape, elements=st.floats(1e-3, 1.0)))
+    return p / p.sum(-1, keepdims=True) if draw(st.booleans()) else p
 
 
 @st.composite
@@ -133,20 +132,11 @@ def loss_cases(draw, name: str):
     shape += (width,)
     opts = loss_options(draw, name)
     y = draw_array(draw, shape, ky, width)
-    if name == "scce" and not opts["from_logits"]:
-        # Keras clips the raw probabilities, duallearn the normalized ones: equal when no raw
-        # entry is outside [ε, 1 − ε] (test_sparse_crossentropy_of_unclipped_probabilities)
-        kp = "probs_inside"
     p = draw_array(draw, shape, "real" if opts.get("from_logits") else kp, width)
     # kink rule: at a clip bound (p = ε or 1 − ε exactly) Keras's clip passes no gradient and
     # the engines' max/clamp pass it (one-sided derivatives of a kink); such entries move to
     # 2ε / 1 − 2ε
     p = np.where(p == EPS, 2 * EPS, np.where(p == 1 - EPS, 1 - 2 * EPS, p))
-    if name == "binary_focal" and opts["from_logits"]:
-        # Keras takes the BCE of the logits, duallearn of the clipped σ(z): beyond |z| = 16.1
-        # they differ (test_binary_focal_of_large_logits), and before that the probability
-        # path loses digits in 1 − σ(z) (1e-11 relative at |z| = 15); |z| ≤ 5 keeps it ≤ 1e-14
-        p = np.clip(p, -5.0, 5.0)
     if name == "cosine":
         # a zero y_pred vector is test_cosine_of_a_zero_vector's case: its entries become 0.5
         p = np.where(np.all(p == 0, axis=-1, keepdims=True), 0.5, p)
@@ -165,9 +155,6 @@ def loss_cases(draw, name: str):
     if reduction == "mean_with_sample_weight" and sw is not None:
         # Σw = 0: Keras divides with divide_no_nan (test_zero_weight_sum)
         assume(float(np.sum(np.broadcast_to(sw, p.shape[:-1]))) > 0)
-    if opts.get("ignore_class") is not None and reduction not in ("sum", "none"):
-        # Keras divides by the count of labels not ignored (test_ignore_class_divisor)
-        reduction = draw(st.sampled_from(["sum", "none"]))
     return opts, y, p, sw, reduction, draw(st.integers(0, 2**16))
 
 
@@ -261,8 +248,8 @@ def torch_values(name: str, opts: dict, y, p):
             -1
         )
     if name in ("cce", "scce"):
-        q = p / p.sum(-1, keepdims=True)
-        if not logits and not clipped(q):
+        # Keras's categorical loss clips p/Σp, its sparse one the raw p (then softmax(log p))
+        if not logits and not clipped(p / p.sum(-1, keepdims=True) if name == "cce" else p):
             return None
         if name == "scce" and opts.get("ignore_class") is not None:
             return None
@@ -330,34 +317,21 @@ def _on(backend: str, name: str, opts: dict, y, p, reduction: str = "sum_over_ba
     )
 
 
-def _torch_xfail(reason: str):
-    return [pytest.param("torch", marks=pytest.mark.xfail(strict=True, reason=reason)),
-            "tensorflow"]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "backend",
-    _torch_xfail(
-        "parity bug: the torch engine normalizes with x·clamp(rsqrt(Σx²), max=1/ε), whose "
-        "gradient at an all-zero y_pred is 0·inf = nan; Keras and the TensorFlow engine give a "
-        "finite gradient"
-    ),
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_cosine_of_a_zero_vector(backend):
+    """Was a parity bug: the torch engine normalized with x·clamp(rsqrt(Σx²), max=1/ε), whose
+    gradient at an all-zero y_pred is 0·inf = nan; both engines now clamp Σx² at ε² before
+    the rsqrt (the same function), whose gradient is Keras's finite one."""
     y, p = np.array([[0.3, -1.0], [1.0, 2.0]]), np.array([[0.0, 0.0], [0.5, -0.25]])
     got, want = _on(backend, "cosine", {}, y, p)
     judge(f"cosine of a zero vector on {backend}", got, want, "float64", np.ones(2))
 
 
-@pytest.mark.parametrize(
-    "backend",
-    _torch_xfail(
-        "parity difference: with gamma=0 and a certain prediction (p_t = 1) Keras and the "
-        "TensorFlow engine return a nan gradient ((1 − p_t)^γ differentiated: 0·∞), the torch "
-        "engine 0"
-    ),
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_binary_focal_gamma_zero_at_a_certain_prediction(backend):
+    """With gamma=0 and a certain prediction (p_t = 1) Keras returns a nan gradient
+    ((1 − p_t)^γ differentiated by TensorFlow's Pow: 0·0⁻¹ = 0·∞); was 0 on the torch engine
+    (torch's pow backward special-cases a zero exponent), now nan as Keras on both engines."""
     opts = {"from_logits": False, "label_smoothing": 0.0, "apply_class_balancing": False,
             "alpha": 0.25, "gamma": 0.0}  # fmt: skip
     y, p = np.array([[1.0, 0.0]]), np.array([[1.0, 0.3]])
@@ -367,14 +341,11 @@ def test_binary_focal_gamma_zero_at_a_certain_prediction(backend):
           "float64", np.ones(1))  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parity bug (both engines): from logits, Keras's binary focal cross-entropy takes "
-    "the BCE of the logits (unclipped: z = −100 with y = 1 gives 100), duallearn clips σ(z) to "
-    "[ε, 1 − ε] first (16.12)",
-)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_binary_focal_of_large_logits(backend):
+    """Was a parity bug (both engines): from logits, Keras's binary focal cross-entropy takes
+    the BCE of the logits (unclipped: z = −100 with y = 1 gives 100); duallearn clipped σ(z)
+    to [ε, 1 − ε] first (16.12)."""
     opts = {"from_logits": True, "label_smoothing": 0.0, "apply_class_balancing": False,
             "alpha": 0.25, "gamma": 2.0}  # fmt: skip
     y, p = np.array([[1.0, 0.0]]), np.array([[-100.0, 0.3]])
@@ -382,28 +353,22 @@ def test_binary_focal_of_large_logits(backend):
     judge(f"binary focal of large logits on {backend}", got, want, "float64", np.ones(1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parity bug (both engines and the numpy reference): with ignore_class, Keras masks "
-    "the ignored labels, so sum_over_batch_size, mean and mean_with_sample_weight divide by the "
-    "count of labels kept (y = [0, 1], ignore_class=0: 0.693); duallearn divides by the batch "
-    "size (0.347)",
-)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_ignore_class_divisor(backend):
+    """Was a parity bug (both engines and the numpy reference): with ignore_class, Keras masks
+    the ignored labels, so sum_over_batch_size, mean and mean_with_sample_weight divide by the
+    count of labels kept (y = [0, 1], ignore_class=0: 0.693); duallearn divided by the batch
+    size (0.347)."""
     y, p = np.array([0, 1]), np.array([[0.5, 0.5], [0.2, 0.8]])
     got, want = _on(backend, "scce", {"from_logits": False, "ignore_class": 0}, y, p)
     judge(f"scce ignore_class divisor on {backend}", got, want, "float64", np.ones(2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parity bug (both engines): Keras's sparse categorical cross-entropy from "
-    "probabilities clips the raw p to [ε, 1 − ε] and takes softmax(log p) (so p = [2, 1] gives "
-    "log 2); duallearn normalizes first, then clips (−log(2/3)), as its categorical one does",
-)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sparse_crossentropy_of_unclipped_probabilities(backend):
+    """Was a parity bug (both engines): Keras's sparse categorical cross-entropy from
+    probabilities clips the raw p to [ε, 1 − ε] and takes softmax(log p) (so p = [2, 1] gives
+    log 2); duallearn normalized first, then clipped (−log(2/3)), as its categorical one does."""
     y, p = np.array([0, 1]), np.array([[2.0, 1.0], [1.0, 1.0]])
     got, want = _on(backend, "scce", {"from_logits": False, "ignore_class": None}, y, p)
     judge(f"scce of unclipped probabilities on {backend}", got, want, "float64", np.ones(2))
@@ -506,9 +471,9 @@ METRICS = {
     "CategoricalCrossentropy": (lambda d, c: {"from_logits": d(st.booleans()),
                                               "label_smoothing": d(st.sampled_from([0.0, 0.2]))},
                                 "onehot", F64),
-    # probabilities kept off 0 (test_sparse_crossentropy_of_unclipped_probabilities)
+    # scores at 0 included: Keras clips the raw p (test_sparse_crossentropy_of_unclipped_...)
     "SparseCategoricalCrossentropy": (lambda d, c: {"from_logits": d(st.booleans())},
-                                      "sparse_inside", F64),
+                                      "sparse", F64),
     "R2Score": (lambda d, c: {"class_aggregation": d(st.sampled_from(
         [None, "uniform_average", "variance_weighted_average"])),
         "num_regressors": d(st.integers(0, 1))}, "real", F32),
@@ -553,12 +518,11 @@ def metric_batch(draw: st.DrawFn, kind: str, b: int, c: int):
     if kind == "multihot":
         y = draw(hnp.arrays(np.float64, (b, c), elements=st.sampled_from([0.0, 1.0])))
         return y, distinct_rows(draw, b, c)
-    if kind in ("onehot", "sparse", "ids", "sparse_inside"):
+    if kind in ("onehot", "sparse", "ids"):
         labels = draw(hnp.arrays(np.int64, (b,), elements=st.integers(0, c - 1)))
         if kind == "ids":
             return labels, draw(hnp.arrays(np.int64, (b,), elements=st.integers(0, c - 1)))
-        scores = distinct_rows(draw, b, c) + (0.05 if kind == "sparse_inside" else 0.0)
-        return (np.eye(c)[labels] if kind == "onehot" else labels), scores
+        return (np.eye(c)[labels] if kind == "onehot" else labels), distinct_rows(draw, b, c)
     if kind == "positive":
         return (draw(hnp.arrays(np.float64, (b, c), elements=UNIT)) * 5,
                 draw(hnp.arrays(np.float64, (b, c), elements=UNIT)) * 5)  # fmt: skip

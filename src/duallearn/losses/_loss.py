@@ -11,6 +11,12 @@ with sample weights ``w`` (broadcast to ``l``) reduces as Keras 3 does:
 A loss whose ``call`` returns a scalar ``s`` reduces to ``s`` (Keras: the reduction of a
 scalar is itself); with sample weights, to ``reduce(w·s)``.
 
+A mask ``m`` on the values (Keras's ``apply_mask``; SparseCategoricalCrossentropy's
+``ignore_class`` masks the ignored labels) is folded into the weights first:
+``w ← w·m·size(m)/Σm`` for ``"sum_over_batch_size"``/``"mean"`` (the mean is then over the
+kept entries, ``Σ(w·m·l) / Σm``; 0 when none is kept), ``w ← w·m`` otherwise (so
+``"mean_with_sample_weight"`` divides by ``Σ(w·m)``).
+
 Two kinds of loss share this class. A built-in loss names its backend formula in ``fn`` and
 implements ``reference_values`` / ``reference_values_grad`` in numpy. A custom loss (Keras's
 way) overrides ``call(y_true, y_pred)`` with ``dl.ops``; the backends run that ``call`` on
@@ -114,6 +120,11 @@ class Loss:
         """dL/dy_pred given dL/dvalues."""
         raise NotImplementedError
 
+    def reference_mask(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray | None:
+        """The mask of the values (bool, their shape; None: none), folded into the weights as
+        Keras's ``apply_mask`` (module docstring). ``y_true`` as ``prepare`` returns it."""
+        return None
+
     def prepare(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """Check and cast targets to what the formula expects (numpy side). As Keras, a
         trailing axis of size 1 on either side is squeezed/expanded to match."""
@@ -172,7 +183,10 @@ class Loss:
             return reduce_values(values, sample_weight, self.reduction)
         y_true = self.prepare(y_true, y_pred)
         values = self.reference_values(y_true, y_pred)
-        return reduce_values(values, sample_weight, self.reduction)
+        mask = self.reference_mask(y_true, y_pred)
+        return reduce_values(
+            values, apply_mask(sample_weight, mask, self.reduction), self.reduction
+        )
 
     def reference_grad(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
@@ -195,6 +209,9 @@ class Loss:
             )
         y_true = self.prepare(y_true, y_pred)
         values = self.reference_values(y_true, y_pred)
+        sample_weight = apply_mask(
+            sample_weight, self.reference_mask(y_true, y_pred), self.reduction
+        )
         w = (
             np.ones_like(values)
             if sample_weight is None
@@ -337,6 +354,23 @@ def _align_weight(w: np.ndarray, values: np.ndarray) -> np.ndarray:
     while w.ndim < values.ndim:
         w = w[..., None]
     return w
+
+
+def apply_mask(
+    sample_weight: np.ndarray | None, mask: np.ndarray | None, reduction: str
+) -> np.ndarray | None:
+    """Keras's ``apply_mask`` (losses/loss.py): the mask folded into the sample weights,
+    ``m·size(m)/Σm`` (0 when Σm = 0, divide_no_nan) for the mean reductions, ``m``
+    otherwise, times the weights aligned to the mask's rank."""
+    if mask is None:
+        return sample_weight
+    m = np.asarray(mask, np.float64)
+    if reduction in ("sum_over_batch_size", "mean"):
+        valid = m.sum()
+        m = m * (m.size / valid if valid else 0.0)
+    if sample_weight is None:
+        return m
+    return _align_weight(sample_weight, m) * m
 
 
 def reduce_values(

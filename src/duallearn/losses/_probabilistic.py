@@ -112,9 +112,12 @@ class CategoricalCrossentropy(BinaryCrossentropy):
 
 @REGISTRY.register("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy")
 class SparseCategoricalCrossentropy(Loss):
-    """``l = -log p[label]`` with p = softmax(z) if ``from_logits``, else clip(p/Σp, ε, 1-ε).
-    Labels are integers in ``[0, C)`` of shape (B,) or (B, 1). With ``ignore_class=k``, samples
-    labelled k get loss 0 and count in the batch size (Keras)."""
+    """``l = −log softmax(z)[label]`` with z the logits if ``from_logits``, else
+    z = log clip(p, ε, 1 − ε) (Keras's: the raw probabilities clipped, then normalized by the
+    softmax, ``l = −log c[label] + log Σc``, c = clip(p); the categorical loss normalizes
+    first, clip(p/Σp)). Labels are integers in ``[0, C)`` of shape (B,) or (B, 1). With
+    ``ignore_class=k``, samples labelled k get loss 0 and are masked out of the reduction
+    (Keras): the mean reductions divide by the number of labels kept."""
 
     fn = "sparse_categorical_crossentropy"
 
@@ -175,27 +178,35 @@ class SparseCategoricalCrossentropy(Loss):
                 "set ignore_class for padding labels."
             )
 
+    def _keep(self, y_true: np.ndarray) -> np.ndarray:
+        if self.ignore_class is None:
+            return np.ones(y_true.shape, bool)
+        return np.asarray(y_true != self.ignore_class)
+
+    def reference_mask(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray | None:
+        return None if self.ignore_class is None else self._keep(y_true)
+
+    def _onehot(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return np.eye(y_pred.shape[-1], dtype=y_pred.dtype)[np.where(self._keep(y_true), y_true, 0)]
+
     def reference_values(self, y_true, y_pred):  # type: ignore[no-untyped-def]
-        onehot = np.eye(y_pred.shape[-1], dtype=y_pred.dtype)[
-            np.where(
-                y_true == (self.ignore_class if self.ignore_class is not None else -1), 0, y_true
-            )
-        ]
-        v = CategoricalCrossentropy(from_logits=self.from_logits).reference_values(onehot, y_pred)
-        if self.ignore_class is not None:
-            v = v * (y_true != self.ignore_class)
-        return v
+        onehot = self._onehot(y_true, y_pred)
+        if self.from_logits:
+            v = CategoricalCrossentropy(from_logits=True).reference_values(onehot, y_pred)
+        else:
+            c = np.clip(y_pred, EPSILON, 1 - EPSILON)
+            v = np.log(c.sum(axis=-1)) - np.log((onehot * c).sum(axis=-1))
+        return np.where(self._keep(y_true), v, 0.0)
 
     def reference_values_grad(self, y_true, y_pred, dl):  # type: ignore[no-untyped-def]
-        keep = (
-            y_true != self.ignore_class
-            if self.ignore_class is not None
-            else np.ones(y_true.shape, bool)
-        )
-        onehot = np.eye(y_pred.shape[-1], dtype=y_pred.dtype)[np.where(keep, y_true, 0)]
-        return CategoricalCrossentropy(from_logits=self.from_logits).reference_values_grad(
-            onehot, y_pred, dl * keep
-        )
+        onehot = self._onehot(y_true, y_pred)
+        d = (dl * self._keep(y_true))[..., None]
+        if self.from_logits:
+            return d * (act("softmax", y_pred) - onehot)
+        # d/dp_j (log Σc − log c_label) = (1/Σc − [j = label]/c_j), 0 where the clip is active
+        c = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+        return d * (1.0 / c.sum(axis=-1, keepdims=True) - onehot / c) * inside
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -215,10 +226,12 @@ def _number(cls: str, name: str, v: object, low: float = 0.0) -> float:
 @REGISTRY.register("BinaryFocalCrossentropy", "binary_focal_crossentropy")
 class BinaryFocalCrossentropy(BinaryCrossentropy):
     """``l = mean_last(w·(1 − pₜ)^γ·bce)`` with p = sigmoid(z) if ``from_logits``,
-    pₜ = y·p + (1 − y)(1 − p) (unclipped), bce on clip(p, ε, 1 − ε), label smoothing
+    pₜ = y·p + (1 − y)(1 − p) (unclipped), bce on clip(p, ε, 1 − ε) (from logits: the BCE of
+    the logits, ``max(z, 0) − z·y + log(1 + e^−|z|)``, unclipped, as Keras), label smoothing
     y ← y(1 − s) + s/2, and w = y·α + (1 − y)(1 − α) if ``apply_class_balancing`` else 1.
-    Differs from torchvision's ``sigmoid_focal_loss``: that one uses the logits-stable BCE
-    and always balances with α."""
+    The derivative of (1 − pₜ)^γ is TensorFlow's γ·(1 − pₜ)^(γ−1), also for γ = 0: at a
+    certain prediction (pₜ = 1) that is 0·∞ = nan, as Keras. Differs from torchvision's
+    ``sigmoid_focal_loss``: that one always balances with α."""
 
     fn = "binary_focal_crossentropy"
 
@@ -247,9 +260,15 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):
 
     def _parts(self, y_true, y_pred):  # type: ignore[no-untyped-def]
         y = self._smooth(y_true)
-        p = act("sigmoid", y_pred) if self.from_logits else y_pred
-        q = np.clip(p, EPSILON, 1 - EPSILON)
-        bce = -(y * np.log(q) + (1 - y) * np.log(1 - q))
+        if self.from_logits:
+            z = y_pred
+            p = act("sigmoid", z)
+            q = p
+            bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        else:
+            p = y_pred
+            q = np.clip(p, EPSILON, 1 - EPSILON)
+            bce = -(y * np.log(q) + (1 - y) * np.log(1 - q))
         pt = y * p + (1 - y) * (1 - p)
         w = y * self.alpha + (1 - y) * (1 - self.alpha) if self.apply_class_balancing else 1.0
         return y, p, q, bce, pt, w
@@ -262,12 +281,14 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):
         y, p, q, bce, pt, w = self._parts(y_true, y_pred)
         g = self.gamma
         f = np.power(1.0 - pt, g)
-        df = -g * np.power(1.0 - pt, g - 1) * (2 * y - 1) if g else 0.0
-        inside = (p >= EPSILON) & (p <= 1 - EPSILON)
-        dbce = (-(y / q) + (1 - y) / (1 - q)) * inside
-        d = w * (df * bce + f * dbce)
-        if self.from_logits:
-            d = d * p * (1 - p)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0·∞ = nan at pₜ = 1, γ < 1
+            df = -g * np.power(1.0 - pt, g - 1) * (2 * y - 1)
+            if self.from_logits:  # d/dz: dp/dz = p(1 − p), d bce/dz = p − y
+                d = w * (df * bce * p * (1 - p) + f * (p - y))
+            else:
+                inside = (p >= EPSILON) & (p <= 1 - EPSILON)
+                dbce = (-(y / q) + (1 - y) / (1 - q)) * inside
+                d = w * (df * bce + f * dbce)
         return dl[..., None] * d / y_pred.shape[-1]
 
     def get_config(self) -> dict[str, Any]:

@@ -131,11 +131,14 @@ def categorical_crossentropy(
 
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Any:
-    """``−log q[label]`` with integer labels (q as :func:`categorical_crossentropy`)."""
+    """``−log_softmax(z)[label]`` with integer labels, z the logits or, from probabilities,
+    Keras's ``z = log clip(p, ε, 1 − ε)`` (clipped, then normalized by the softmax; the
+    categorical one normalizes first)."""
     labels = ops.reshape(ops.cast(y_true, "int64"), (-1,))
     onehot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=ops.dtype(y_pred))
     shape = ops.shape(y_pred)
-    lp = ops.reshape(_log_probs(y_pred, from_logits), (-1, shape[-1]))
+    z = y_pred if from_logits else ops.log(ops.clip(y_pred, EPSILON, 1.0 - EPSILON))
+    lp = ops.reshape(ops.log_softmax(z, axis=-1), (-1, shape[-1]))
     v = -ops.sum(onehot * lp, axis=-1)
     return ops.reshape(v, (-1, *shape[1:-1]) if len(shape) > 1 else ())
 
