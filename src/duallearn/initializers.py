@@ -12,6 +12,7 @@ normal truncated at two standard deviations with ``stddev = sqrt(s / n) / 0.8796
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,19 @@ REGISTRY = Registry("initializer")
 TRUNCATED_STDDEV_FACTOR = 0.87962566103423978  # stddev of N(0,1) truncated to [-2, 2]
 
 
-def compute_fans(shape: tuple[int, ...]) -> tuple[float, float]:
-    """Keras's fan computation for a canonical weight shape."""
+def compute_fans(
+    shape: tuple[int, ...],
+    input_axes: Sequence[int] | None = None,
+    output_axes: Sequence[int] | None = None,
+) -> tuple[float, float]:
+    """Keras's fan computation for a canonical weight shape: with both ``input_axes`` and
+    ``output_axes``, ``fan_in = Π shape[input_axes]`` and ``fan_out = Π shape[output_axes]``;
+    otherwise by rank (a kernel ``(..., in, out)``: ``in·receptive``, ``out·receptive``)."""
+    if input_axes is not None and output_axes is not None:
+        return (
+            float(math.prod(shape[a] for a in input_axes)),
+            float(math.prod(shape[a] for a in output_axes)),
+        )
     if len(shape) == 0:
         return 1.0, 1.0
     if len(shape) == 1:
@@ -174,8 +186,12 @@ class VarianceScaling(Initializer):
         mode: str = "fan_in",
         distribution: str = "truncated_normal",
         seed: int | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
     ) -> None:
         super().__init__(seed)
+        self.input_axes = _axes("input_axes", input_axes)
+        self.output_axes = _axes("output_axes", output_axes)
         if scale <= 0:
             raise ConfigError(f"VarianceScaling needs scale > 0. Received: scale={scale}.")
         if mode not in self.MODES:
@@ -188,7 +204,7 @@ class VarianceScaling(Initializer):
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def draw(self, shape, rng):  # type: ignore[no-untyped-def]
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         if self.distribution == "truncated_normal":
@@ -204,15 +220,35 @@ class VarianceScaling(Initializer):
             "mode": self.mode,
             "distribution": self.distribution,
             "seed": self.seed,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
         }
 
 
+def _axes(name: str, axes: Sequence[int] | None) -> list[int] | None:
+    if axes is None:
+        return None
+    if isinstance(axes, (str, bytes)) or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in axes
+    ):
+        raise ConfigError(
+            f"{name} must be a list of axis integers or None. Received: {name}={axes!r}. "
+            f"Fix: e.g. {name}=[0]."
+        )
+    return list(axes)
+
+
 def _preset(name: str, alias: str, scale: float, mode: str, dist: str, doc: str) -> type:
-    def __init__(self: VarianceScaling, seed: int | None = None) -> None:
-        VarianceScaling.__init__(self, scale, mode, dist, seed)
+    def __init__(
+        self: VarianceScaling,
+        seed: int | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
+    ) -> None:
+        VarianceScaling.__init__(self, scale, mode, dist, seed, input_axes, output_axes)
 
     def get_config(self: VarianceScaling) -> dict[str, Any]:
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     cls = type(
         name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc}

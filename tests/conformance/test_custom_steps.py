@@ -578,7 +578,7 @@ def test_callbacks_validation_and_steps_per_epoch_around_a_custom_step(backend: 
     assert len(rec_c.batches) == len(rec_d.batches) == 8  # steps_per_epoch honoured
     for k, (a, b) in enumerate(zip(rec_c.batches, rec_d.batches, strict=True)):
         _history(f"batch {k} logs", {n: [v] for n, v in a.items()}, {n: [v] for n, v in b.items()})
-    assert rec_c.epochs[-1]["val_loss"] == pytest.approx(h_c["val_loss"][-1])
+    assert rec_c.epochs[-1]["val_loss"] == h_c["val_loss"][-1]  # one number, logged twice
 
 
 class Built(dl.Model):

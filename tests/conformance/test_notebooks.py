@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from duallearn.testing import assert_close
@@ -189,7 +190,8 @@ def test_notebook_runs_and_learns(notebook, runner):
     if notebook == "vision_augmentation":
         assert s["val_accuracy"] >= VISION_MIN_ACCURACY, s["val_accuracy"]
         # predict() on the gathered validation set agrees with evaluate()'s accuracy
-        assert s["predict_accuracy"] == pytest.approx(s["val_accuracy"], abs=1e-6)
+        # a count over the same count; evaluate() may report it in float32: equal once rounded
+        assert np.float32(s["predict_accuracy"]) == np.float32(s["val_accuracy"])
         assert s["loss_history"][-1] < s["loss_history"][0]
     else:
         assert s["test_accuracy"] >= TEXT_MIN_ACCURACY, s["test_accuracy"]

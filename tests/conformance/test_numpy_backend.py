@@ -161,8 +161,10 @@ def test_shared_layer_shares_storage():
     assert all(h1 is h2 for h1, h2 in zip(holders_a, holders_b, strict=True))
     a.fit(x, y, batch_size=8, epochs=1, verbose=0)
     after = b.predict(x, verbose=0)
-    assert not np.allclose(before, after)
+    assert not np.array_equal(before, after)  # the shared kernel moved ...
     np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0])
+    k, bias = a.get_weights()  # ... and b computes with exactly a's new weights
+    assert_close("b after a's fit", after, np.tanh(x @ k + bias), "float32", "layer")
 
 
 def test_save_load_round_trip(tmp_path):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import duallearn as dl
+from duallearn.testing import assert_close
 from tests.conftest import BACKENDS
 
 pytestmark = pytest.mark.skipif(
@@ -111,7 +112,7 @@ def test_tflite_resizes_to_any_batch(tmp_path, name):
         out = interp.get_tensor(interp.get_output_details()[0]["index"])
         ref = np.asarray(model.predict(x, verbose=0))
         assert out.shape == ref.shape
-        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5, err_msg=f"{name} b={batch}")
+        assert_close(f"tflite {name} b={batch}", out, ref, "float32", "forward")
 
 
 def test_tflite_signature_runner_takes_other_batches(tmp_path):
@@ -123,4 +124,5 @@ def test_tflite_signature_runner_takes_other_batches(tmp_path):
     for batch in (1, 7):
         x = _data(model, batch, seed=10 + batch)
         (out,) = runner(**{runner.get_input_details().popitem()[0]: x}).values()
-        np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+        assert_close(f"tflite runner b={batch}", out, model.predict(x, verbose=0), "float32",
+                     "forward")  # fmt: skip
