@@ -6,6 +6,7 @@ Usage: python _worker.py BACKEND OUT.npz MODE [BATCH]
 MODE (with a "-sum" suffix: the loss has reduction="sum"): "single" (no distribution), "sync" (DataParallel, synchronized BatchNormalization),
 "mirrored" / "mirrored-replica" (one process, DataParallel over 2 logical CPU devices:
 TensorFlow's MirroredStrategy; synchronized / per-replica BatchNormalization),
+"mirrored-gpu" (one process, DataParallel over gpu:0 and gpu:1),
 "replica" (DataParallel(sync_batch_norm=False)), "kill" (process 1 SIGKILLs itself in
 epoch 2 while process 0 writes a checkpoint after every batch), "hang" (process 1 stops
 answering in epoch 2; the collectives of process 0 time out after 5 s), "resume-kill"
@@ -79,7 +80,9 @@ def stop_process_1(dl, m, mode: str):
 
 
 def main(backend: str, out: str, mode: str, batch: int = BATCH) -> None:
-    if mode.startswith("mirrored"):  # 2 logical CPU devices, made before TensorFlow runs
+    if (
+        mode.startswith("mirrored") and mode != "mirrored-gpu"
+    ):  # 2 logical CPU devices, made before TensorFlow runs
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -96,6 +99,8 @@ def main(backend: str, out: str, mode: str, batch: int = BATCH) -> None:
     if mode != "single":
         timeout = 5 if mode == "hang" else 30
         devices = ["cpu:0", "cpu:1"] if mode.startswith("mirrored") else None
+        if mode == "mirrored-gpu":
+            devices = ["gpu:0", "gpu:1"]
         plan = dl.distribution.DataParallel(
             devices, sync_batch_norm=mode not in ("replica", "mirrored-replica"), timeout=timeout
         )
