@@ -165,7 +165,8 @@ class TFGroup:
             def reduce(gs: Any) -> Any:
                 def replica(*g: tf.Tensor) -> Any:
                     ctx = tf.distribute.get_replica_context()
-                    return ctx.all_reduce(SUM, list(g), options=self.options)
+                    # (copies made in the replica: a captured tensor has no replica device)
+                    return ctx.all_reduce(SUM, [tf.identity(t) for t in g], options=self.options)
 
                 return self.strategy.run(replica, args=tuple(gs))
 
