@@ -11,9 +11,11 @@ max |a - ref| / max |ref|.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,6 +97,89 @@ CASES: list[tuple[str, Callable[[], Any], Any, bool, Any, bool]] = [
 ]
 
 
+OWN_TEST = "tests/parity/test_mutation_kills.py"
+MUTATION_RESULTS = Path(__file__).resolve().parent.parent / "docs" / "mutation_results.json"
+
+
+def mutation_section(path: Path = MUTATION_RESULTS) -> list[str]:
+    """The mutation-testing table from docs/mutation_results.json (written by
+    tools/mutation.py; the dispositions of the survivors are written there by hand)."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    disp: dict[str, dict[str, str]] = data.get("dispositions", {})
+    st = data.get("settings", {})
+    lines = [
+        "## Mutation testing",
+        "",
+        "How strong are the tests of the backends' formula modules? `tools/mutation.py` plants "
+        "one small bug at a time (an operator, a comparison, a constant, a dropped keyword "
+        "argument or call...) in a copy of the module and runs the module's tests "
+        "([rules](mutation.md)); a mutant is killed when a test fails, errors or times out. "
+        "Each module is measured on a sample of its mutants (column *sampled/all*; the budget "
+        f"of a run sets the size), drawn with seed {st.get('seed', '?')} "
+        f"(`{st.get('sample_rule', '')}`): the rates are the sample's, not every mutant's. "
+        "Hypothesis profile: "
+        f"{st.get('hypothesis_profile', '?')}. Survivors are listed under the table with "
+        "their disposition: *equivalent* (no input the engine can reach tells it apart; not "
+        "counted), *killed* (by a suite test outside the module's selection, named) or "
+        "*open* (a gap, with the reason). *Killed by new tests* counts the mutants "
+        "killed by tests/parity/test_mutation_kills.py (written for the survivors of earlier "
+        "runs: in the module's selection since, or on a rerun of the survivor) plus the "
+        "*killed* dispositions.",
+        "",
+        "| module | mutants (sampled/all) | killed | killed by new tests | open | "
+        "equivalent | kill rate | source | seconds (clean run, all) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    survivors: list[str] = []
+    for mod, e in data.get("modules", {}).items():
+        rows = e["mutants"]
+        killed = new = equiv = open_ = 0
+        for r in rows:
+            if r["status"] in ("killed", "timeout", "crashed"):
+                if (r.get("killed_by") or "").startswith(OWN_TEST):
+                    new += 1  # by a test written for the survivors of an earlier run
+                else:
+                    killed += 1
+                continue
+            d = disp.get(f"{mod}#{r['key']}", {})
+            kind = d.get("status", "open")
+            equiv += kind == "equivalent"
+            new += kind == "killed"  # by a test outside the selection (named in the reason)
+            open_ += kind == "open"
+            survivors.append(
+                f"| {mod} | {r['line']} | {r['op']} | `{r['before'][:70]}` → "
+                f"`{r['after'][:70]}` | {kind} | {d.get('reason', '')} |"
+            )
+        counted = len(rows) - equiv
+        rate = (killed + new) / counted if counted else 1.0
+        wall = f"{e['wall_seconds']:.0f}" if e.get("wall_seconds") else "—"
+        partial = f" ({e['partial']})" if e.get("partial") else ""
+        lines.append(
+            f"| {e['module']} | {len(rows)}/{e['total_mutants']}{partial} | {killed} | {new} | "
+            f"{open_} | {equiv} | **{100 * rate:.0f}%** | {e['source_rev']}, {e['run']} | "
+            f"{e['clean_seconds']:.0f}, {wall} |"
+        )
+    lines += [
+        "",
+        "Kill rate = (killed + killed by new tests) / (sampled − equivalent). Seconds: the "
+        "clean run of the module's tests, and the whole module (two mutants at a time, on a "
+        "shared 2-core machine under `nice -n 15`).",
+        "",
+    ]
+    if survivors:
+        lines += [
+            "Survivors:",
+            "",
+            "| module | line | operator | change | disposition | why |",
+            "|---|---|---|---|---|---|",
+            *survivors,
+            "",
+        ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs/parity.md")
@@ -153,6 +238,7 @@ def main() -> None:
         "gradient, on drawn configurations: [parity_oracles](parity_oracles.md), with the "
         "defects they found.",
         "",
+        *mutation_section(),
     ]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
