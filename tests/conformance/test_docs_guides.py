@@ -24,6 +24,9 @@ PRELUDE = "import duallearn as dl\nimport numpy as np\n"
 # (page, start of the block's first line) -> why it is not run.
 NOT_RUN = {
     ("applications.md", "import duallearn as dl"): "downloads ImageNet weights (no network in CI)",
+    ("distributed.md", "import tensorflow as tf"): "logical devices must be made before "
+    "TensorFlow's first operation, which this test process ran long ago (the same set-up runs in "
+    "a fresh process in tests/distributed/test_data_parallel.py, mode 'mirrored')",
     ("export.md", 'result = model.export("model.onnx", format="onnx")'): "fragment: `model`",
     (
         "layers.md",
