@@ -526,8 +526,6 @@ def celu(x: Any, alpha: float = 1.0) -> torch.Tensor:
     return F.celu(_t(x), alpha)
 
 
-
-
 def selu_native(x: torch.Tensor) -> torch.Tensor:
     """``scale·(x if x ≥ 0 else α(eˣ − 1))`` (``F.selu``'s value) with the derivative
     ``scale`` at x = 0, as TensorFlow's ``SeluGrad`` (Keras): ``F.selu`` differentiates
