@@ -26,8 +26,6 @@ import time
 import traceback
 from typing import Any
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -78,165 +76,6 @@ def build_duallearn(wl: Any, d: Any, engine: str, policy: str) -> tuple[Any, Any
     return epoch, predict, got
 
 
-def build_torch_bf16(wl: Any, d: Any) -> tuple[Any, Any]:
-    """The anchors' torch loop with forward + loss under CPU bfloat16 autocast."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    x = d.x
-    model: nn.Module
-    if d.workload == "mlp":
-        model = nn.Sequential(
-            nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
-        )
-    elif d.workload == "cnn":
-        model = nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(64 * 8 * 8, 128),
-            nn.ReLU(),
-            nn.Linear(128, 10),
-        )
-        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    else:
-
-        class LSTMNet(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.lstm, self.fc = nn.LSTM(32, 128, batch_first=True), nn.Linear(128, 10)
-
-            def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return self.fc(self.lstm(x)[1][0][-1])
-
-        model = LSTMNet()
-    bs, pbs = d.bs, wl.PRED_BS
-    batches = [
-        (torch.from_numpy(x[i : i + bs]), torch.from_numpy(d.y[i : i + bs]))
-        for i in range(0, d.n, bs)
-    ]
-    pbatches = [torch.from_numpy(x[i : i + pbs]) for i in range(0, d.n, pbs)]
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    lossf = nn.CrossEntropyLoss()
-
-    def epoch() -> None:
-        model.train()
-        for xb, yb in batches:
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = lossf(model(xb), yb)
-            loss.backward()
-            opt.step()
-        loss.item()
-
-    def predict() -> Any:
-        model.eval()
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            return np.concatenate([model(xb).float().numpy() for xb in pbatches])
-
-    return epoch, predict
-
-
-def build_tf_bf16(wl: Any, d: Any) -> tuple[Any, Any]:
-    """The anchors' TF loop (hand-written Adam, one tf.function step) computing in bfloat16:
-    the batch and the float32 variables are cast inside the step, the logits cast back."""
-    import tensorflow as tf
-
-    init = np.random.default_rng(1)
-    workload, shape, cdt = d.workload, d.shape, tf.bfloat16
-
-    def var(*shape: int) -> tf.Variable:
-        lim = np.sqrt(6.0 / (shape[-2] * int(np.prod(shape[:-2] or [1])) + shape[-1]))
-        return tf.Variable(init.uniform(-lim, lim, shape).astype(np.float32))
-
-    def zeros(n: int) -> tf.Variable:
-        return tf.Variable(tf.zeros([n]))
-
-    if workload == "mlp":
-        params = [var(784, 256), zeros(256), var(256, 256), zeros(256), var(256, 10), zeros(10)]
-    elif workload == "cnn":
-        params = [
-            var(3, 3, 3, 32),
-            zeros(32),
-            var(3, 3, 32, 64),
-            zeros(64),
-            var(4096, 128),
-            zeros(128),
-            var(128, 10),
-            zeros(10),
-        ]
-    else:
-        params = [var(32, 512), var(128, 512), zeros(512), var(128, 10), zeros(10)]
-
-    def net(x: tf.Tensor) -> tf.Tensor:
-        p = [tf.cast(v, cdt) for v in params]
-        x = tf.cast(x, cdt)
-        if workload == "mlp":
-            h = tf.nn.relu(x @ p[0] + p[1])
-            h = tf.nn.relu(h @ p[2] + p[3])
-            out = h @ p[4] + p[5]
-        elif workload == "cnn":
-            h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, p[0], 1, "SAME") + p[1]), 2, 2, "VALID")
-            h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(h, p[2], 1, "SAME") + p[3]), 2, 2, "VALID")
-            h = tf.nn.relu(tf.reshape(h, [-1, 4096]) @ p[4] + p[5])
-            out = h @ p[6] + p[7]
-        else:
-            W, U, b = p[0], p[1], p[2]
-            T = x.shape[1]
-            xw = tf.reshape(tf.reshape(x, [-1, 32]) @ W, [-1, T, 512]) + b
-            h = c = tf.zeros([tf.shape(x)[0], 128], cdt)
-            for t in range(T):  # unrolled in the graph, as the float32 loop
-                i, f, g, o = tf.split(xw[:, t] + h @ U, 4, axis=1)
-                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-                h = tf.sigmoid(o) * tf.tanh(c)
-            out = h @ p[3] + p[4]
-        return tf.cast(out, tf.float32)
-
-    m = [tf.Variable(tf.zeros_like(v)) for v in params]
-    s = [tf.Variable(tf.zeros_like(v)) for v in params]
-    t = tf.Variable(0.0)
-    b1, b2, eps, lr = 0.9, 0.999, 1e-7, 1e-3
-    sig = [tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None,), tf.int64)]
-
-    @tf.function(input_signature=sig)
-    def step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(yb, net(xb)))
-        grads = tape.gradient(loss, params)
-        t.assign_add(1.0)
-        a = lr * tf.sqrt(1 - b2**t) / (1 - b1**t)
-        for g, v, mm, ss in zip(grads, params, m, s, strict=True):
-            mm.assign(b1 * mm + (1 - b1) * g)
-            ss.assign(b2 * ss + (1 - b2) * g * g)
-            v.assign_sub(a * mm / (tf.sqrt(ss) + eps))
-        return loss
-
-    @tf.function(input_signature=sig[:1])
-    def fwd(xb: tf.Tensor) -> tf.Tensor:
-        return net(xb)
-
-    bs, pbs = d.bs, wl.PRED_BS
-    batches = [
-        (tf.constant(d.x[i : i + bs]), tf.constant(d.y[i : i + bs])) for i in range(0, d.n, bs)
-    ]
-    pbatches = [tf.constant(d.x[i : i + pbs]) for i in range(0, d.n, pbs)]
-
-    def epoch() -> None:
-        for xb, yb in batches:
-            loss = step(xb, yb)
-        float(loss)
-
-    def predict() -> Any:
-        return np.concatenate([fwd(xb).numpy() for xb in pbatches])
-
-    return epoch, predict
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("engine", choices=["torch", "tensorflow"])
@@ -250,17 +89,16 @@ def main() -> None:
     import _workloads as wl
 
     build_native: Any
-    build_native_bf16: Any
     if args.engine == "torch":
         import torch  # noqa: F401
 
         wl.set_threads_torch()
-        native, build_native, build_native_bf16 = "torch", wl.build_torch, build_torch_bf16
+        native, build_native = "torch", wl.build_torch
     else:
         import tensorflow  # noqa: F401
 
         wl.set_threads_tf()
-        native, build_native, build_native_bf16 = "tf", wl.build_tf, build_tf_bf16
+        native, build_native = "tf", wl.build_tf
 
     def timed(fn: Any) -> float:
         t = time.perf_counter()
@@ -285,7 +123,7 @@ def main() -> None:
                 return {"error": f"duallearn {policy}: {type(exc).__name__}: {str(exc)[:300]}"}
             fns[name], policies[name] = (e, p), got
         fns[native] = build_native(d)
-        fns[f"{native}_bf16"] = build_native_bf16(wl, d)
+        fns[f"{native}_bf16"] = build_native(d, bf16=True)
         predict = workload == "mlp"
         for name in (native, f"{native}_bf16"):
             fns[name][0]()  # warm-up (tracing)

@@ -112,8 +112,9 @@ def build_duallearn(d: Data, backend: str, jit_compile: Any = "auto") -> Fns:
 
 
 # --------------------------------------------------------------------------------- torch
-def build_torch(d: Data, compile_: bool = False) -> Fns:
-    """nn + optim, eager (the anchors' hand-written loop)."""
+def build_torch(d: Data, compile_: bool = False, bf16: bool = False) -> Fns:
+    """nn + optim, eager (the anchors' hand-written loop); ``bf16``: forward and loss under
+    CPU bfloat16 autocast (the mixed-bfloat16 table)."""
     import torch
     from torch import nn
 
@@ -168,19 +169,31 @@ def build_torch(d: Data, compile_: bool = False) -> Fns:
             opt.step()
         loss.item()
 
+    def epoch_bf16() -> None:
+        model.train()
+        for xb, yb in batches:
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = lossf(fwd(xb), yb)
+            loss.backward()
+            opt.step()
+        loss.item()
+
     pbatches = [torch.from_numpy(x[i : i + PRED_BS]) for i in range(0, d.n, PRED_BS)]
 
     def predict() -> Any:
         model.eval()
-        with torch.inference_mode():
-            return np.concatenate([fwd(xb).numpy() for xb in pbatches])
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return np.concatenate([fwd(xb).float().numpy() for xb in pbatches])
 
-    return epoch, predict
+    return (epoch_bf16 if bf16 else epoch), predict
 
 
 # ---------------------------------------------------------------------------- tensorflow
-def build_tf(d: Data, xla: bool = False) -> Fns:
-    """tf.Module variables, GradientTape, hand-written Adam, one tf.function per step."""
+def build_tf(d: Data, xla: bool = False, bf16: bool = False) -> Fns:
+    """tf.Module variables, GradientTape, hand-written Adam, one tf.function per step;
+    ``bf16``: the batch and the float32 variables cast to bfloat16 inside the step, the
+    logits cast back (the mixed-bfloat16 table)."""
     import tensorflow as tf
 
     set_threads_tf()
@@ -221,7 +234,12 @@ def build_tf(d: Data, xla: bool = False) -> Fns:
                 self.p = [var(32, 512), var(128, 512), zeros(512), var(128, 10), zeros(10)]
 
         def __call__(self, x: tf.Tensor) -> tf.Tensor:
-            p = self.p
+            if not bf16:
+                return self.run(x, self.p)
+            out = self.run(tf.cast(x, tf.bfloat16), [tf.cast(v, tf.bfloat16) for v in self.p])
+            return tf.cast(out, tf.float32)
+
+        def run(self, x: tf.Tensor, p: list[Any]) -> tf.Tensor:
             if workload == "mlp":
                 h = tf.nn.relu(x @ p[0] + p[1])
                 h = tf.nn.relu(h @ p[2] + p[3])
@@ -238,7 +256,7 @@ def build_tf(d: Data, xla: bool = False) -> Fns:
             W, U, b = p[0], p[1], p[2]
             T = x.shape[1]
             xw = tf.reshape(tf.reshape(x, [-1, 32]) @ W, [-1, T, 512]) + b  # all steps at once
-            h = c = tf.zeros([tf.shape(x)[0], 128])
+            h = c = tf.zeros([tf.shape(x)[0], 128], x.dtype)
             for t in range(T):  # unrolled in the graph
                 i, f, g, o = tf.split(xw[:, t] + h @ U, 4, axis=1)
                 c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
