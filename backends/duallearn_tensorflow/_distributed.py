@@ -452,16 +452,7 @@ def broadcast_state(rt: Any, optimizer: bool) -> None:
     group: TFGroup = rt._group
     if group.size == 1:
         return
-    seen: dict[int, Any] = {}
-    for w in rt.graph.weights:
-        v = w.native_for(rt.backend_name)
-        if v is not None:
-            seen.setdefault(id(v), v)
-    if optimizer and rt._opt is not None:
-        for vs in rt._opt.slots.values():
-            for v in vs:
-                seen.setdefault(id(v), v)
-    variables = list(seen.values())
+    variables = rt._state_tensors(optimizer)
     by_dtype: dict[str, list[Any]] = {}
     for v in variables:
         by_dtype.setdefault(v.dtype.name, []).append(v)

@@ -365,16 +365,8 @@ class TorchRuntime(NativeRuntime):
         group = self._group
         if group is None:
             return
-        seen: dict[int, torch.Tensor] = {}
-        for w in self.graph.weights:
-            t = w.native_for(self.backend_name)
-            if t is not None:
-                seen.setdefault(id(t), t)
-        if optimizer and self._opt is not None:
-            for ts in self._opt.slots.values():
-                for t in ts:
-                    seen.setdefault(id(t), t)
-        group.broadcast_tensors_([t.data for t in seen.values()], "broadcast of the weights")
+        tensors = [t.data for t in self._state_tensors(optimizer)]
+        group.broadcast_tensors_(tensors, "broadcast of the weights")
         if optimizer and self._opt is not None:
             self._opt.iterations = int(group.broadcast(self._opt.iterations))
 

@@ -122,6 +122,20 @@ class NativeRuntime(Runtime):
             total = term if total is None else total + term
         return self._with_penalties(total), parts
 
+    def _state_tensors(self, optimizer: bool) -> list[Any]:
+        """Every native variable of the graph once and, with ``optimizer``, the optimizer's
+        slots: what every process of a data-parallel run takes from process 0."""
+        seen: dict[int, Any] = {}
+        for w in self.graph.weights:
+            t = w.native_for(self.backend_name)
+            if t is not None:
+                seen.setdefault(id(t), t)
+        if optimizer and self._opt is not None:
+            for ts in self._opt.slots.values():
+                for t in ts:
+                    seen.setdefault(id(t), t)
+        return list(seen.values())
+
     def _share(
         self, loss: Any, parts: list[Any], share: Any, copies: Any = 1
     ) -> tuple[Any, Any, list[Any]]:
