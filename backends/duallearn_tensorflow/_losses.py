@@ -178,6 +178,14 @@ def _poisson(y: tf.Tensor, p: tf.Tensor, o: dict[str, Any]) -> tf.Tensor:
     return tf.reduce_mean(p - y * tf.math.log(p + _c(EPSILON, p)), axis=-1)
 
 
+def expand_rank_1(values: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+    """Keras's ``squeeze_or_expand_to_same_rank(values, w)`` (``expand_rank_1=True``), as
+    duallearn_torch's: rank-1 values weighted by ``(B, 1)`` weights become ``(B, 1)``."""
+    if values.shape.rank == 1 and w.shape.rank == 2 and w.shape[-1] == 1:
+        return values[:, None]
+    return values
+
+
 def align_weight(w: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
     while w.shape.rank > values.shape.rank and w.shape[-1] == 1:
         w = tf.squeeze(w, -1)
@@ -195,12 +203,16 @@ def apply_mask(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> Any:
     m = tf.cast(mask, values.dtype)
     if reduction in ("sum_over_batch_size", "mean"):
         m = m * tf.math.divide_no_nan(tf.cast(tf.size(m), values.dtype), tf.reduce_sum(m))
-    return m if sw is None else align_weight(sw, m) * m
+    if sw is None:
+        return m
+    m = expand_rank_1(m, sw)
+    return align_weight(sw, m) * m
 
 
 def reduce(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> tf.Tensor:
     sw = apply_mask(values, sw, reduction)
     if sw is not None:
+        values = expand_rank_1(values, sw)
         values = values * align_weight(sw, values)
     if reduction == "none":
         return values

@@ -180,6 +180,15 @@ def _poisson(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tenso
     return (p - y * torch.log(p + EPSILON)).mean(dim=-1)
 
 
+def expand_rank_1(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Keras's ``squeeze_or_expand_to_same_rank(values, w)`` (``expand_rank_1=True``):
+    rank-1 values weighted by ``(B, 1)`` weights take the trailing 1, so ``"none"`` returns
+    ``(B, 1)`` as Keras does; other values unchanged (``align_weight`` then fits ``w``)."""
+    if values.dim() == 1 and w.dim() == 2 and w.shape[-1] == 1:
+        return values.unsqueeze(-1)
+    return values
+
+
 def align_weight(w: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     while w.dim() > values.dim() and w.shape[-1] == 1:
         w = w.squeeze(-1)
@@ -198,15 +207,18 @@ def apply_mask(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) ->
     m = mask.to(values.dtype)
     if reduction in ("sum_over_batch_size", "mean"):
         m = m * (m.numel() / torch.clamp(m.sum(), min=1.0))
-    return m if sw is None else align_weight(sw, m) * m
+    if sw is None:
+        return m
+    m = expand_rank_1(m, sw)
+    return align_weight(sw, m) * m
 
 
 def reduce(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> torch.Tensor:
     """Keras's reductions (see duallearn/losses/_loss.py), after ``apply_mask``."""
     sw = apply_mask(values, sw, reduction)
     if sw is not None:
-        w = align_weight(sw, values)
-        values = values * w
+        values = expand_rank_1(values, sw)
+        values = values * align_weight(sw, values)
     if reduction == "none":
         return values
     total = values.sum()

@@ -47,8 +47,9 @@ class TestActivations:
     @pytest.mark.parametrize("backend", BACKENDS)
     def test_dense_activation_float64_rank_3_matches_numpy(self, name, backend):
         x = np.random.default_rng(3).standard_normal((2, 3, 6))
-        check_layer(lambda: dl.layers.Dense(4, activation=name), x, dtype="float64",
-                    backends=[backend])
+        check_layer(
+            lambda: dl.layers.Dense(4, activation=name), x, dtype="float64", backends=[backend]
+        )
 
 
 class TestLosses:
@@ -59,13 +60,9 @@ class TestLosses:
     # (B,) values times (B, 1) weights broadcast to (B, B)). Other tests give weights of the
     # values' rank. Keras squeezes them (squeeze_or_expand_to_same_rank).
     @pytest.mark.parametrize("reduction", [
-        "sum_over_batch_size", "sum", "mean_with_sample_weight",
-        pytest.param("none", marks=pytest.mark.xfail(strict=True, reason=(
-            "defect found here: Keras expands rank-1 values to the weights' rank "
-            "(squeeze_or_expand_to_same_rank, expand_rank_1=True) and returns (5, 1); ours "
-            "returns (5,), the same numbers"))),
+        "sum_over_batch_size", "sum", "mean_with_sample_weight", "none",
     ])  # fmt: skip
-    @pytest.mark.parametrize("backend", BACKENDS)
+    @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_sample_weight_with_a_trailing_1_matches_keras(self, backend, reduction):
         import tensorflow as tf
 
@@ -78,13 +75,70 @@ class TestLosses:
             want = np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
         finally:
             keras.config.set_floatx("float32")
-        with dl.use_backend(backend):
-            spec = dl.losses.MeanSquaredError(reduction=reduction)
-            got = dl.ops.convert_to_numpy(spec(dl.ops.convert_to_tensor(y),
-                                               dl.ops.convert_to_tensor(p),
-                                               dl.ops.convert_to_tensor(sw)))
-        assert_close(f"mse {reduction}, weights (5, 1) on {backend} vs Keras", got, want,
-                     "float64", "forward")
+        spec = dl.losses.MeanSquaredError(reduction=reduction)
+        if backend == "numpy reference":  # numpy arrays in: the reference computes
+            got = np.asarray(spec(y, p, sw))
+        else:
+            with dl.use_backend(backend):
+                got = dl.ops.convert_to_numpy(
+                    spec(
+                        dl.ops.convert_to_tensor(y),
+                        dl.ops.convert_to_tensor(p),
+                        dl.ops.convert_to_tensor(sw),
+                    )
+                )
+        assert_close(
+            f"mse {reduction}, weights (5, 1) on {backend} vs Keras",
+            got,
+            want,
+            "float64",
+            "forward",
+        )
+
+    # The same rank rule where the values carry a mask (ignore_class): Keras expands the
+    # (5,) mask to the (5, 1) weights' rank before folding it in (apply_mask), so "none"
+    # gives (5, 1) here too and the mean reductions divide by the kept entries.
+    @pytest.mark.parametrize("reduction", [
+        "sum_over_batch_size", "sum", "mean_with_sample_weight", "none",
+    ])  # fmt: skip
+    @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
+    def test_ignore_class_with_a_trailing_1_weight_matches_keras(self, backend, reduction):
+        import tensorflow as tf
+
+        rng = np.random.default_rng(5)
+        y = np.array([0, 2, 1, 2, 3])
+        p = rng.standard_normal((5, 4))
+        sw = rng.uniform(0.5, 2.0, (5, 1))
+        keras.config.set_floatx("float64")
+        try:
+            k = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=2, reduction=reduction, dtype="float64"
+            )
+            want = np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
+        finally:
+            keras.config.set_floatx("float32")
+        assert want.shape == ((5, 1) if reduction == "none" else ())
+        spec = dl.losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=2, reduction=reduction
+        )
+        if backend == "numpy reference":
+            got = np.asarray(spec(y, p, sw))
+        else:
+            with dl.use_backend(backend):
+                got = dl.ops.convert_to_numpy(
+                    spec(
+                        dl.ops.convert_to_tensor(y),
+                        dl.ops.convert_to_tensor(p),
+                        dl.ops.convert_to_tensor(sw),
+                    )
+                )
+        assert_close(
+            f"scce ignore_class {reduction}, weights (5, 1) on {backend} vs Keras",
+            got,
+            want,
+            "float64",
+            "forward",
+        )
 
 
 class TestNormalization:
@@ -95,9 +149,11 @@ class TestNormalization:
     # position is unmasked (n − 1 < 1), which no other test feeds. One unmasked position and
     # none at all: the moving statistics stay finite and match the numpy reference
     # (``max(n − 1, 1)``) on every engine.
-    @pytest.mark.parametrize("ids", [[[3, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]],
-                                     [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]],
-                             ids=["one-unmasked", "all-masked"])
+    @pytest.mark.parametrize(
+        "ids",
+        [[[3, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]],
+        ids=["one-unmasked", "all-masked"],
+    )
     @pytest.mark.parametrize("backend", BACKENDS)
     def test_masked_unbiased_moving_variance_of_one_value(self, ids, backend):
         L = dl.layers
@@ -115,8 +171,9 @@ class TestNormalization:
         model._get_runtime().forward([ids], training=True)
         bn = model.layers[1]
         want = bn.reference_moving_update(w[1:], w[0][ids], ids != 0)
-        for name, got, ref in zip(("moving_mean", "moving_variance"), model.get_weights()[3:],
-                                  want, strict=True):
+        for name, got, ref in zip(
+            ("moving_mean", "moving_variance"), model.get_weights()[3:], want, strict=True
+        ):
             assert np.all(np.isfinite(got)), f"{backend} {name}: {got}"
             assert_close(f"{backend} masked unbiased {name}", got, ref, "float64", "forward")
 
@@ -142,13 +199,14 @@ class TestNormalization:
         bn = model.layers[1]
         x, mask = w[0][ids], ids != 0
         ref = bn.reference_masked(w[1:], x, mask, training=True)
-        assert_close(f"{backend} masked BN(axis=1) forward vs numpy", out, ref, "float64",
-                     "forward")
+        assert_close(
+            f"{backend} masked BN(axis=1) forward vs numpy", out, ref, "float64", "forward"
+        )
         want = bn.reference_moving_update(w[1:], x, mask)
-        for name, got, r in zip(("moving_mean", "moving_variance"), model.get_weights()[3:],
-                                want, strict=True):
+        for name, got, r in zip(
+            ("moving_mean", "moving_variance"), model.get_weights()[3:], want, strict=True
+        ):
             assert_close(f"{backend} masked BN(axis=1) {name}", got, r, "float64", "forward")
-
 
 
 class TestRecurrent:
@@ -164,8 +222,9 @@ class TestRecurrent:
         L = dl.layers
         rate, n = 0.5, 4000
         with dl.use_backend(backend):
-            layer = L.SimpleRNN(1, activation="linear", use_bias=False, dropout=rate,
-                                recurrent_dropout=rate)
+            layer = L.SimpleRNN(
+                1, activation="linear", use_bias=False, dropout=rate, recurrent_dropout=rate
+            )
             model = dl.Sequential([L.Input((3, 1)), layer])
             model.set_weights([np.ones((1, 1)), np.ones((1, 1))])
             x = np.zeros((n, 3, 1), np.float32)

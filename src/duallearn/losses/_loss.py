@@ -6,7 +6,8 @@ with sample weights ``w`` (broadcast to ``l``) reduces as Keras 3 does:
 * ``"sum_over_batch_size"`` (default, alias ``"mean"``): ``Σ(w·l) / size(l)`` (weights are
   *not* renormalised: torch's class-weighted ``mean`` divides by ``Σw`` instead);
 * ``"mean_with_sample_weight"``: ``Σ(w·l) / Σw`` (0 when every weight is 0: Keras's divide_no_nan);
-* ``"sum"``: ``Σ(w·l)``; ``"none"``: ``w·l``.
+* ``"sum"``: ``Σ(w·l)``; ``"none"``: ``w·l`` (rank-1 values with ``(B, 1)`` weights give
+  ``(B, 1)``: Keras expands the values to the weights' rank).
 
 A loss whose ``call`` returns a scalar ``s`` reduces to ``s`` (Keras: the reduction of a
 scalar is itself); with sample weights, to ``reduce(w·s)``.
@@ -347,6 +348,15 @@ def check_serializable(loss: Loss, config: dict[str, Any]) -> None:
         )
 
 
+def _expand_rank_1(values: np.ndarray, w: Any) -> np.ndarray:
+    """Keras's ``squeeze_or_expand_to_same_rank(values, w)`` (``expand_rank_1=True``):
+    rank-1 values weighted by ``(B, 1)`` weights take the trailing 1 (``"none"`` returns
+    ``(B, 1)``); other values unchanged (``_align_weight`` then fits ``w``)."""
+    if values.ndim == 1 and np.ndim(w) == 2 and np.shape(w)[-1] == 1:
+        return values[:, None]
+    return values
+
+
 def _align_weight(w: np.ndarray, values: np.ndarray) -> np.ndarray:
     w = np.asarray(w, dtype=values.dtype)
     while w.ndim > values.ndim and w.shape[-1] == 1:
@@ -370,6 +380,7 @@ def apply_mask(
         m = m * (m.size / valid if valid else 0.0)
     if sample_weight is None:
         return m
+    m = _expand_rank_1(m, sample_weight)
     return _align_weight(sample_weight, m) * m
 
 
@@ -379,6 +390,7 @@ def reduce_values(
     """Apply sample weights and a Keras reduction (numpy)."""
     values = np.asarray(values)
     if sample_weight is not None:
+        values = _expand_rank_1(values, sample_weight)
         w = _align_weight(sample_weight, values)
         shape = np.broadcast_shapes(values.shape, w.shape)
         w = np.broadcast_to(w, shape)
