@@ -194,13 +194,17 @@ def align_weight(w: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
     return tf.cast(w, values.dtype)
 
 
-def apply_mask(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> Any:
-    """Keras's ``apply_mask`` of the mask a formula set on its values (``LOSS_MASK``), as
-    duallearn_torch's: ``mask·total/valid`` (divide_no_nan) for the mean reductions."""
-    mask = getattr(values, LOSS_MASK, None)
-    if mask is None:
+def apply_mask(values: tf.Tensor, sw: tf.Tensor | None, reduction: str, mask: Any = None) -> Any:
+    """Keras's ``apply_mask`` of the mask a formula set on its values (``LOSS_MASK``) and the
+    output's Keras mask ``mask``, combined, as duallearn_torch's: ``mask·total/valid``
+    (divide_no_nan) for the mean reductions, folded in once."""
+    keep = getattr(values, LOSS_MASK, None)
+    if mask is not None:
+        mask = tf.cast(mask, tf.bool)
+        keep = mask if keep is None else tf.logical_and(keep, mask)
+    if keep is None:
         return sw
-    m = tf.cast(mask, values.dtype)
+    m = tf.cast(keep, values.dtype)
     if reduction in ("sum_over_batch_size", "mean"):
         m = m * tf.math.divide_no_nan(tf.cast(tf.size(m), values.dtype), tf.reduce_sum(m))
     if sw is None:
@@ -209,8 +213,10 @@ def apply_mask(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> Any:
     return align_weight(sw, m) * m
 
 
-def reduce(values: tf.Tensor, sw: tf.Tensor | None, reduction: str) -> tf.Tensor:
-    sw = apply_mask(values, sw, reduction)
+def reduce(values: tf.Tensor, sw: tf.Tensor | None, reduction: str, mask: Any = None) -> tf.Tensor:
+    """Keras's reductions (see duallearn/losses/_loss.py), after ``apply_mask`` (``mask``:
+    the output's Keras mask in fit / evaluate, None when unmasked)."""
+    sw = apply_mask(values, sw, reduction, mask)
     if sw is not None:
         values = expand_rank_1(values, sw)
         values = values * align_weight(sw, values)

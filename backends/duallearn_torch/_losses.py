@@ -197,14 +197,20 @@ def align_weight(w: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return w.to(values.dtype)
 
 
-def apply_mask(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> Any:
-    """Keras's ``apply_mask``: the mask a formula set on its values (``LOSS_MASK``) folded
-    into the sample weights: ``mask·total/valid`` for the mean reductions (the mean is then
-    over the kept entries; 0 when none is kept, Keras's divide_no_nan), ``mask`` otherwise."""
-    mask = getattr(values, LOSS_MASK, None)
-    if mask is None:
+def apply_mask(
+    values: torch.Tensor, sw: torch.Tensor | None, reduction: str, mask: Any = None
+) -> Any:
+    """Keras's ``apply_mask``: the mask a formula set on its values (``LOSS_MASK``) and the
+    output's Keras mask ``mask``, combined (Keras's ``in_mask & out_mask``), folded into the
+    sample weights once: ``mask·total/valid`` for the mean reductions (the mean is then over
+    the entries both keep; 0 when none is kept, Keras's divide_no_nan), ``mask`` otherwise."""
+    keep = getattr(values, LOSS_MASK, None)
+    if mask is not None:
+        mask = mask.to(torch.bool)
+        keep = mask if keep is None else keep & mask
+    if keep is None:
         return sw
-    m = mask.to(values.dtype)
+    m = keep.to(values.dtype)
     if reduction in ("sum_over_batch_size", "mean"):
         m = m * (m.numel() / torch.clamp(m.sum(), min=1.0))
     if sw is None:
@@ -213,9 +219,12 @@ def apply_mask(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) ->
     return align_weight(sw, m) * m
 
 
-def reduce(values: torch.Tensor, sw: torch.Tensor | None, reduction: str) -> torch.Tensor:
-    """Keras's reductions (see duallearn/losses/_loss.py), after ``apply_mask``."""
-    sw = apply_mask(values, sw, reduction)
+def reduce(
+    values: torch.Tensor, sw: torch.Tensor | None, reduction: str, mask: Any = None
+) -> torch.Tensor:
+    """Keras's reductions (see duallearn/losses/_loss.py), after ``apply_mask`` (``mask``:
+    the output's Keras mask in fit / evaluate, None when unmasked)."""
+    sw = apply_mask(values, sw, reduction, mask)
     if sw is not None:
         values = expand_rank_1(values, sw)
         values = values * align_weight(sw, values)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import duallearn as dl
+from duallearn.testing import assert_close
 
 from ..conftest import BACKENDS
 
@@ -83,3 +84,53 @@ def test_masked_training_matches_keras_fit(backend):
     np.testing.assert_allclose(oh.history["loss"], kh.history["loss"], rtol=1e-5)
     for a, b in zip(ours.get_weights(), km.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _sgd_run(lib, model, loss, x, y, train):
+    model.compile(optimizer=lib.optimizers.SGD(0.5), loss=loss)
+    before = model.evaluate(x, y, batch_size=5, verbose=0)
+    if not train:
+        return np.array([before])
+    history = model.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0)
+    after = model.evaluate(x, y, batch_size=5, verbose=0)
+    return np.array([before, *history.history["loss"], after])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("ignore_class", [None, 1])
+def test_output_mask_with_ignore_class_matches_keras_fit_and_evaluate(backend, ignore_class, dtype):
+    """Keras combines the output's mask with ignore_class's (``in_mask & out_mask``) and
+    rescales the weights once by total/valid with divide_no_nan: evaluate, the fit History
+    and evaluate after it equal Keras's (float32). In float64, evaluate alone, at the loss
+    row's 1e-12: it catches a ``valid + 1e-7`` divisor (relative error 1e-7/valid) that
+    float32 cannot see (training trajectories drift ~1e-9 apart in float64 over two epochs
+    of SGD, Keras's float64 LSTM rounding its own way)."""
+    x, y = data(1)
+    x[0, 1:] = 0  # a sequence with one valid step
+    train = dtype == "float32"
+    loss_args = {"from_logits": True, "ignore_class": ignore_class}
+    keras.config.set_floatx(dtype)  # the policy too: Keras caches its first one
+    keras.config.set_dtype_policy(dtype)
+    try:
+        km = tagger(keras)
+        w0 = km.get_weights()
+        want = _sgd_run(
+            keras, km, keras.losses.SparseCategoricalCrossentropy(**loss_args), x, y, train
+        )
+    finally:
+        keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy("float32")
+    assert w0[0].dtype == dtype, f"Keras built {w0[0].dtype} weights, not {dtype}"
+    dl.config.set_floatx(dtype)
+    ours = tagger(dl)
+    ours.set_weights(w0)
+    got = _sgd_run(dl, ours, dl.losses.SparseCategoricalCrossentropy(**loss_args), x, y, train)
+    assert_close(
+        f"masked tagger, ignore_class={ignore_class}, {dtype} on {backend}: "
+        + ("evaluate, fit History, evaluate" if train else "evaluate")
+        + " vs Keras",
+        got,
+        want,
+        dtype,
+        "loss" if dtype == "float64" else "forward",
+    )

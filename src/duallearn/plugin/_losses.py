@@ -114,11 +114,16 @@ class LossFn:
         self.reduction = reduction
         self._targets = _unchanged if formula in SPARSE_TARGETS else self.align_targets
 
-    def __call__(self, y: Any, p: Any, sw: Any) -> Any:
+    def __call__(self, y: Any, p: Any, sw: Any, mask: Any = None) -> Any:
+        """The reduced loss; ``mask``: the output's Keras mask (fit / evaluate), combined
+        with the formula's own (``ignore_class``) and folded into the weights once, as
+        Keras's ``Loss.__call__`` (``in_mask & out_mask``, then ``apply_mask``)."""
         values = self.per_sample(y, p)
         if self.custom:
             check_values(self.spec, self.ops.shape(values), None if sw is None else _shape(sw))
-        return self.reduce(values, sw, self.reduction)
+        if mask is None:
+            return self.reduce(values, sw, self.reduction)
+        return self.reduce(values, sw, self.reduction, mask)
 
     def per_sample(self, y: Any, p: Any) -> Any:
         """Per-sample values (Keras squeezes/expands a trailing axis of size 1 first)."""
@@ -153,7 +158,7 @@ class LossFn:
         raise NotImplementedError
 
     @staticmethod
-    def reduce(values: Any, sw: Any, reduction: str) -> Any:
+    def reduce(values: Any, sw: Any, reduction: str, mask: Any = None) -> Any:
         raise NotImplementedError
 
 
@@ -175,8 +180,10 @@ def loss_fn_class(namespace: Mapping[str, Any], ops: Any = None) -> type[LossFn]
     """A backend's :class:`LossFn` from the functions its module defines (it passes
     ``globals()``): the formulas named in :data:`LOSS_FORMULAS`, ``align_targets(y, p)``
     (``y`` cast to ``p``'s dtype, a trailing axis of size 1 squeezed or expanded to ``p``'s
-    rank, as Keras does) and ``reduce(values, sample_weight, reduction)`` (Keras's reductions,
-    see duallearn/losses/_loss.py); ``ops``: the backend's ``dl.ops`` module, which runs custom
+    rank, as Keras does) and ``reduce(values, sample_weight, reduction, mask=None)`` (Keras's
+    reductions, see duallearn/losses/_loss.py; ``mask``: an output's Keras mask, given only
+    for masked outputs, combined with the values' own mask and folded into the weights once,
+    Keras's ``apply_mask``); ``ops``: the backend's ``dl.ops`` module, which runs custom
     losses and registers the class for losses called by hand on this backend's tensors."""
     hooks = formula_table(namespace, {"align_targets": "align_targets", "reduce": "reduce"})
     body = {

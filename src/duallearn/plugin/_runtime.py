@@ -11,7 +11,9 @@ framework calls, as small hooks:
 * ``loss_fn_class`` (its ``LossFn(loss)``, callable ``(y, p, sample_weight) -> scalar``);
 * ``metric_delta`` (``staticmethod``: a metric's additive state change on one batch) and
   ``_detach(t)`` (outputs as metrics read them; default: unchanged);
-* ``_mask_weight(sw, mask, dtype, rescale)``: Keras's ``apply_mask`` in native ops;
+* ``_mask_weight(sw, mask, dtype, rescale)``: Keras's ``apply_mask`` in native ops, for the
+  metric weights (``rescale`` False; the losses fold an output's mask in themselves:
+  ``LossFn(y, p, sw, mask)``);
 * ``_zero_loss(p)``: a zero scalar of ``p``'s dtype;
 * ``_to_numpy(t)``: a native tensor (gradient) as numpy.
 
@@ -111,12 +113,10 @@ class NativeRuntime(Runtime):
             if fn is None:
                 parts.append(self._zero_loss(p))
                 continue
-            mask = self._output_mask(len(parts))
-            if mask is not None:  # Keras: masked entries weigh 0, the mean is over valid ones
-                sw = self._mask_weight(
-                    sw, mask, p.dtype, fn.reduction in ("sum_over_batch_size", "mean")
-                )
-            l = fn(y, p, sw)
+            # Keras: masked entries weigh 0, the mean is over the valid ones. The loss folds
+            # the output's mask in, together with its own (ignore_class): one mask, one
+            # total/valid rescale (divide_no_nan), as Keras's Loss.__call__
+            l = fn(y, p, sw, self._output_mask(len(parts)))
             parts.append(l)
             term = l if w == 1.0 else w * l
             total = term if total is None else total + term
