@@ -244,7 +244,7 @@ def test_callback_hooks_and_params(backend):
             calls.append(("test_batch", batch, sorted(logs)))
 
         def on_predict_batch_end(self, batch, logs=None):
-            calls.append(("predict_batch", batch, logs["outputs"][0].shape))
+            calls.append(("predict_batch", batch, logs["outputs"].shape))
 
     m = model()
     m.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[Recorder()])

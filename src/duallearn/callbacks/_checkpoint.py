@@ -50,6 +50,26 @@ def restore_checkpoint(model: Any, path: str) -> dict[str, Any]:
     return training
 
 
+class BatchCount:
+    """Keras's count of the batches trained since the last save, from the indices
+    ``on_train_batch_end`` receives: under ``compile(steps_per_execution=k)`` one call covers
+    ``k`` batches. An index not above the last one starts a new epoch."""
+
+    def __init__(self) -> None:
+        self.since = 0
+        self.last: int | None = None
+
+    def due(self, batch: int, every: int) -> bool:
+        """Count up to ``batch``; True (and restart) once ``every`` batches are counted."""
+        new_epoch = self.last is None or batch <= self.last
+        self.since += batch + 1 if new_epoch else batch - (self.last or 0)
+        self.last = batch
+        if self.since >= every:
+            self.since = 0
+            return True
+        return False
+
+
 class ModelCheckpoint(Callback):
     """Save the model (or its weights) at the end of epochs.
 
@@ -90,7 +110,7 @@ class ModelCheckpoint(Callback):
         self.save_freq = save_freq
         self._wants_batch_logs = save_freq != "epoch"
         self.best = initial_value_threshold
-        self._batches = 0
+        self._batches = BatchCount()
         self._epoch = 0
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
@@ -103,8 +123,7 @@ class ModelCheckpoint(Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         if self.save_freq == "epoch":
             return
-        self._batches += 1
-        if self._batches % self.save_freq == 0:
+        if self._batches.due(batch, self.save_freq):
             self._save(self._epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
@@ -196,7 +215,7 @@ class BackupAndRestore(Callback):
             )
         self.save_freq = save_freq
         self._wants_batch_logs = False
-        self._seen = 0
+        self._seen = BatchCount()
         self.backup_dir = os.fspath(backup_dir)
         self.delete_checkpoint = delete_checkpoint
         self.double_checkpoint = double_checkpoint
@@ -217,10 +236,8 @@ class BackupAndRestore(Callback):
             self.model._resume_batch = int(state.get("batch", 0))
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        if self.save_freq != "epoch":
-            self._seen += 1
-            if self._seen % self.save_freq == 0:
-                self._save()
+        if self.save_freq != "epoch" and self._seen.due(batch, self.save_freq):
+            self._save()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self._save()

@@ -20,6 +20,7 @@ from ..errors import ConfigError, NotBuiltError, ShapeError
 from ..layers._input import SymbolicTensor
 from ..layers._layer import REGISTRY, Layer, Weight
 from ..plugin import Runtime, TrainSpec, backend_name, check_portable, get_backend
+from ._adapter import positive
 from ._functional import Graph, trace
 from ._host import HostPrefix, is_host
 from ._host import split as split_host
@@ -295,7 +296,10 @@ class Model(OnBatchMixin, StepsMixin, TrainingMixin, Layer):
         ``jit_compile=True`` compiles the default step with XLA (TensorFlow) or
         ``torch.compile`` (torch), and an overridden step too, as Keras does
         (docs/custom_training.md); with ``run_eagerly=True`` it is disabled, with Keras's
-        warning."""
+        warning. ``steps_per_execution=k``: the callbacks' batch hooks run once per ``k``
+        steps, at the batches Keras 3 (TensorFlow) calls them (``models/_execution.py``);
+        the numbers are those of ``k=1``."""
+        steps_per_execution = positive("steps_per_execution", steps_per_execution)
         optimizer = _optimizers.get(optimizer)
         _check_compile_names(loss, metrics, weighted_metrics)  # before anything changes
         if jit_compile is True and run_eagerly:  # Keras's rule and warning
@@ -314,6 +318,7 @@ class Model(OnBatchMixin, StepsMixin, TrainingMixin, Layer):
             "weighted_metrics": weighted_metrics,
             "jit_compile": jit_compile,
             "run_eagerly": bool(run_eagerly),
+            "steps_per_execution": steps_per_execution,
         }
         self._train_spec = None
         self._trainable_warned = False

@@ -28,6 +28,7 @@ from ..distribution import _replicas
 from ..errors import ConfigError, DataError, TrainingError
 from ..plugin import StepNoise
 from . import _adapter, _nonfinite
+from ._execution import Executions
 from ._progress import Progress, resolve_verbose
 from ._steps import CompiledSteps, CustomSteps, steps_for
 
@@ -341,18 +342,21 @@ class TrainingMixin:
                     )
                 ) as batches:
                     self._batches_done = skip  # resuming inside this epoch: these were trained
+                    runs = self._executions()
                     for b, (bx, by, bw) in batches:
                         if not started:
                             steps_impl.begin(by, feed.static_batch)
                             started = True
-                        cbs.on_train_batch_begin(b, {})
+                        if runs.begins(b):
+                            cbs.on_train_batch_begin(runs.start, {})
                         if plan is not None:
                             _replicas.before_step(self, steps_impl.runtime, feed.last_shard)
                         steps_impl.train(bx, by, bw)
                         self._batches_done = b + 1
-                        if batch_logs:
+                        end = runs.ends(b)
+                        if batch_logs and end is not None:
                             blogs = steps_impl.batch_logs()
-                            cbs.on_train_batch_end(b, blogs)
+                            cbs.on_train_batch_end(end, blogs)
                             progress.step(b, lambda blogs=blogs: blogs)
                         else:
                             progress.step(b, bar_logs)
@@ -362,6 +366,9 @@ class TrainingMixin:
                         )
                         if self.stop_training:
                             break
+                    end = runs.close()  # a shorter last execution
+                    if batch_logs and end is not None:
+                        cbs.on_train_batch_end(end, steps_impl.batch_logs())
                 skip = 0
                 if not started:  # resumed after the epoch's last batch: nothing left
                     steps_impl.begin(None, feed.static_batch)
@@ -379,9 +386,12 @@ class TrainingMixin:
                         "dl.callbacks.TerminateOnNaN() to stop without an error."
                     )
                 if val is not None and (epoch + 1) % validation_freq == 0:
+                    # the callbacks' test hooks run during validation, as in Keras's fit
+                    cbs.on_test_begin({})
                     vlogs = self._run_test(
-                        val, validation_steps, None, "validation", epoch, finish=False
+                        val, validation_steps, cbs, "validation", epoch, finish=False
                     )
+                    cbs.on_test_end(vlogs)
                     logs.update({f"val_{k}": v for k, v in vlogs.items()})
                 self._epochs_done, self._batches_done = epoch + 1, 0
                 progress.end_epoch(epoch, logs)
@@ -443,6 +453,12 @@ class TrainingMixin:
         outs = runtime.forward(xs, True, self._draw_noise(len(xs[0]), fresh=True))
         return outs if len(outs) > 1 else outs[0]
 
+    def _executions(self: Model) -> Executions:
+        """Where the batch hooks run: once per ``compile(steps_per_execution=k)`` steps."""
+        return Executions(
+            int((getattr(self, "_compile_args", None) or {}).get("steps_per_execution", 1))
+        )
+
     def optimizer_iterations(self: Model) -> int:
         return 0 if self.optimizer is None else int(self.optimizer.iterations)
 
@@ -472,17 +488,22 @@ class TrainingMixin:
             with closing(
                 feed.batches(epoch, what, steps=steps or feed.steps, user_steps=steps is not None)
             ) as batches:
+                runs = self._executions()
                 for b, (bx, by, bw) in batches:
                     steps_impl.begin(by, feed.static_batch)  # once (a no-op afterwards)
-                    if cbs is not None:
-                        cbs.on_test_batch_begin(b, {})
+                    if runs.begins(b) and cbs is not None:
+                        cbs.on_test_batch_begin(runs.start, {})
                     if feed.shard is not None:  # the global batch (for "sum" losses)
                         _replicas.before_step(None, steps_impl.runtime, feed.last_shard)
                     steps_impl.test(bx, by, bw)
-                    if want and cbs is not None:
-                        cbs.on_test_batch_end(b, steps_impl.batch_logs())
+                    end = runs.ends(b)
+                    if want and cbs is not None and end is not None:
+                        cbs.on_test_batch_end(end, steps_impl.batch_logs())
                     if progress is not None:
                         progress.step(b, bar_logs)
+                end = runs.close()
+                if want and cbs is not None and end is not None:
+                    cbs.on_test_batch_end(end, steps_impl.batch_logs())
         finally:
             if finish:  # a one-shot validation generator stays open until fit ends
                 feed.finish()
@@ -606,6 +627,8 @@ class TrainingMixin:
                     0, "prediction", steps=steps or feed.steps, user_steps=steps is not None
                 )
             )
+            runs = self._executions()
+            run_outs: list[list[np.ndarray]] = []  # the outputs of the open execution
             with batches as each:
                 for b, (bx, _, _) in each:
                     if shard is not None and not len(bx[0]):
@@ -614,15 +637,23 @@ class TrainingMixin:
                     if runtime is None:
                         custom.begin(None, feed.static_batch)
                         runtime = custom.runtime
-                    cbs.on_predict_batch_begin(b, {})
+                    if runs.begins(b):
+                        cbs.on_predict_batch_begin(runs.start, {})
                     if isinstance(custom, CustomSteps):
                         out = custom.predict(bx)
                     else:
                         out = runtime.predict(bx)
                     chunks.append(out)
-                    if want:
-                        cbs.on_predict_batch_end(b, {"outputs": out})  # type: ignore[dict-item]
+                    run_outs.append(out)
+                    end = runs.ends(b)
+                    if end is not None:
+                        if want:  # Keras: the outputs of the execution, in the model's structure
+                            cbs.on_predict_batch_end(end, self._outputs_log(run_outs))
+                        run_outs = []
                     progress.step(b, None)
+            end = runs.close()
+            if want and end is not None:
+                cbs.on_predict_batch_end(end, self._outputs_log(run_outs))
         finally:
             feed.finish()
             progress.end_epoch(0, None)
@@ -632,7 +663,13 @@ class TrainingMixin:
         cbs.on_predict_end({})
         if not chunks:
             raise ConfigError("predict() received no data. Fix: pass at least one sample.")
-        outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        return self._structured(_joined(chunks))
+
+    def _outputs_log(self: Model, chunks: list[list[np.ndarray]]) -> dict[str, Any]:
+        return {"outputs": self._structured(_joined(chunks))}
+
+    def _structured(self: Model, outs: list[np.ndarray]) -> Any:
+        """Outputs in the model's structure: an array for one output, a dict or a list."""
         if isinstance(getattr(self, "_output_struct", None), dict):
             return dict(zip(self.output_names, outs, strict=True))
         return outs if len(outs) > 1 else outs[0]
@@ -664,6 +701,11 @@ class TrainingMixin:
         return self.predict(
             x, batch_size=max(1, len(_adapter.leaf(first, "inputs", True))), verbose=0
         )
+
+
+def _joined(chunks: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Batches' outputs (one list per batch) joined along the batch, one array per output."""
+    return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
 
 
 def _check_callbacks(callbacks: Any) -> None:

@@ -104,6 +104,8 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
         if spec is not None
         else model._compile_args["loss_weights"],
     }
+    if model._compile_args.get("steps_per_execution", 1) != 1:  # files before it: 1
+        cfg["steps_per_execution"] = model._compile_args["steps_per_execution"]
     if spec is not None:
         unweighted = [[m for m in ms if not getattr(m, "weighted", False)] for ms in spec.metrics]
         weighted = [[m for m in ms if getattr(m, "weighted", False)] for ms in spec.metrics]
@@ -382,6 +384,7 @@ def _restore_compile(
             weighted_metrics=weighted_objs[0]
             if (weighted_objs is not None and single and metrics is not None)
             else weighted_objs,
+            steps_per_execution=comp.get("steps_per_execution", 1),
         )
     except DuallearnError as exc:
         raise SerializationError(f"{filepath}: the compile config is invalid: {exc}") from None

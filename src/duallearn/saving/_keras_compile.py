@@ -70,6 +70,7 @@ def compile_from_keras(model: Any, cc: Any, custom_objects: dict[str, Any], labe
             weighted_metrics=_leaves(
                 weighted, lambda x: _metrics.get(x, custom_objects=custom_objects)
             ),
+            steps_per_execution=cc.get("steps_per_execution", 1),
         )
     except (DuallearnError, TypeError, ValueError, KeyError) as exc:
         model.optimizer = None
@@ -208,7 +209,7 @@ def compile_to_keras(model: Any) -> dict[str, Any] | None:
                 args.get("weighted_metrics"), _metrics.serialize, "keras.metrics"
             ),
             "run_eagerly": False,
-            "steps_per_execution": 1,
+            "steps_per_execution": args.get("steps_per_execution", 1),
             "jit_compile": False,
         }
     except _Inexpressible as exc:

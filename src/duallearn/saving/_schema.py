@@ -26,6 +26,7 @@ COMPILE_KEYS = frozenset(
         "weighted_metrics",
         "metrics_raw",
         "weighted_metrics_raw",
+        "steps_per_execution",  # written only when not 1
     }
 )
 SEQUENTIAL_KEYS = frozenset({"name", "layers", "input"})
