@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -311,11 +312,13 @@ class NumpyRuntime(Runtime):
                 dys.append(np.zeros_like(p))
                 continue
             sw = None if sw is None else _f64(sw)
+            if fn.reduction == "none":
+                # as the native losses (plugin LossFn): "sum_over_batch_size", so a mask
+                # (ignore_class) gives the mean over the kept labels, not over all of them
+                fn = copy.copy(fn)
+                fn.reduction = "sum_over_batch_size"
             values = np.asarray(fn.reference(np.asarray(y), p, sw), np.float64)
             grad = np.asarray(fn.reference_grad(np.asarray(y), p, sw), np.float64)
-            if fn.reduction == "none":  # as the native losses: reduced as a mean
-                grad = grad / max(values.size, 1)
-                values = values.mean()
             l = float(values)
             parts.append(l)
             total += w * l
