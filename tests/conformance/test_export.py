@@ -116,6 +116,29 @@ def test_export_failure_reports_measured_error(tmp_path):
     assert res is not None and not res.passed and res.max_abs_error >= 0.0
 
 
+@pytest.mark.parametrize("returned", [0, 2])
+def test_export_with_a_wrong_number_of_artifact_outputs_is_an_error(
+    tmp_path, monkeypatch, returned
+):
+    """An exporter returning more or fewer outputs than the model has is a clear
+    ExportError naming both counts (it used to be compared pairwise up to the shorter)."""
+    import types
+
+    from duallearn import export as export_mod
+
+    fmt = "saved_model" if "tensorflow" in BACKENDS else "torchscript"
+    _needs(fmt)
+    model = _trained("mlp", BACKENDS[0])
+    probe = probe_inputs(model)
+    ref = np.asarray(model.predict(probe[0], verbose=0))
+    fake = types.SimpleNamespace(export=lambda *a, **k: [ref] * returned)
+    monkeypatch.setattr(export_mod, "_plugin_module", lambda name: fake)
+    with pytest.raises(
+        ExportError, match=rf"returned {returned} outputs .* Expected: 1, one per model output"
+    ):
+        model.export(_path(tmp_path, "count", fmt), format=fmt)
+
+
 def test_export_user_errors(tmp_path):
     model = _mlp()
     with pytest.raises(ConfigError, match="Unknown export format 'pickle'"):

@@ -449,3 +449,25 @@ def test_tensorflow_backend_keeps_the_users_log_level(user):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == (user or "2")
+
+
+@pytest.mark.parametrize(
+    ("n_losses", "n_targets", "n_outputs"), [(2, 1, 2), (1, 2, 2), (2, 2, 1), (2, 3, 2)]
+)
+def test_check_targets_refuses_counts_that_do_not_line_up(n_losses, n_targets, n_outputs):
+    """One loss, one target array and one output shape per output; a mismatch was zipped up
+    to the shortest and the rest went unchecked."""
+    losses = [dl.losses.MeanSquaredError()] * n_losses
+    targets = [np.zeros((4, 3))] * n_targets
+    shapes = [(None, 3)] * n_outputs
+    with pytest.raises(dl.errors.DataError) as info:
+        dl.losses.check_targets(losses, targets, shapes)
+    assert isinstance(info.value, DuallearnError)
+    assert str(info.value).startswith(
+        "Expected one target array per model output and one loss (or None) per output. "
+        f"Received: {n_targets} target arrays, {n_losses} losses, {n_outputs} outputs. Fix: "
+    )
+    # the same, lined up, is accepted (and still checks shapes: (4, 2) is not (None, 3))
+    dl.losses.check_targets(losses[:1], targets[:1], shapes[:1])
+    with pytest.raises(ShapeError, match="y_true and y_pred must have the same shape"):
+        dl.losses.check_targets(losses[:1], [np.zeros((4, 2))], shapes[:1])

@@ -206,13 +206,20 @@ def export_model(
             f"Exporting model {model.name!r} to {format} with {target} failed: "
             f"{type(exc).__name__}: {first[:500]}"
         ) from exc
+    if len(outs) != len(refs):
+        raise ExportError(
+            f"The exported {format} artifact of model {model.name!r} returned {len(outs)} "
+            f"outputs on the probe inputs. Expected: {len(refs)}, one per model output "
+            f"{list(model.output_names)}. Fix (backend authors): the {target} backend's "
+            "export() returns one array per model output, in the model's order."
+        )
     tol = tolerance("forward", dtype if dtype in ("float32", "float64") else "float32")
     r_tol = tol.rtol if rtol is None else float(rtol)
     worst_abs = worst_rel = 0.0
-    passed = len(outs) == len(refs)
+    passed = True
     scale = max((float(np.max(np.abs(r))) if r.size else 0.0) for r in refs) if refs else 0.0
     a_tol = tol.atol_s * scale if atol is None else float(atol)
-    for out, ref in zip(outs, refs, strict=False):
+    for out, ref in zip(outs, refs, strict=True):
         out = np.asarray(out, np.float64).reshape(np.shape(ref)) if out.size == ref.size else out
         if np.shape(out) != np.shape(ref):
             passed = False

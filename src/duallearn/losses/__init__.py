@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError, DataError, UnknownNameError
 from ._loss import REGISTRY as REGISTRY
 from ._loss import Loss as Loss
 from ._loss import check_serializable
@@ -103,7 +103,15 @@ def check_targets(losses: Any, targets: Any, output_shapes: Any) -> None:
     crash or a silent NaN on the device."""
     if targets is None:
         return
-    for loss, y, shape in zip(losses, targets, output_shapes, strict=False):
+    losses, targets, output_shapes = list(losses), list(targets), list(output_shapes)
+    if not len(losses) == len(targets) == len(output_shapes):
+        raise DataError(
+            f"Expected one target array per model output and one loss (or None) per output. "
+            f"Received: {len(targets)} target arrays, {len(losses)} losses, "
+            f"{len(output_shapes)} outputs. Fix: pass y as a list (or dict by output name) "
+            "with one entry per output, and one loss per output in compile()."
+        )
+    for loss, y, shape in zip(losses, targets, output_shapes, strict=True):
         if loss is None or y is None:
             continue
         try:
