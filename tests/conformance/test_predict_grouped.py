@@ -14,6 +14,7 @@ import pytest
 import duallearn as dl
 from duallearn import config
 from duallearn.models import _training
+from duallearn.testing import assert_close
 
 L = dl.layers
 
@@ -61,15 +62,27 @@ MODELS = {"mlp_bn": _mlp_bn, "two_in_two_out": _two_in_two_out, "conv": _conv}
 @pytest.mark.parametrize("name", list(MODELS))
 def test_grouped_predict_equals_per_batch_predict(backend, name, policy, monkeypatch):
     n, bs = 23, 5
+    x = _data(name, n, np.random.default_rng(0))
+    hook = BatchHook()
+    # a model takes the global policy when its runtime is built: at its first predict
     config.set_dtype_policy(policy)
     try:
         m = MODELS[name]()
+        per_batch = m.predict(x, batch_size=bs, verbose=0, callbacks=[hook])
     finally:
         config.set_dtype_policy("float32")
-    x = _data(name, n, np.random.default_rng(0))
-    hook = BatchHook()
-    per_batch = m.predict(x, batch_size=bs, verbose=0, callbacks=[hook])
     assert hook.batches == math.ceil(n / bs)
+    assert m.dtype_policy.name == policy
+    if policy != "float32":  # really computed in bfloat16: off the float32 twin by its rounding
+        twin = MODELS[name]()
+        twin.set_weights(m.get_weights())
+        want = twin.predict(x, batch_size=bs, verbose=0)
+        assert twin.dtype_policy.name == "float32"
+        for got, ref in zip(*(v if isinstance(v, list) else [v] for v in (per_batch, want)),
+                            strict=True):  # fmt: skip
+            assert got.dtype == ref.dtype == np.float32  # outputs return in float32
+            assert not np.array_equal(got, ref), f"{name}: {policy} gave the float32 numbers"
+            assert_close(f"{name} {policy} vs float32", got, ref, "float32", policy)
     row = sum(a[:1].nbytes for a in (x if isinstance(x, list) else [x]))
     # one group, one batch per group, two batches per group (the last group partial)
     for group_bytes in (_training.PREDICT_GROUP_BYTES, 1, 2 * bs * row):
