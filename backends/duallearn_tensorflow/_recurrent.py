@@ -157,9 +157,9 @@ class TFRNN(RNNMixin, TFLayer):
         self, x: tf.Tensor, dm: Any, rm: Any, mask: Any, init: Any = None
     ) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """``tf.while_loop`` of :meth:`_cell` over the time-major inputs in a TensorArray; a
-        Keras ``mask`` keeps the states of masked steps (their output: the kept ``h``, or
-        zeros with ``zero_output_for_mask``); the outputs are stacked only for
-        ``return_sequences`` (else ``(B, 1, units)``: the last one)."""
+        Keras ``mask`` keeps the states of masked steps (their output: the previous output,
+        zeros before the first kept step; zeros with ``zero_output_for_mask``); the outputs
+        are stacked only for ``return_sequences`` (else ``(B, 1, units)``: the last one)."""
         init = self._begin(x, init)
         spec, u, n = self.spec, self.units, self.spec.n_states
         dyn = tf.shape(x)
@@ -167,11 +167,18 @@ class TFRNN(RNNMixin, TFLayer):
         xs = tf.TensorArray(x.dtype, size=t).unstack(tf.transpose(x, [1, 0, 2]))
         w = self._cell_weights()
         zeros = tf.zeros(tf.stack([b, u]), x.dtype)
-        ms = None
+        ms = kept = None
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
             ms = tf.TensorArray(tf.bool, size=t).unstack(tf.transpose(mask))
         zero_out = mask is not None and spec.zero_output_for_mask
+        # where a step outputs its h (elsewhere zeros): the step's mask with
+        # zero_output_for_mask; else "a step so far was kept" (Keras outputs the previous
+        # output at a masked step, zeros before the first kept one), needed only when the
+        # states do not start at zero
+        if mask is not None and not zero_out and init is not None:
+            seen = tf.cast(tf.math.cumsum(tf.cast(mask, tf.int32), axis=1) > 0, tf.bool)
+            kept = tf.TensorArray(tf.bool, size=t).unstack(tf.transpose(seen))
         seq = [tf.TensorArray(x.dtype, size=t)] if spec.return_sequences else []
 
         def body(i: tf.Tensor, *carry: Any) -> tuple[Any, ...]:
@@ -181,7 +188,11 @@ class TFRNN(RNNMixin, TFLayer):
             if ms is not None:
                 m = ms.read(i)[:, None]
                 new = [tf.where(m, a, o) for a, o in zip(new, old, strict=True)]
-                y = tf.where(m, new[0], zeros) if zero_out else new[0]
+                y = new[0]
+                if zero_out:
+                    y = tf.where(m, y, zeros)
+                elif kept is not None:
+                    y = tf.where(kept.read(i)[:, None], y, zeros)
             return (i + 1, *new, *[ta.write(i, y) for ta in carry[n:]])
 
         res = tf.while_loop(
@@ -195,7 +206,11 @@ class TFRNN(RNNMixin, TFLayer):
         states = list(res[1 : 1 + n])
         if seq:
             return tf.transpose(res[-1].stack(), [1, 0, 2]), states
-        last = tf.where(mask[:, -1:], states[0], zeros) if zero_out else states[0]
+        last = states[0]
+        if zero_out:
+            last = tf.where(mask[:, -1:], last, zeros)
+        elif kept is not None:  # no step kept: Keras's last output is still its zeros
+            last = tf.where(tf.reduce_any(mask, axis=1, keepdims=True), last, zeros)
         return last[:, None, :], states
 
 

@@ -146,6 +146,16 @@ class TorchRNN(RNNMixin, TorchLayer):
         states = list(init) if init is not None else [zeros] * spec.n_states
         outs = []
         m_all = None if mask is None else mask.to(torch.bool)
+        # where a step outputs its h (elsewhere zeros): the step's mask with
+        # zero_output_for_mask; else "a step so far was kept" (Keras outputs the previous
+        # output at a masked step, zeros before the first kept one), needed only when the
+        # states do not start at zero
+        kept = None
+        if m_all is not None:
+            if spec.zero_output_for_mask:
+                kept = m_all
+            elif init is not None:
+                kept = torch.cumsum(m_all.to(torch.int32), dim=1) > 0
         for ti in range(t):
             xt = x[:, ti]
             x_in = [xt if m is None else xt * m for m in dm]
@@ -154,9 +164,7 @@ class TorchRNN(RNNMixin, TorchLayer):
             if m_all is not None:
                 m = m_all[:, ti : ti + 1]
                 new = [torch.where(m, n, s) for n, s in zip(new, states, strict=True)]
-                out = torch.where(m, new[0], zeros) if spec.zero_output_for_mask else new[0]
-            else:
-                out = new[0]
+            out = new[0] if kept is None else torch.where(kept[:, ti : ti + 1], new[0], zeros)
             outs.append(out)
             states = new
         return torch.stack(outs, dim=1), states

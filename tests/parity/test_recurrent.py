@@ -572,3 +572,84 @@ def test_imported_torch_rnn_matches_pytorch(kind):
         expected += [g["bias_ih_l0"], g["bias_hh_l0"]]
     for a, b in zip(dw, expected, strict=True):
         assert_close("gradient vs PyTorch", a, b, "float64", "gradient")
+
+
+# ---- initial state and a Keras mask together ------------------------------------------------
+
+
+def _with_state_native(backend, kind, kw, x, init, mask, weights, cot):
+    """Output and VJP ``(y, [dx, *d_init], dw canonical)`` of the native layer on
+    ``[x, *init]`` with an explicit Keras mask, weights ``weights`` (Keras's layout)."""
+    from duallearn.testing import build_single
+
+    model = build_single(lambda: make_rnn(kind, 3, **kw), [x], backend)
+    model.set_weights(weights)
+    mod = next(m for m in model._get_runtime().net.layers_ if getattr(m, "dl_vars", None))
+    if backend == "torch":
+        import torch
+
+        ins = [torch.tensor(a, requires_grad=True) for a in [x, *init]]
+        y = mod.forward(ins, False, None, mask=torch.tensor(mask))
+        grads = torch.autograd.grad((y * torch.tensor(cot)).sum(), [*ins, *mod.dl_vars])
+        dw = [mod.to_canonical(i, g.numpy()) for i, g in enumerate(grads[len(ins) :])]
+        return y.detach().numpy(), [g.numpy() for g in grads[: len(ins)]], dw
+    import tensorflow as tf
+
+    ins = [tf.constant(a) for a in [x, *init]]
+    with tf.GradientTape() as tape:
+        tape.watch(ins)
+        y = mod.forward(ins, False, None, mask=tf.constant(mask))
+        s = tf.reduce_sum(y * tf.constant(cot))
+    grads = tape.gradient(s, [*ins, *mod.dl_vars])
+    dw = [mod.to_canonical(i, np.asarray(g)) for i, g in enumerate(grads[len(ins) :])]
+    return np.asarray(y), [np.asarray(g) for g in grads[: len(ins)]], dw
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "kw",
+    [{"return_sequences": True}, {"return_sequences": True, "go_backwards": True}, {}],
+    ids=["seq", "seq-backwards", "last"],
+)
+@pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
+def test_initial_state_with_a_mask_matches_keras(backend, kind, kw):
+    """With an initial state and a Keras mask, a masked step before the first kept one
+    outputs zeros, not the initial h (Keras outputs the previous output, zeros at the
+    start: zero_output_for_mask=False); a row with no kept step outputs zeros while its
+    states stay the initial ones. Output and gradients (input, initial states, weights) vs
+    Keras 3 in float64."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 5, 2))
+    n_states = 2 if kind == "LSTM" else 1
+    init = [rng.standard_normal((3, 3)) for _ in range(n_states)]
+    mask = np.array([[0, 0, 1, 1, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]], bool)
+    kl = _keras_layer(kind, 3, bias_initializer="random_normal", dtype="float64", **kw)
+    ins = [tf.constant(a) for a in [x, *init]]
+    with tf.GradientTape() as tape:
+        tape.watch(ins)
+        ky = kl(ins[0], mask=tf.constant(mask), initial_state=ins[1:])
+        cot = rng.standard_normal(ky.shape)
+        s = tf.reduce_sum(ky * tf.constant(cot))
+    kgrads = tape.gradient(s, [*ins, *kl.trainable_weights])
+    ky = np.asarray(ky)
+    if kw.get("return_sequences"):  # the behaviour in question (outputs in processing order)
+        lead = 1 if kw.get("go_backwards") else 2  # row 0's masked steps before its first kept
+        assert np.all(ky[2] == 0.0) and np.all(ky[0, :lead] == 0.0) and np.all(ky[0, lead] != 0)
+    weights = [np.asarray(w) for w in kl.get_weights()]
+    dl.config.set_floatx("float64")
+    if backend == "numpy reference":
+        spec = make_rnn(kind, 3, **kw)
+        spec._ensure_built((None, 5, 2))
+        y = spec.reference(weights, [x, *init], False, None, mask=mask)
+        d_in, dw = spec.reference_backward(weights, [x, *init], y, cot, False, None, mask=mask)
+    else:
+        y, d_in, dw = _with_state_native(backend, kind, kw, x, init, mask, weights, cot)
+    label = f"{kind} {kw} with initial state and mask, {backend} vs Keras"
+    assert_close(f"{label}: output", y, ky, "float64", "forward")
+    for i, (a, b) in enumerate(zip(d_in, kgrads[: len(ins)], strict=True)):
+        assert_close(f"{label}: d(input {i})", a, np.asarray(b), "float64", "gradient")
+    assert len(dw) == len(kgrads) - len(ins)
+    for i, (a, b) in enumerate(zip(dw, kgrads[len(ins) :], strict=True)):
+        assert_close(f"{label}: d(weight {i})", a, np.asarray(b), "float64", "gradient")

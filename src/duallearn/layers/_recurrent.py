@@ -13,9 +13,10 @@ mask shared by all gates. The per-step noise array (deterministic mode, and what
 the input masks, ``[..., features:]`` the recurrent masks, values ``0`` or ``1/(1 - rate)``.
 
 Keras masks (``Embedding(mask_zero=True)`` upstream): at a masked step every state keeps its
-previous value and the step's output is the carried ``h`` (``zero_output_for_mask=False``,
-default) or zeros (``zero_output_for_mask=True``, as ``Bidirectional`` forces with
-``return_sequences``).
+previous value and the step's output is the previous step's output (``zero_output_for_mask=
+False``, default: the carried ``h`` once a step was kept, zeros before the first kept step,
+even with an initial state) or zeros (``zero_output_for_mask=True``, as ``Bidirectional``
+forces with ``return_sequences``).
 """
 
 from __future__ import annotations
@@ -309,13 +310,25 @@ class _RNN(Layer):
             m = None if mask is None else np.asarray(mask[:, ti], bool)[:, None]
             if m is not None:
                 new = [np.where(m, n, s) for n, s in zip(new, states, strict=True)]
-                out = np.where(m, new[0], 0.0) if self.zero_output_for_mask else new[0]
-            else:
-                out = new[0]
-            outs.append(out)
             caches.append((cache, m, (dm, rm)))
+            outs.append(new[0])
             states = new
+        kept = self._output_kept([c[1] for c in caches])
+        outs = [o if k is None else np.where(k, o, 0.0) for o, k in zip(outs, kept, strict=True)]
         return outs, states, caches
+
+    def _output_kept(self, ms: list[Any]) -> list[Any]:
+        """Per step (processing order), where the output is the step's ``h`` (elsewhere 0),
+        from the steps' masks ``ms``: the mask itself with ``zero_output_for_mask``, else
+        "a step so far was kept" (Keras's output at a masked step is the previous output,
+        zeros before the first kept one); None without a mask."""
+        if self.zero_output_for_mask:
+            return list(ms)
+        out, seen = [], None
+        for m in ms:
+            seen = m if seen is None or m is None else seen | m
+            out.append(seen)
+        return out
 
     def _pack(self, outs: list[np.ndarray], states: list[np.ndarray]) -> Any:
         y = np.stack(outs, axis=1) if self.return_sequences else outs[-1]
@@ -346,11 +359,12 @@ class _RNN(Layer):
         dw = [np.zeros_like(a) for a in weights]
         dx = np.zeros_like(x)
         order = list(range(t - 1, -1, -1) if self.go_backwards else range(t))
+        kept = self._output_kept([c[1] for c in caches])
         for s in reversed(range(t)):
             cache, m, _ = caches[s]
             d_new = list(d_states)
-            if m is not None and self.zero_output_for_mask:
-                d_new[0] = d_new[0] + np.where(m, d_out[s], 0.0)
+            if kept[s] is not None:
+                d_new[0] = d_new[0] + np.where(kept[s], d_out[s], 0.0)
             else:
                 d_new[0] = d_new[0] + d_out[s]
             if m is not None:
