@@ -19,13 +19,15 @@ tools/gen_api_pages.py). Each name is written with the path it is first reached 
   ``L = dl.layers`` then ``L.Dense``; ``from duallearn.layers import Dense``; every prefix of a
   chain counts (``dl.layers.Dense.from_config`` references ``duallearn.layers.Dense``);
 - ``getattr(<resolved>, "Name")``, and ``getattr(<resolved>, name)`` with ``name`` each string
-  of the file's parametrize lists (below);
-- strings in ``pytest.mark.parametrize`` argument lists (and in the module-level assignments
-  of the names those lists use): ``"Dense"`` references every public name whose last part is
-  ``Dense``; a dotted string (``"ops.nn.relu"``) references the names that end with it;
+  of the file's ``pytest.mark.parametrize`` argument lists (and of the module-level
+  assignments of the names those lists use): the attribute access is the reference;
 - a capitalised attribute of a plain name bound to neither duallearn nor another library
   (a parameter: ``both(lambda lib: lib.IntegerLookup(...))`` called with ``dl.layers`` and
-  ``keras.layers``) references the public names with that last part, as a string does.
+  ``keras.layers``) references the public names with that last part.
+
+A string alone is not a reference: ``"Dense"`` in a parametrize list (an id, a label, a
+name handed to a helper) tests nothing until code reaches the name by an import, an attribute
+or a ``getattr`` of a duallearn object.
 
 A public name is *tested* when it is referenced, or when its object (a class, function or
 module) is the very object of a referenced public name (``duallearn.Input`` is
@@ -270,15 +272,18 @@ class _FileScan:
 
 
 def references(tests: Path = TESTS) -> tuple[set[str], set[str]]:
-    """``(qualified paths, parametrize strings)`` that the test files reference."""
+    """``(qualified paths, attribute names)`` that the test files reference: the paths their
+    imports, attribute chains and ``getattr`` calls resolve to, and the capitalised
+    attributes read from parameters (``lib.GRU``). Parametrize strings only resolve
+    ``getattr`` calls inside their own file."""
     refs: set[str] = set()
-    strings: set[str] = set()
+    attrs: set[str] = set()
     for path in sorted(tests.rglob("*.py")):
         scan = _FileScan(ast.parse(path.read_text(encoding="utf-8"), str(path)))
         scan.scan()
         refs |= scan.refs
-        strings |= scan.strings | scan.class_names
-    return refs, strings
+        attrs |= scan.class_names
+    return refs, attrs
 
 
 # ---- the report ---------------------------------------------------------------------------------
@@ -288,16 +293,12 @@ def _identity_key(obj: object) -> int | None:
     return None
 
 
-def untested(names: dict[str, object], refs: set[str], strings: set[str]) -> list[str]:
-    """The public names that no test references (directly, by string, or by identity)."""
-    by_last: set[str] = {s for s in strings if "." not in s}
-    dotted = {s.removeprefix(TOP + ".") for s in strings if "." in s}
+def untested(names: dict[str, object], refs: set[str], attrs: set[str]) -> list[str]:
+    """The public names that no test references (directly, as an attribute of a parameter,
+    or by identity)."""
 
     def direct(name: str) -> bool:
-        if name in refs or name.rpartition(".")[2] in by_last:
-            return True
-        short = name.removeprefix(TOP + ".")
-        return any(short == d or short.endswith("." + d) for d in dotted)
+        return name in refs or name.rpartition(".")[2] in attrs
 
     tested_ids = {_identity_key(names[n]) for n in names if direct(n)} - {None}
     return [n for n in names if not direct(n) and _identity_key(names[n]) not in tested_ids]
@@ -331,8 +332,8 @@ def report(tests: Path = TESTS, allowlist: dict[str, str] | None = None) -> Repo
     """Compare the public names with what the tests under ``tests`` reference."""
     allowed = ALLOWLIST if allowlist is None else allowlist
     names = public_names()
-    refs, strings = references(tests)
-    missing = untested(names, refs, strings)
+    refs, attrs = references(tests)
+    missing = untested(names, refs, attrs)
     return Report(
         names=list(names),
         untested=missing,

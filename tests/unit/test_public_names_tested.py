@@ -84,6 +84,11 @@ def test_getattr_of_a_parameter(module):
     getattr(dl.applications, module).preprocess_input
 
 
+@pytest.mark.parametrize("what", ["Conv1D", "ops.nn.sigmoid"])
+def test_strings_only(what):
+    assert what  # ids alone: no import, attribute or getattr reaches them
+
+
 def both(make):
     return make(dl.layers)
 
@@ -111,7 +116,13 @@ def test_the_scan_sees_each_form_and_reports_the_rest(tmp_path):
         "duallearn.Input",  # the same object as duallearn.layers.Input
     ):
         assert seen not in missing, seen
-    for unseen in ("duallearn.layers.Conv2D", "duallearn.layers.LSTM", "duallearn.losses.Hinge"):
+    for unseen in (
+        "duallearn.layers.Conv2D",
+        "duallearn.layers.LSTM",
+        "duallearn.losses.Hinge",
+        "duallearn.layers.Conv1D",  # a parametrize string only: not a reference
+        "duallearn.ops.nn.sigmoid",  # a dotted parametrize string only: not a reference
+    ):
         assert unseen in missing, unseen
     result = tool.report(
         tmp_path, allowlist={"duallearn.layers.LSTM": "a reason", "duallearn.layers.Dense": "x"}
