@@ -146,7 +146,26 @@ class TFRuntime(NativeRuntime):
                 it = iter(ws)
                 return [next(it) if p else None for p in present]
 
-            if kind == "train":
+            if kind == "train_many":  # k steps per call: the batches stacked on a new axis
+                k_spec = [tuple(tf.TensorSpec([None, *t.shape], t.dtype) for t in spec)
+                          for spec in (x_spec, y_spec, w_spec)]  # fmt: skip
+
+                def steps(x: Any, y: Any, w: Any, lrs: tf.Tensor) -> None:
+                    def body(i: tf.Tensor) -> tf.Tensor:
+                        at = [[t[i] for t in part] for part in (x, y, w)]
+                        self._train_step(at[0], at[1], expand(at[2]), lrs[i], None)
+                        return i + 1
+
+                    tf.while_loop(lambda i: i < tf.shape(lrs)[0], body, (tf.constant(0),),
+                                  parallel_iterations=1)  # fmt: skip
+
+                fn = tf.function(
+                    steps,
+                    input_signature=[*k_spec, tf.TensorSpec((None,), tf.float64)],
+                    autograph=False,
+                    jit_compile=self._xla("train"),
+                )
+            elif kind == "train":
 
                 def step(x: Any, y: Any, w: Any, lr: tf.Tensor, masks: Any) -> None:
                     self._train_step(
@@ -491,6 +510,9 @@ class TFRuntime(NativeRuntime):
                     dict(noise.masks) if noise and noise.masks else {},
                 )  # fmt: skip
             return
+        if noise is None:  # the loop of train_many, once: one graph for k = 1 and k > 1
+            self.train_many([(inputs, targets, sample_weights)], [learning_rate])
+            return
         fn = self._function("train", inputs, targets, sample_weights, noise)
         masks = tuple(noise.masks[k] for k in sorted(noise.masks)) if noise and noise.masks else ()
         self._seed_step(noise, training=False)  # no seed: a noiseless model, nothing to key
@@ -502,6 +524,30 @@ class TFRuntime(NativeRuntime):
                 tf.constant(learning_rate, tf.float64),
                 masks,
             )
+
+    def train_many(
+        self,
+        batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]],
+        learning_rates: Sequence[float],
+    ) -> None:
+        """The steps in one ``tf.function`` call: the batches stacked on a new first axis and a
+        ``tf.while_loop`` of the train step over them (XLA as the single step). A noiseless
+        model's single step (``train_batch``) runs the same loop once, so one execution of k
+        steps computes exactly what k calls do (a separate single-step graph could round
+        differently: grappler optimizes a loop body apart)."""
+        if self._group is not None:
+            super().train_many(batches, learning_rates)
+            return
+        x0, y0, w0 = batches[0]
+        fn = self._function("train_many", x0, y0, w0)
+        parts = [
+            tuple((a[None] if len(batches) == 1 else np.stack([b[p][i] for b in batches]))
+                  for i, a in enumerate(first) if a is not None)
+            for p, first in enumerate((x0, y0, w0))
+        ]  # fmt: skip
+        self._seed_step(None, training=False)
+        with self._placed():
+            fn(*parts, tf.constant(np.asarray(learning_rates, np.float64)))
 
     def test_batch(
         self,

@@ -93,20 +93,48 @@ def test_batch_hooks_run_where_keras_runs_them(backend, k, n, batch, validation)
     assert [e[1] for e in ours["predict"] if e[0] == "predict_begin"] == list(range(0, steps, k))
 
 
-def test_the_numbers_are_those_of_one_step_per_execution(backend):
+@pytest.mark.parametrize("jit", ["auto", True])
+def test_the_numbers_are_those_of_one_step_per_execution(backend, jit):
+    """Bitwise: torch runs the steps one by one; TensorFlow runs an execution as one graph
+    (a while loop of the step), and a single step as the same loop once (a separate
+    single-step graph rounded a batch's loss 1.6e-8 apart: grappler optimizes a loop body
+    apart)."""
+    if backend == "torch" and jit is True:
+        jit = False  # torch.compile here would compare compile against itself
     x, y = data(37)
-    weights = []
+    runs = []
     for k in (1, 3):
         dl.set_random_seed(7)
         model = dl.Sequential([dl.Input((2,)), dl.layers.Dense(4, activation="relu"),
                                dl.layers.Dense(1)])  # fmt: skip
-        model.compile(dl.optimizers.Adam(0.01), "mse", steps_per_execution=k)
+        lr = dl.optimizers.schedules.ExponentialDecay(0.05, decay_steps=3, decay_rate=0.5)
+        model.compile(dl.optimizers.Adam(lr), "mse", steps_per_execution=k, jit_compile=jit)
         history = model.fit(x, y, batch_size=5, epochs=3, verbose=0, shuffle=True)
-        weights.append((model.get_weights(), history.history["loss"], model.predict(x, verbose=0)))
-    for a, b in zip(weights[0][0], weights[1][0], strict=True):
+        assert model.optimizer.iterations == 24  # 8 batches (the last of 2 rows) x 3
+        runs.append((model.get_weights(), history.history["loss"], model.predict(x, verbose=0)))
+    (w1, loss1, p1), (w3, loss3, p3) = runs
+    for a, b in zip(w1, w3, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert weights[0][1] == weights[1][1]
-    np.testing.assert_array_equal(weights[0][2], weights[1][2])
+    assert loss1 == loss3
+    np.testing.assert_array_equal(p1, p3)
+
+
+def test_tensorflow_runs_an_execution_in_one_call():
+    """The speed part: one native call per execution of equal batches, plus one for the
+    shorter last batch (a different shape), counted on the runtime."""
+    with dl.use_backend("tensorflow"):
+        x, y = data(37)
+        model = dl.Sequential([dl.Input((2,)), dl.layers.Dense(1)])
+        model.compile("sgd", "mse", steps_per_execution=4)
+        model.fit(x, y, batch_size=5, epochs=1, verbose=0, shuffle=False)
+        runtime = model._get_runtime()
+        calls = []
+        many, one = runtime.train_many, runtime.train_batch
+        runtime.train_many = lambda b, lrs: (calls.append(("many", len(b))), many(b, lrs))[1]
+        runtime.train_batch = lambda *a, **k: (calls.append(("one", 1)), one(*a, **k))[1]
+        model.fit(x, y, batch_size=5, epochs=1, verbose=0, shuffle=False)
+    # the shorter last batch: train_batch, which runs the same loop once
+    assert calls == [("many", 4), ("many", 3), ("one", 1), ("many", 1)]
 
 
 def test_a_generator_calls_hooks_only_for_executions_that_ran(backend):
@@ -167,14 +195,16 @@ def test_checkpoints_count_the_batches_of_an_execution(backend, tmp_path):
     for name, lib in (("keras", keras), ("duallearn", dl)):
         model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
         model.compile("sgd", "mse", steps_per_execution=2)
-        calls = []
+        calls: list = []
 
         class Spy(lib.callbacks.ModelCheckpoint):
+            seen = calls
+
             def _save_model(self, epoch, batch, logs):  # Keras's method
-                calls.append((epoch, batch))
+                self.seen.append((epoch, batch))
 
             def _save(self, epoch, batch, logs):  # ours
-                calls.append((epoch, batch))
+                self.seen.append((epoch, batch))
 
         suffix = ".keras" if lib is keras else ".dlm"
         spy = Spy(str(tmp_path / f"{name}{suffix}"), save_freq=3)
@@ -182,3 +212,137 @@ def test_checkpoints_count_the_batches_of_an_execution(backend, tmp_path):
         saved[name] = calls
     assert saved["duallearn"] == saved["keras"]
     assert saved["duallearn"] == [(0, 3), (1, 1), (1, 5)]
+
+
+def _models():
+    """Models whose step has state, several outputs, weights and masks."""
+
+    def bn_metrics():
+        m = dl.Sequential([dl.Input((6,)), dl.layers.Dense(8), dl.layers.BatchNormalization(),
+                           dl.layers.Activation("relu"), dl.layers.Dense(3)])  # fmt: skip
+        m.compile("adam", dl.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])  # fmt: skip
+        return m, "classes"
+
+    def two_outputs():
+        inp = dl.Input((6,))
+        h = dl.layers.Dense(5, activation="tanh")(inp)
+        m = dl.Model(inp, [dl.layers.Dense(1, name="a")(h), dl.layers.Dense(2, name="b")(h)])
+        m.compile("rmsprop", ["mse", "mae"], loss_weights=[1.0, 0.5], metrics=[["mae"], []])
+        return m, "two"
+
+    def masked_lstm():
+        m = dl.Sequential([dl.Input((5,), dtype="int32"),
+                           dl.layers.Embedding(7, 3, mask_zero=True), dl.layers.LSTM(4),
+                           dl.layers.Dense(1)])  # fmt: skip
+        m.compile("sgd", "mse")
+        return m, "ids"
+
+    return {"bn_metrics": bn_metrics, "two_outputs": two_outputs, "masked_lstm": masked_lstm}
+
+
+@pytest.mark.parametrize("name", sorted(_models()))
+def test_stateful_multi_output_and_masked_models_train_alike(backend, name):
+    rng = np.random.default_rng(3)
+    n = 23
+    x6 = rng.normal(size=(n, 6)).astype("float32")
+    ids = rng.integers(0, 7, size=(n, 5)).astype("int32")
+    ids[:, 3:] = 0  # padding
+    sw = rng.uniform(0.5, 2.0, size=n).astype("float32")
+    results = []
+    for k in (1, 4):
+        dl.set_random_seed(11)
+        model, kind = _models()[name]()
+        model.compile(**{**_compile_kwargs(model), "steps_per_execution": k})
+        if kind == "classes":
+            args = (x6, np.arange(n) % 3)
+            kw = {"sample_weight": sw}
+        elif kind == "two":
+            args = (x6, [x6[:, :1], x6[:, 1:3]])
+            kw = {}
+        else:
+            args = (ids, x6[:, :1])
+            kw = {"sample_weight": sw}
+        h = model.fit(*args, batch_size=4, epochs=2, verbose=0, shuffle=False, **kw)
+        results.append((model.get_weights(), h.history))
+    (w1, h1), (w4, h4) = results
+    assert sorted(h1) == sorted(h4)
+    for a, b in zip(w1, w4, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=f"{name} weights")
+    assert h1 == h4
+
+
+def _compile_kwargs(model):
+    args = model._compile_args
+    return {"optimizer": model.optimizer, "loss": args["loss"],
+            "loss_weights": args["loss_weights"], "metrics": args["metrics"]}  # fmt: skip
+
+
+def test_a_non_finite_batch_inside_an_execution_is_named_and_skipped(backend):
+    """fit's guard inside an execution: the error names the batch, and the weights are
+    those before it (the later steps of the execution are skipped too)."""
+    x, y = data(20)
+    x[9, 0] = np.nan  # batch 4 of batch size 2, inside the execution of batches 4..7
+    model = dl.Sequential([dl.Input((2,)), dl.layers.Dense(1)])
+    model.compile("sgd", "mse", steps_per_execution=4)
+    reference = dl.Sequential([dl.Input((2,)), dl.layers.Dense(1)])
+    reference.compile("sgd", "mse")
+    reference.set_weights(model.get_weights())
+    with pytest.raises(dl.errors.TrainingError) as err:
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
+    assert "batch 4 (0-based)" in str(err.value)
+    reference.fit(x[:8], y[:8], batch_size=2, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(model.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == 4
+
+
+def test_unwatched_batches_are_grouped_on_tensorflow_with_the_same_numbers():
+    """steps_per_execution=1 and no callback watching batches: fit trains up to 16 batches
+    (8 MiB of inputs) per native call; a callback with a batch hook makes it one call per
+    batch. Both give the same weights and logs, bit for bit."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(70, 3)).astype("float32")
+    y = rng.normal(size=(70, 1)).astype("float32")
+
+    class Watch(dl.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            pass
+
+    results = {}
+    with dl.use_backend("tensorflow"):
+        for watched in (False, True):
+            dl.set_random_seed(2)
+            model = dl.Sequential([dl.Input((3,)), dl.layers.Dense(4, activation="tanh"),
+                                   dl.layers.Dense(1)])  # fmt: skip
+            model.compile(dl.optimizers.Adam(0.01), "mse", metrics=["mae"])
+            model.fit(x[:4], y[:4], verbose=0)  # builds the runtime
+            runtime = model._get_runtime()
+            calls = []
+            many = runtime.train_many
+            runtime.train_many = lambda b, lrs, many=many: (calls.append(len(b)), many(b, lrs))[1]
+            cbs = [Watch()] if watched else []
+            h = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=True, callbacks=cbs)
+            results[watched] = (model.get_weights(), h.history, calls)
+    (w0, h0, calls0), (w1, h1, calls1) = results[False], results[True]
+    assert calls0 == [16, 16, 3] * 2  # 35 batches per epoch
+    assert calls1 == [1] * 70
+    for a, b in zip(w0, w1, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert h0 == h1
+
+
+def test_torch_is_not_grouped():
+    """The plugin's default train_many is a loop of train_batch: nothing to gain, not used."""
+    x, y = data(12)
+    with dl.use_backend("torch"):
+        model = dl.Sequential([dl.Input((2,)), dl.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(x[:2], y[:2], verbose=0)
+        runtime = model._get_runtime()
+        calls = []
+        one = runtime.train_batch
+        runtime.train_batch = lambda *a, **k: (calls.append(1), one(*a, **k))[1]
+        runtime.train_many = lambda *a: pytest.fail("train_many called")
+        model.fit(x, y, batch_size=2, verbose=0)
+    assert calls == [1] * 6

@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _seed, _trace
+from .. import _seed, _trace, config
 from .._tape import GradientTape
+from ..distribution import _replicas
 from ..errors import BackendError, ConfigError, TrainingError
 from ..ops import native_call
 from ..optimizers._optimizer import guarded
-from ..plugin import get_backend
+from ..plugin import Runtime, get_backend
 from ..utils._packing import unpack_x_y_sample_weight
 
 if TYPE_CHECKING:
@@ -401,17 +402,81 @@ class CompiledSteps:
                 self.runtime.clear_nonfinite()
             self.runtime.set_batch_size(self.kind, static_batch)
 
+    # compile(steps_per_execution=k): the batches of an execution wait here until fit closes it
+    # (flush), then run as one Runtime.train_many call. With k = 1, fit sets ``auto_group``
+    # when no callback watches batches: up to that many batches wait, for a runtime whose
+    # train_many is native (one call instead of one per batch; the same numbers).
+    pending: list[tuple[Any, Any, Any]]
+    auto_group = 1
+
     def train(self, bx: Any, by: Any, bw: Any) -> None:
         m = self.model
         assert m.optimizer is not None
+        if self._may_wait(bx, by, bw):
+            self.pending.append((bx, by, bw))
+            if self._k() == 1 and len(self.pending) >= self._auto():
+                self.flush()
+            return
+        self.flush()
         lr = m.optimizer.current_learning_rate()
         self.runtime.train_batch(bx, by, bw, lr, m._draw_noise(len(bx[0])))
         m.optimizer.iterations += 1
+
+    def _may_wait(self, bx: Any, by: Any, bw: Any) -> bool:
+        """Whether this batch can join the open execution: k > 1, one process, no step noise,
+        and the same shapes (and sample weights present) as the batches waiting."""
+        m = self.model
+        if not hasattr(self, "pending"):
+            self.pending = []
+        if (
+            max(self._k(), self._auto()) == 1
+            or config.is_deterministic()  # (host-drawn masks per step)
+            or _replicas.plan_for(m) is not None
+            or m._draw_noise(len(bx[0])) is not None
+        ):
+            return False
+        if self.pending and _shapes(self.pending[0]) != _shapes((bx, by, bw)):
+            self.flush()
+        return True
+
+    def _auto(self) -> int:
+        """``auto_group`` where the runtime trains several batches in one native call."""
+        native = type(self.runtime).train_many is not Runtime.train_many
+        return self.auto_group if native else 1
+
+    def _k(self) -> int:
+        return int((self.model._compile_args or {}).get("steps_per_execution", 1))
+
+    def flush(self) -> None:
+        """Train the waiting batches (one runtime call); a no-op when none wait."""
+        batches = getattr(self, "pending", None)
+        if not batches:
+            return
+        self.pending = []
+        opt = self.model.optimizer
+        assert opt is not None
+        lrs = []
+        for _ in batches:  # each step's rate (a schedule reads the iterations)
+            lrs.append(opt.current_learning_rate())
+            opt.iterations += 1
+        try:
+            if len(batches) == 1:
+                self.runtime.train_batch(*batches[0], lrs[0], None)
+            else:
+                self.runtime.train_many(batches, lrs)
+        except BaseException:
+            opt.iterations -= len(batches)
+            raise
+
+    def waiting(self) -> int:
+        """How many batches of the open execution are not trained yet."""
+        return len(getattr(self, "pending", ()))
 
     def test(self, bx: Any, by: Any, bw: Any) -> None:
         self.runtime.test_batch(bx, by, bw)
 
     def logs(self, reset: bool = True) -> dict[str, float]:
+        self.flush()
         logs = self.model._logs(self.runtime.results(reset=reset))
         if self.kind == "train" and self.nonfinite is None:
             self._read_nonfinite()
@@ -774,3 +839,8 @@ def _eager_metrics(args: dict[str, Any]) -> bool:
 
     found = flat(args.get("metrics")) + flat(args.get("weighted_metrics"))
     return any(isinstance(m, Metric) and needs_eager_update(m) for m in found)
+
+
+def _shapes(batch: tuple[Any, Any, Any]) -> list[Any]:
+    """The shapes of a batch's arrays (None for an absent sample weight)."""
+    return [[None if a is None else a.shape for a in part] for part in batch]

@@ -305,6 +305,8 @@ class TrainingMixin:
         # a running read is a collective under a distribution: every process reads at the
         # same batches (those a callback wants), never on the progress bar's timer
         bar_logs = None if plan is not None else steps_impl.batch_logs
+        if isinstance(steps_impl, CompiledSteps):
+            steps_impl.auto_group = _auto_group(self, cbs, feed, plan)
         stops_on_nan = any(getattr(cb, "_stops_on_nan", False) for cb in cbs.callbacks)
         self.stop_training = False
         self._resume_epoch, self._resume_batch = None, 0
@@ -352,8 +354,10 @@ class TrainingMixin:
                         if plan is not None:
                             _replicas.before_step(self, steps_impl.runtime, feed.last_shard)
                         steps_impl.train(bx, by, bw)
-                        self._batches_done = b + 1
                         end = runs.ends(b)
+                        if end is not None and runs.k > 1:
+                            _flush(steps_impl)  # the execution's batches, one runtime call
+                        self._batches_done = b + 1 - _waiting(steps_impl)
                         if batch_logs and end is not None:
                             blogs = steps_impl.batch_logs()
                             cbs.on_train_batch_end(end, blogs)
@@ -367,6 +371,9 @@ class TrainingMixin:
                         if self.stop_training:
                             break
                     end = runs.close()  # a shorter last execution
+                    waited = _waiting(steps_impl)
+                    _flush(steps_impl)
+                    self._batches_done += waited
                     if batch_logs and end is not None:
                         cbs.on_train_batch_end(end, steps_impl.batch_logs())
                 skip = 0
@@ -701,6 +708,33 @@ class TrainingMixin:
         return self.predict(
             x, batch_size=max(1, len(_adapter.leaf(first, "inputs", True))), verbose=0
         )
+
+
+AUTO_GROUP_BYTES = 8 << 20  # inputs of the batches one native call trains, at most
+AUTO_GROUP_STEPS = 16
+
+
+def _auto_group(model: Model, cbs: CallbackList, feed: Any, plan: Any) -> int:
+    """How many batches one runtime call may train when ``steps_per_execution`` is 1: up to
+    16 (and 8 MiB of inputs) when nothing watches single batches (no callback overrides a
+    train batch hook, one process, in-memory arrays); else 1. CompiledSteps groups only for a
+    runtime whose ``train_many`` is native."""
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    watched = any(cbs.wants_batch_logs(h) for h in hooks)
+    if watched or plan is not None or feed.arrays is None:
+        return 1
+    row = sum(a[:1].nbytes for a in feed.arrays[0])
+    return max(1, min(AUTO_GROUP_STEPS, AUTO_GROUP_BYTES // max(1, row * feed.batch_size)))
+
+
+def _flush(steps: Any) -> None:
+    """Train the batches ``compile(steps_per_execution=k)`` kept waiting (CompiledSteps)."""
+    if hasattr(steps, "flush"):
+        steps.flush()
+
+
+def _waiting(steps: Any) -> int:
+    return steps.waiting() if hasattr(steps, "waiting") else 0
 
 
 def _joined(chunks: list[list[np.ndarray]]) -> list[np.ndarray]:

@@ -137,6 +137,18 @@ class Runtime(ABC):
     ) -> None:
         """One optimizer step. Accumulates loss and metrics on the device; no host sync."""
 
+    def train_many(
+        self,
+        batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]],
+        learning_rates: Sequence[float],
+    ) -> None:
+        """:meth:`train_batch` of each ``(inputs, targets, sample_weights)`` in order, with its
+        learning rate, for a model without step noise; the batches have equal shapes
+        (``compile(steps_per_execution=k)``). A backend may run them in one native call: the
+        numbers must be those of one call per step. Default: one ``train_batch`` each."""
+        for (x, y, w), lr in zip(batches, learning_rates, strict=True):
+            self.train_batch(x, y, w, lr)
+
     @abstractmethod
     def test_batch(
         self,
