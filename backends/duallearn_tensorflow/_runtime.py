@@ -344,13 +344,10 @@ class TFRuntime(NativeRuntime):
             and sum(int(np.prod(v.shape)) for v in self.params) >= 65536
         )
 
-    def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> tf.Tensor:
-        """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
-        reductions the mask is scaled by total/valid so the mean runs over valid entries."""
+    def _mask_weight(self, sw: Any, mask: Any, dtype: Any) -> tf.Tensor:
+        """Keras's ``apply_mask`` for metrics: an output's mask folded into the sample
+        weights (the losses fold and rescale it themselves)."""
         m = tf.cast(mask, dtype)
-        if rescale:
-            total = tf.cast(tf.size(m), dtype)
-            m = m * (total / (tf.reduce_sum(m) + tf.constant(1e-7, dtype)))
         if sw is None:
             return m
         w = tf.cast(sw, dtype)

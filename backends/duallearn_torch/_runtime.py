@@ -171,12 +171,10 @@ class TorchRuntime(NativeRuntime):
         self._acc_metrics = self._acc[self._n_loss_slots :]
         self._count = 0.0
 
-    def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> torch.Tensor:
-        """Keras's ``apply_mask``: fold an output's mask into the sample weights. For mean
-        reductions the mask is scaled by total/valid so the mean runs over valid entries."""
+    def _mask_weight(self, sw: Any, mask: Any, dtype: Any) -> torch.Tensor:
+        """Keras's ``apply_mask`` for metrics: an output's mask folded into the sample
+        weights (the losses fold and rescale it themselves)."""
         m = mask.to(dtype)
-        if rescale:
-            m = m * (m.numel() / (m.sum() + 1e-7))
         if sw is None:
             return m
         w = sw.to(dtype)

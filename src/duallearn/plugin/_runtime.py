@@ -11,9 +11,8 @@ framework calls, as small hooks:
 * ``loss_fn_class`` (its ``LossFn(loss)``, callable ``(y, p, sample_weight) -> scalar``);
 * ``metric_delta`` (``staticmethod``: a metric's additive state change on one batch) and
   ``_detach(t)`` (outputs as metrics read them; default: unchanged);
-* ``_mask_weight(sw, mask, dtype, rescale)``: Keras's ``apply_mask`` in native ops, for the
-  metric weights (``rescale`` False; the losses fold an output's mask in themselves:
-  ``LossFn(y, p, sw, mask)``);
+* ``_mask_weight(sw, mask, dtype)``: Keras's ``apply_mask`` in native ops, for the metric
+  weights (the losses fold an output's mask in themselves: ``LossFn(y, p, sw, mask)``);
 * ``_zero_loss(p)``: a zero scalar of ``p``'s dtype;
 * ``_to_numpy(t)``: a native tensor (gradient) as numpy.
 
@@ -101,7 +100,7 @@ class NativeRuntime(Runtime):
 
     def _metric_weight(self, sw: Any, o: int, dtype: Any) -> Any:
         mask = self._output_mask(o)
-        return sw if mask is None else self._mask_weight(sw, mask, dtype, False)
+        return sw if mask is None else self._mask_weight(sw, mask, dtype)
 
     def _loss(self, ys: list[Any], outs: list[Any], sws: list[Any]) -> tuple[Any, list[Any]]:
         """``Σ weight_o · loss_o(y_o, p_o, sw_o) + Σ added losses + Σ weight penalties`` (the
@@ -229,7 +228,7 @@ class NativeRuntime(Runtime):
             self._opt.clear_nonfinite()
 
     # ---- hooks -----------------------------------------------------------------------------
-    def _mask_weight(self, sw: Any, mask: Any, dtype: Any, rescale: bool) -> Any:
+    def _mask_weight(self, sw: Any, mask: Any, dtype: Any) -> Any:
         raise NotImplementedError
 
     def _zero_loss(self, p: Any) -> Any:
