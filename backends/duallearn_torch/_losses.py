@@ -68,6 +68,9 @@ def _scce(y: torch.Tensor, p: torch.Tensor, o: dict[str, Any]) -> torch.Tensor:
     if ignore is not None:
         keep = labels != ignore
         labels = torch.where(keep, labels, torch.zeros_like(labels))
+    if keep is None and o.get("from_logits") and p.dim() == 2:
+        # the same values and gradient as below, in torch's fused kernel pair
+        return F.cross_entropy(p, labels, reduction="none")
     z = p if o.get("from_logits") else torch.log(torch.clamp(p, EPSILON, 1.0 - EPSILON))
     v = -torch.gather(torch.log_softmax(z, dim=-1), -1, labels.unsqueeze(-1)).squeeze(-1)
     if keep is not None:
