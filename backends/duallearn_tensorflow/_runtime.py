@@ -53,6 +53,17 @@ def _spec(
     return tf.TensorSpec(dims, tf.as_dtype(a.dtype))
 
 
+def _stacked(batches: Sequence[tuple[Sequence[Any], ...]]) -> list[tuple[np.ndarray, ...]]:
+    """Inputs, targets and the present sample weights of equal-shape batches, each stacked on
+    a new first axis (a view for one batch)."""
+    first = batches[0]
+    return [
+        tuple((a[None] if len(batches) == 1 else np.stack([b[p][i] for b in batches]))
+              for i, a in enumerate(part) if a is not None)
+        for p, part in enumerate(first)
+    ]  # fmt: skip
+
+
 def _scope(device: str) -> str:
     """duallearn device name → TensorFlow device ("cpu" → /CPU:0, "cuda:N" → /GPU:N)."""
     return "/CPU:0" if device == "cpu" else f"/GPU:{device.split(':')[1] if ':' in device else 0}"
@@ -146,24 +157,30 @@ class TFRuntime(NativeRuntime):
                 it = iter(ws)
                 return [next(it) if p else None for p in present]
 
-            if kind == "train_many":  # k steps per call: the batches stacked on a new axis
+            if kind in ("train_many", "test_many"):  # steps per call: batches stacked
                 k_spec = [tuple(tf.TensorSpec([None, *t.shape], t.dtype) for t in spec)
                           for spec in (x_spec, y_spec, w_spec)]  # fmt: skip
+                train = kind == "train_many"
 
-                def steps(x: Any, y: Any, w: Any, lrs: tf.Tensor) -> None:
+                def steps(x: Any, y: Any, w: Any, *lrs: tf.Tensor) -> None:
                     def body(i: tf.Tensor) -> tf.Tensor:
                         at = [[t[i] for t in part] for part in (x, y, w)]
-                        self._train_step(at[0], at[1], expand(at[2]), lrs[i], None)
+                        if train:
+                            self._train_step(at[0], at[1], expand(at[2]), lrs[0][i], None)
+                        else:
+                            self._test_step(at[0], at[1], expand(at[2]))
                         return i + 1
 
-                    tf.while_loop(lambda i: i < tf.shape(lrs)[0], body, (tf.constant(0),),
+                    n = tf.shape(x[0])[0]
+                    tf.while_loop(lambda i: i < n, body, (tf.constant(0),),
                                   parallel_iterations=1)  # fmt: skip
 
+                lr_spec = [tf.TensorSpec((None,), tf.float64)] if train else []
                 fn = tf.function(
                     steps,
-                    input_signature=[*k_spec, tf.TensorSpec((None,), tf.float64)],
+                    input_signature=[*k_spec, *lr_spec],
                     autograph=False,
-                    jit_compile=self._xla("train"),
+                    jit_compile=self._xla("train" if train else "test"),
                 )
             elif kind == "train":
 
@@ -535,16 +552,22 @@ class TFRuntime(NativeRuntime):
         if self._group is not None:
             super().train_many(batches, learning_rates)
             return
-        x0, y0, w0 = batches[0]
-        fn = self._function("train_many", x0, y0, w0)
-        parts = [
-            tuple((a[None] if len(batches) == 1 else np.stack([b[p][i] for b in batches]))
-                  for i, a in enumerate(first) if a is not None)
-            for p, first in enumerate((x0, y0, w0))
-        ]  # fmt: skip
+        fn = self._function("train_many", *batches[0])
         self._seed_step(None, training=False)
         with self._placed():
-            fn(*parts, tf.constant(np.asarray(learning_rates, np.float64)))
+            fn(*_stacked(batches), tf.constant(np.asarray(learning_rates, np.float64)))
+
+    def test_many(
+        self, batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]]
+    ) -> None:
+        """The test steps in one ``tf.function`` call, as :meth:`train_many`; a single
+        ``test_batch`` runs the same loop once."""
+        if self._group is not None:
+            super().test_many(batches)
+            return
+        fn = self._function("test_many", *batches[0])
+        with self._placed():
+            fn(*_stacked(batches))
 
     def test_batch(
         self,
@@ -556,9 +579,7 @@ class TFRuntime(NativeRuntime):
             with self._placed():
                 _distributed.test_batch(self, inputs, targets, sample_weights)
             return
-        fn = self._function("test", inputs, targets, sample_weights)
-        with self._placed():
-            fn(tuple(inputs), tuple(targets), tuple(s for s in sample_weights if s is not None))
+        self.test_many([(inputs, targets, sample_weights)])  # the loop of test_many, once
 
     # ---- data-parallel (duallearn.distribution; _distributed.py) ------------------------
     _group: _distributed.TFGroup | None = None

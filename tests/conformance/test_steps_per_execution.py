@@ -346,3 +346,34 @@ def test_torch_is_not_grouped():
         runtime.train_many = lambda *a: pytest.fail("train_many called")
         model.fit(x, y, batch_size=2, verbose=0)
     assert calls == [1] * 6
+
+
+def test_unwatched_evaluation_is_grouped_on_tensorflow_with_the_same_numbers():
+    """evaluate (and fit's validation) run up to 16 test batches per native call when no
+    callback watches test batches; a test batch hook makes it one call per batch; the same
+    results bit for bit."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(70, 3)).astype("float32")
+    y = rng.integers(0, 2, size=70)
+
+    class Watch(dl.callbacks.Callback):
+        def on_test_batch_begin(self, batch, logs=None):
+            pass
+
+    with dl.use_backend("tensorflow"):
+        model = dl.Sequential([dl.Input((3,)), dl.layers.Dense(2)])
+        model.compile("sgd", dl.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy", "sparse_categorical_crossentropy"])  # fmt: skip
+        model.evaluate(x[:4], y[:4], verbose=0)  # builds the runtime
+        runtime = model._get_runtime()
+        calls = []
+        many, one = runtime.test_many, runtime.test_batch
+        runtime.test_many = lambda b, many=many: (calls.append(len(b)), many(b))[1]
+        grouped = model.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
+        assert calls == [16, 16, 3]
+        calls.clear()
+        watched = model.evaluate(x, y, batch_size=2, verbose=0, return_dict=True,
+                                 callbacks=[Watch()])  # fmt: skip
+        assert calls == [1] * 35  # (test_batch runs test_many's loop once)
+        assert runtime.test_batch == one
+    assert grouped == watched

@@ -402,10 +402,11 @@ class CompiledSteps:
                 self.runtime.clear_nonfinite()
             self.runtime.set_batch_size(self.kind, static_batch)
 
-    # compile(steps_per_execution=k): the batches of an execution wait here until fit closes it
-    # (flush), then run as one Runtime.train_many call. With k = 1, fit sets ``auto_group``
-    # when no callback watches batches: up to that many batches wait, for a runtime whose
-    # train_many is native (one call instead of one per batch; the same numbers).
+    # compile(steps_per_execution=k): the batches of an execution wait here until fit (or
+    # evaluate) closes it (flush), then run as one Runtime.train_many / test_many call. With
+    # k = 1, fit and evaluate set ``auto_group`` when no callback watches batches: up to that
+    # many batches wait, for a runtime whose *_many is native (one call instead of one per
+    # batch; the same numbers).
     pending: list[tuple[Any, Any, Any]]
     auto_group = 1
 
@@ -428,10 +429,10 @@ class CompiledSteps:
         m = self.model
         if not hasattr(self, "pending"):
             self.pending = []
-        if (
-            max(self._k(), self._auto()) == 1
-            or config.is_deterministic()  # (host-drawn masks per step)
-            or _replicas.plan_for(m) is not None
+        if max(self._k(), self._auto()) == 1 or _replicas.plan_for(m) is not None:
+            return False
+        if self.kind == "train" and (
+            config.is_deterministic()  # (host-drawn masks per step)
             or m._draw_noise(len(bx[0])) is not None
         ):
             return False
@@ -440,19 +441,26 @@ class CompiledSteps:
         return True
 
     def _auto(self) -> int:
-        """``auto_group`` where the runtime trains several batches in one native call."""
-        native = type(self.runtime).train_many is not Runtime.train_many
+        """``auto_group`` where the runtime runs several batches in one native call."""
+        name = "train_many" if self.kind == "train" else "test_many"
+        native = getattr(type(self.runtime), name) is not getattr(Runtime, name)
         return self.auto_group if native else 1
 
     def _k(self) -> int:
         return int((self.model._compile_args or {}).get("steps_per_execution", 1))
 
     def flush(self) -> None:
-        """Train the waiting batches (one runtime call); a no-op when none wait."""
+        """Run the waiting batches (one runtime call); a no-op when none wait."""
         batches = getattr(self, "pending", None)
         if not batches:
             return
         self.pending = []
+        if self.kind == "test":
+            if len(batches) == 1:
+                self.runtime.test_batch(*batches[0])
+            else:
+                self.runtime.test_many(batches)
+            return
         opt = self.model.optimizer
         assert opt is not None
         lrs = []
@@ -473,6 +481,12 @@ class CompiledSteps:
         return len(getattr(self, "pending", ()))
 
     def test(self, bx: Any, by: Any, bw: Any) -> None:
+        if self._may_wait(bx, by, bw):
+            self.pending.append((bx, by, bw))
+            if self._k() == 1 and len(self.pending) >= self._auto():
+                self.flush()
+            return
+        self.flush()
         self.runtime.test_batch(bx, by, bw)
 
     def logs(self, reset: bool = True) -> dict[str, float]:

@@ -489,6 +489,9 @@ class TrainingMixin:
         if self._runtime is not None or isinstance(steps_impl, CustomSteps):
             steps_impl.begin(None, feed.static_batch)
         want = cbs is not None and cbs.wants_batch_logs("on_test_batch_end")
+        if isinstance(steps_impl, CompiledSteps):
+            watched = cbs is not None and (want or cbs.wants_batch_logs("on_test_batch_begin"))
+            steps_impl.auto_group = 1 if watched or feed.shard is not None else _group_size(feed)
         # under a distribution a running read is a collective: never on the bar's timer
         bar_logs = None if _replicas.plan_for(self) is not None else steps_impl.batch_logs
         try:
@@ -504,11 +507,14 @@ class TrainingMixin:
                         _replicas.before_step(None, steps_impl.runtime, feed.last_shard)
                     steps_impl.test(bx, by, bw)
                     end = runs.ends(b)
+                    if end is not None and runs.k > 1:
+                        _flush(steps_impl)
                     if want and cbs is not None and end is not None:
                         cbs.on_test_batch_end(end, steps_impl.batch_logs())
                     if progress is not None:
                         progress.step(b, bar_logs)
                 end = runs.close()
+                _flush(steps_impl)
                 if want and cbs is not None and end is not None:
                     cbs.on_test_batch_end(end, steps_impl.batch_logs())
         finally:
@@ -721,7 +727,14 @@ def _auto_group(model: Model, cbs: CallbackList, feed: Any, plan: Any) -> int:
     runtime whose ``train_many`` is native."""
     hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
     watched = any(cbs.wants_batch_logs(h) for h in hooks)
-    if watched or plan is not None or feed.arrays is None:
+    if watched or plan is not None:
+        return 1
+    return _group_size(feed)
+
+
+def _group_size(feed: Any) -> int:
+    """Batches per native call for in-memory arrays (1 for other sources)."""
+    if feed.arrays is None:
         return 1
     row = sum(a[:1].nbytes for a in feed.arrays[0])
     return max(1, min(AUTO_GROUP_STEPS, AUTO_GROUP_BYTES // max(1, row * feed.batch_size)))

@@ -149,6 +149,14 @@ class Runtime(ABC):
         for (x, y, w), lr in zip(batches, learning_rates, strict=True):
             self.train_batch(x, y, w, lr)
 
+    def test_many(
+        self, batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]]
+    ) -> None:
+        """:meth:`test_batch` of each batch in order (equal shapes); a backend may run them in
+        one native call, with the numbers of one call per batch. Default: one call each."""
+        for x, y, w in batches:
+            self.test_batch(x, y, w)
+
     @abstractmethod
     def test_batch(
         self,
