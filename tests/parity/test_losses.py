@@ -7,14 +7,16 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import duallearn as dl
 from duallearn.errors import ConfigError, ShapeError
 from duallearn.testing import assert_close
 
 from ..conftest import BACKENDS
+from ._draw import DTYPES, between, distinct, values
 
 L = dl.losses
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
@@ -132,11 +134,12 @@ CASES = {
 
 
 # Keras computes these constants in float32 even for float64 losses (PARITY.md §7, §10);
-# duallearn builds them in the data's dtype. (bound per element, reason)
-KERAS_F32_CONSTANTS = {"log_cosh": (4e-9, "keras log_cosh: ops.log(2.0) evaluated in float32")}
+# duallearn builds them in the data's dtype: judged by the float32 rows (the oracles do the same)
+KERAS_F32_CONSTANTS = {"log_cosh": "keras log_cosh: ops.log(2.0) evaluated in float32"}
 
 
 def _data(kind_y, kind_p, batch, width, seed):
+    """Fixed data (numpy) for the Keras comparison of every reduction below."""
     r = np.random.default_rng(seed)
     shape = (batch, width)
     y = {
@@ -161,6 +164,77 @@ def _data(kind_y, kind_p, batch, width, seed):
     return y, p, sw
 
 
+def _draw_array(draw, kind, shape, dtype):
+    """One drawn target or prediction array of a kind (hypothesis values: exact zeros and ones,
+    the ends of each range, repeated entries). Probabilities in float32 stay at least 1e-3
+    below 1: float32 rounds the clip bound 1 − 1e-7 to 1 − 1.19e-7, so log(1 − clip(p)) of a
+    p at 1 differs from the float64 reference by 0.17 absolute (a constant's rounding, not a
+    formula difference); exact 0 and 1 are drawn in float64."""
+    width = shape[-1]
+    top = 1.0 if dtype == "float64" else 1.0 - 1e-3
+    if kind == "real":
+        return values(draw, shape, scales=(1.0, 1e-2, 1e2), dtype=dtype)
+    if kind == "positive":
+        return between(draw, shape, 0.0, 1.0, dtype) * draw(st.sampled_from([1.0, 30.0]))
+    if kind == "unit":
+        return between(draw, shape, 0.0, top, dtype)
+    if kind == "binary":
+        return draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0])))
+    if kind == "pm1":
+        return draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0])))
+    if kind == "onehot":
+        return np.eye(width)[
+            draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, width - 1)))
+        ]
+    if kind == "sparse":
+        return draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, width - 1)))
+    # probabilities: rows of non-negative entries, normalized (float64: exact zeros, a row may
+    # be one-hot; float32: entries >= 1e-3, so that no normalized entry reaches 1 − 1e-3)
+    p = between(draw, shape, 0.0 if dtype == "float64" else 1e-3, 1.0, dtype)
+    p[..., 0] = np.where(p.sum(-1) == 0, 1.0, p[..., 0])  # a row of zeros has no distribution
+    return p / p.sum(-1, keepdims=True)
+
+
+@st.composite
+def loss_cases(draw, name):
+    _, _, _, ky, kp = CASES[name]
+    dtype = draw(DTYPES)
+    shape = (draw(st.integers(1, 5)), draw(st.integers(2, 5)))
+    y = _draw_array(draw, ky, shape, dtype)
+    if name == "categorical_hinge":
+        # tie rule (tests/parity/_draw.py): CategoricalHinge takes max((1 − y)·p); with equal
+        # candidates TF's max splits the gradient, the reference and torch pick one. Distinct
+        # nonzero predictions leave one candidate (the true class's product is 0)
+        p = distinct(draw, shape, scales=(1.0, 1e-2, 1e2), dtype=dtype)
+        assume(bool(np.all(p.astype(dtype) != 0)))
+    else:
+        p = _draw_array(draw, kp, shape, dtype)
+    if name == "log_cosh" and dtype == "float64":
+        # the torch engine's log_cosh uses F.softplus, which returns x above 20: for |y − p| >
+        # 10 it drops log1p(e^(−2|y − p|)) (3e-11 relative at 10.9, beyond the float64 row):
+        # recorded by test_log_cosh_of_a_large_error; float64 errors are kept within 10 here
+        p = y + np.clip(p - y, -10.0, 10.0)
+    p32 = p.astype(dtype).astype(np.float64)
+    if name in ("hinge", "hinge_pm1"):
+        # kink rule: at the margin (y·p = 1 exactly) the numpy reference takes the derivative 0
+        # of max(1 − y·p, 0), Keras and both engines −y (the tie of maximum goes to its first
+        # argument): recorded by test_hinge_gradient_at_the_margin; not drawn here
+        ys = 2 * y - 1 if ky == "binary" else y
+        assume(bool(np.all(ys * p32 != 1)))
+    if name == "categorical_hinge":
+        # the same kink at neg − pos + 1 = 0 (kept 1e-5 of the terms away: float32 rounding of
+        # pos and neg could put the engine on it)
+        pos, neg = (y * p32).sum(-1), ((1 - y) * p32).max(-1)
+        assume(bool(np.all(np.abs(neg - pos + 1) > 1e-5 * (np.abs(neg) + np.abs(pos) + 1))))
+    if name == "cosine":
+        # an all-zero y_pred row has a nan gradient on the torch engine: a recorded defect
+        # (test_oracle_losses_metrics.py::test_cosine_of_a_zero_vector); such rows become 0.5
+        p = np.where(np.all(p == 0, axis=-1, keepdims=True), 0.5, p)
+    sw = between(draw, shape[:1], 0.0, 2.0, dtype) if draw(st.booleans()) else None
+    reduction = draw(st.sampled_from(["sum_over_batch_size", "sum", "mean_with_sample_weight"]))
+    return name, y, p, sw, reduction, dtype
+
+
 def _backend_value_and_grad(backend, spec, y, p, sw):
     if backend == "torch":
         import torch
@@ -182,35 +256,93 @@ def _backend_value_and_grad(backend, spec, y, p, sw):
     return v.numpy(), tape.gradient(v, pt).numpy()
 
 
-@settings(max_examples=6)
-@given(
-    name=st.sampled_from(sorted(CASES)),
-    batch=st.sampled_from([1, 3, 5]),
-    width=st.sampled_from([2, 3, 5]),
-    seed=st.integers(0, 2**16),
-    weighted=st.booleans(),
-    reduction=st.sampled_from(["sum_over_batch_size", "sum", "mean_with_sample_weight"]),
-    dtype=st.sampled_from(["float64", "float32"]),
-)
-def test_loss_vs_reference_backends(name, batch, width, seed, weighted, reduction, dtype):
+@pytest.mark.parametrize("name", sorted(CASES))
+@given(data=st.data())
+def test_loss_vs_reference_backends(name, data):
+    """Each loss on its own drawn examples (one test per loss: a planted Huber bug took 26
+    derandomized examples to find when the 23 losses shared one test's 25,
+    docs/testing_profiles.md)."""
+    _, y, p, sw, reduction, dtype = data.draw(loss_cases(name))
     factory, _, _, ky, kp = CASES[name]
-    y, p, sw = _data(ky, kp, batch, width, seed)
     spec = factory()
     spec.reduction = reduction
+    # the reference sees the values the engines see (rounded to dtype)
     p = p.astype(dtype)
     y = y if ky == "sparse" else y.astype(dtype)
-    w = sw if weighted else None
-    ref = spec.reference(y.astype(np.float64) if ky != "sparse" else y, p.astype(np.float64), w)
-    gref = spec.reference_grad(
-        y.astype(np.float64) if ky != "sparse" else y, p.astype(np.float64), w
-    )
+    w = None if sw is None else sw.astype(dtype)
+    y64 = y if ky == "sparse" else y.astype(np.float64)
+    w64 = None if w is None else w.astype(np.float64)
+    ref = spec.reference(y64, p.astype(np.float64), w64)
+    gref = spec.reference_grad(y64, p.astype(np.float64), w64)
+    # a gradient entry is a difference of per-element terms of magnitude up to max(w, 1)/width
+    # (Poisson at y = p: 1 − y/(p + ε) cancels to ε/p): its absolute term follows them
+    wmax = max(1.0, float(np.max(w64, initial=0.0)) if w64 is not None else 1.0)
+    gscale = wmax / p.shape[-1]
+    if name == "cosine":
+        # −cos(y, p) has the gradient −ŷ/‖p‖ + cos·p/‖p‖², terms of 1/‖p‖ that cancel to 0 when
+        # p ∥ y: their rounding follows 1/‖p‖ (per row, over the batch)
+        norms = np.linalg.norm(p.astype(np.float64), axis=-1)
+        gscale = max(gscale, wmax * float(np.max(1 / np.maximum(norms, 1e-12))) / len(p))
     got = {}
     for b in BACKENDS:
-        got[b] = _backend_value_and_grad(b, spec, y, p, None if w is None else w.astype(dtype))
-        assert_close(f"{name} {b} value", got[b][0], ref, dtype, "loss")
-        assert_close(f"{name} {b} grad", got[b][1], gref, dtype, "gradient")
+        got[b] = _backend_value_and_grad(b, spec, y, p, w)
+        # forward row, absolute term scaled by at least 1 (as the oracles): a loss near 0 is a
+        # cancellation of O(1) terms (−log(1 − ε) of a certain prediction, 1 − cos of equal
+        # vectors), its rounding follows those terms, while the loss row has no absolute term
+        assert_close(f"{name} {b} value", got[b][0], ref, dtype, "forward", scale=1.0)
+        assert_close(f"{name} {b} grad", got[b][1], gref, dtype, "gradient", scale=gscale)
     if len(got) == 2:
-        assert_close(f"{name} torch vs tf", got["torch"][0], got["tensorflow"][0], dtype, "loss")
+        assert_close(
+            f"{name} torch vs tf",
+            got["torch"][0],
+            got["tensorflow"][0],
+            dtype,
+            "forward",
+            scale=1.0,
+        )
+
+
+@pytest.mark.xfail(strict=True, reason="torch engine log_cosh: F.softplus's threshold 20")
+def test_log_cosh_of_a_large_error():
+    """Recorded defect (issue 19, found by drawn values): log cosh(e) = e + softplus(−2e) −
+    log 2; the torch engine's F.softplus returns its input above 20, dropping log1p(e^(−2|e|))
+    for |e| > 10 (3e-11 relative at e = 10.9375, the float64 forward row is 1e-11; Keras and
+    the TF engine use the exact softplus)."""
+    spec = L.LogCosh()
+    y, p = np.zeros((1, 2)), np.array([[0.0, -10.9375]])
+    ref = spec.reference(y, p, None)
+    for b in BACKENDS:
+        got = _backend_value_and_grad(b, spec, y, p, None)[0]
+        assert_close(f"log_cosh on {b}", got, ref, "float64", "forward")
+
+
+@pytest.mark.parametrize(
+    "name, y, p",
+    [
+        ("hinge", [[1.0, 0.0]], [[1.0, -1.0]]),
+        ("categorical_hinge", [[1.0, 0.0]], [[1.0, -1.0]]),
+    ],
+)
+@pytest.mark.xfail(strict=True, reason="the numpy reference's derivative at the hinge margin")
+def test_hinge_gradient_at_the_margin(name, y, p):
+    """Recorded defect (issue 19, found by drawn values): at y·p = 1 (Hinge) or
+    neg − pos + 1 = 0 (CategoricalHinge) Keras (tf.maximum(margin, 0): the tie goes to the
+    margin) and both engines give d/dp = −y/width; the numpy reference (margin > 0) gives 0."""
+    import tensorflow as tf
+
+    keras = importlib.import_module("keras")
+    factory, kname, kkw, _, _ = CASES[name]
+    y, p = np.array(y), np.array(p)
+    pt = tf.constant(p)
+    with tf.GradientTape() as tape:
+        tape.watch(pt)
+        v = getattr(keras.losses, kname)(dtype="float64", **kkw)(tf.constant(y), pt)
+    want = tape.gradient(v, pt).numpy()
+    for b in BACKENDS:
+        got = _backend_value_and_grad(b, factory(), y, p, None)[1]
+        np.testing.assert_array_equal(got, want, err_msg=f"{name} on {b} vs Keras")
+    got = factory().reference_grad(y, p, None)
+    np.testing.assert_array_equal(got, want, err_msg=f"{name}: numpy reference vs Keras")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -228,9 +360,10 @@ def test_loss_vs_keras(name):
             got = spec.reference(y, p, w)
             label = f"{name} {reduction} w={w is not None}"
             if name in KERAS_F32_CONSTANTS:
-                # recorded difference: Keras builds this constant in float32 (reason below)
-                err = np.max(np.abs(got - np.asarray(ref)))
-                assert err <= KERAS_F32_CONSTANTS[name][0] * max(1.0, np.max(np.abs(got))), label
+                # recorded difference (KERAS_F32_CONSTANTS): Keras's float32 constant, an error
+                # of float32's epsilon times the constant (log 2), not of the loss: forward row,
+                # absolute term scaled by the constant's magnitude 1
+                assert_close(label, got, np.asarray(ref), "float32", "forward", scale=1.0)
             else:
                 assert_close(label, got, np.asarray(ref), kind="loss")
 
@@ -241,10 +374,12 @@ def test_reduction_divisor_and_aliases():
     p = np.array([[0.2], [0.6], [0.9]])
     w = np.array([0.5, 2.0, 0.0])
     l = L.MeanSquaredError().reference_values(y, p)
-    assert float(L.MeanSquaredError()(y, p, w)) == pytest.approx(float((w * l).sum() / 3))
-    assert float(L.MeanSquaredError(reduction="mean_with_sample_weight")(y, p, w)) == (
-        pytest.approx(float((w * l).sum() / w.sum()))
-    )
+    # the loss computes in floatx (float32): the loss row at float32
+    got = float(L.MeanSquaredError()(y, p, w))
+    assert_close("sum_over_batch_size divisor", got, float((w * l).sum() / 3), "float32", "loss")
+    got = float(L.MeanSquaredError(reduction="mean_with_sample_weight")(y, p, w))
+    assert_close("mean_with_sample_weight divisor", got, float((w * l).sum() / w.sum()),
+                 "float32", "loss")  # fmt: skip
     for alias, cls in [
         ("mse", L.MeanSquaredError),
         ("MAE", L.MeanAbsoluteError),
@@ -295,9 +430,11 @@ def test_fit_weights_and_label_check(backend_name):
         cw = {0: 0.5, 1: 2.0, 2: 1.5}
         h = model.fit(x, y, batch_size=7, epochs=1, class_weight=cw, verbose=0, shuffle=False)
         w = np.array([cw[int(c)] for c in y])
-        assert h.history["loss"][0] == pytest.approx(float((w * per).sum() / 7), rel=1e-12)
+        want = float((w * per).sum() / 7)
+        assert_close("fit loss with class_weight", h.history["loss"][0], want, "float64", "loss")
         sw = r.uniform(0, 2, 7)
         got = model.evaluate(x, y, sample_weight=sw, batch_size=7, verbose=0)
-        assert got == pytest.approx(float((sw * per).sum() / 7), rel=1e-12)
+        want = float((sw * per).sum() / 7)
+        assert_close("evaluate with sample_weight", got, want, "float64", "loss")
         with pytest.raises(ShapeError, match=r"labels must be in \[0, 3\).*label 5"):
             model.fit(x, np.where(y == 0, 5, y), epochs=1, verbose=0)

@@ -7,14 +7,16 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import duallearn as dl
 from duallearn.errors import ConfigError
 from duallearn.testing import assert_close
 
 from ..conftest import BACKENDS
+from ._draw import DTYPES, UNIT, assert_close_or_nan, between, distinct, values
 
 M = dl.metrics
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
@@ -29,33 +31,35 @@ def _distinct(r, shape):
     return r.permutation(np.prod(shape)).reshape(shape) / np.prod(shape) + r.uniform(0, 1e-3)
 
 
-# name -> (duallearn factory, keras class, keras kwargs, data kind, keras result tolerance).
-# Recorded differences: Keras keeps Precision/Recall/AUC/R2Score state in float32 whatever
-# the metric dtype (bound F32 = 3e-7 relative); in_top_k needs float32 scores (top-k cases
-# are compared with Keras in float32, exact counts). duallearn accumulates in float64.
-F32 = 3e-7
+# name -> (duallearn factory, keras class, keras kwargs, data kind, dtype of the table row
+# that judges the Keras result). Recorded differences: Keras keeps Precision/Recall/AUC/R2Score
+# state in float32 whatever the metric dtype, casts MeanIoU's confusion counts and F1Score's
+# result through float32, and in_top_k needs float32 scores (top-k cases run Keras in
+# float32): those are judged by the float32 row. duallearn accumulates in float64.
+F32 = "float32"
+F64 = "float64"
 CASES = {
-    "accuracy": (lambda: M.Accuracy(), "Accuracy", {}, "equal", 1e-12),
+    "accuracy": (lambda: M.Accuracy(), "Accuracy", {}, "equal", F64),
     "binary_accuracy": (
-        lambda: M.BinaryAccuracy(threshold=0.4),
+        lambda: M.BinaryAccuracy(threshold=0.625),
         "BinaryAccuracy",
-        {"threshold": 0.4},
+        {"threshold": 0.625},
         "binary",
-        1e-12,
+        F64,
     ),
     "categorical_accuracy": (
         lambda: M.CategoricalAccuracy(),
         "CategoricalAccuracy",
         {},
         "onehot",
-        1e-12,
+        F64,
     ),
     "sparse_categorical_accuracy": (
         lambda: M.SparseCategoricalAccuracy(),
         "SparseCategoricalAccuracy",
         {},
         "sparse",
-        1e-12,
+        F64,
     ),
     "top_k": (
         lambda: M.TopKCategoricalAccuracy(k=2),
@@ -73,9 +77,9 @@ CASES = {
     ),
     "precision": (lambda: M.Precision(), "Precision", {}, "binary", F32),
     "precision_thresholds": (
-        lambda: M.Precision(thresholds=[0.3, 0.6]),
+        lambda: M.Precision(thresholds=[0.25, 0.625]),
         "Precision",
-        {"thresholds": [0.3, 0.6]},
+        {"thresholds": [0.25, 0.625]},
         "binary",
         F32,
     ),
@@ -93,18 +97,18 @@ CASES = {
         "multihot",
         F32,
     ),
-    "auc_roc": (lambda: M.AUC(num_thresholds=50), "AUC", {"num_thresholds": 50}, "binary", F32),
+    "auc_roc": (lambda: M.AUC(num_thresholds=33), "AUC", {"num_thresholds": 33}, "binary", F32),
     "auc_pr": (
-        lambda: M.AUC(num_thresholds=30, curve="PR"),
+        lambda: M.AUC(num_thresholds=17, curve="PR"),
         "AUC",
-        {"num_thresholds": 30, "curve": "PR"},
+        {"num_thresholds": 17, "curve": "PR"},
         "binary",
         F32,
     ),
     "auc_pr_majoring": (
-        lambda: M.AUC(num_thresholds=20, curve="PR", summation_method="majoring"),
+        lambda: M.AUC(num_thresholds=9, curve="PR", summation_method="majoring"),
         "AUC",
-        {"num_thresholds": 20, "curve": "PR", "summation_method": "majoring"},
+        {"num_thresholds": 9, "curve": "PR", "summation_method": "majoring"},
         "binary",
         F32,
     ),
@@ -120,26 +124,26 @@ CASES = {
         "F1Score",
         {"average": "macro"},
         "onehot",
-        1e-6,
+        F32,
     ),
-    "f1_none": (lambda: M.F1Score(), "F1Score", {}, "onehot", 1e-6),
+    "f1_none": (lambda: M.F1Score(), "F1Score", {}, "onehot", F32),
     "f1_micro_threshold": (
         lambda: M.F1Score(average="micro", threshold=0.5),
         "F1Score",
         {"average": "micro", "threshold": 0.5},
         "multihot",
-        1e-6,
+        F32,
     ),
     "f1_weighted": (
         lambda: M.F1Score(average="weighted"),
         "F1Score",
         {"average": "weighted"},
         "onehot",
-        1e-6,
+        F32,
     ),
-    "mae": (lambda: M.MeanAbsoluteError(), "MeanAbsoluteError", {}, "real", 1e-12),
-    "mse": (lambda: M.MeanSquaredError(), "MeanSquaredError", {}, "real", 1e-12),
-    "rmse": (lambda: M.RootMeanSquaredError(), "RootMeanSquaredError", {}, "real", 1e-12),
+    "mae": (lambda: M.MeanAbsoluteError(), "MeanAbsoluteError", {}, "real", F64),
+    "mse": (lambda: M.MeanSquaredError(), "MeanSquaredError", {}, "real", F64),
+    "rmse": (lambda: M.RootMeanSquaredError(), "RootMeanSquaredError", {}, "real", F64),
     "r2": (lambda: M.R2Score(), "R2Score", {}, "real", F32),
     "r2_variance": (
         lambda: M.R2Score(class_aggregation="variance_weighted_average"),
@@ -153,14 +157,14 @@ CASES = {
         "MeanIoU",
         {"num_classes": 4, "sparse_y_pred": False},
         "sparse4",
-        1e-6,  # keras casts the confusion counts to float32 in result()
+        F32,  # keras casts the confusion counts to float32 in result()
     ),
     "mean_iou_ignore": (
         lambda: M.MeanIoU(num_classes=4, ignore_class=0, sparse_y_pred=False),
         "MeanIoU",
         {"num_classes": 4, "ignore_class": 0, "sparse_y_pred": False},
         "sparse4",
-        1e-6,
+        F32,
     ),
 }
 
@@ -185,12 +189,58 @@ def _batch(kind, b, c, r):
 
 
 def _batches(kind, seed, weighted, n=2, b=5, c=4):
+    """Fixed batches (numpy) for the Keras comparison below."""
     r = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         y, p = _batch(kind, b, c, r)
         out.append((y, p, r.uniform(0.1, 2.0, (b,)) if weighted else None))
     return out
+
+
+def _draw_batch(draw, kind, b, c, dtype):
+    """One hypothesis-drawn batch. Scores that an argmax, a top-k or a ranking reads are
+    distinct after rounding to ``dtype`` (the tie rule of tests/parity/_draw.py); scores read
+    against thresholds are free: they may sit exactly on a threshold (every threshold here is
+    dyadic, the same number in float32 and float64), where ``>`` and ``>=`` differ."""
+    if kind == "sparse4":
+        c = 4
+    if kind in ("binary", "binary_logits"):
+        y = draw(hnp.arrays(np.float64, (b, c), elements=st.sampled_from([0.0, 1.0])))
+        if kind == "binary_logits":
+            return y, values(draw, (b, c), scales=(1.0, 4.0, 20.0), dtype=dtype)
+        grid = st.sampled_from([0.0, 0.25, 0.5, 0.625, 1.0])  # on thresholds and the ends
+        return y, draw(hnp.arrays(np.float64, (b, c), elements=st.one_of(UNIT, grid)))
+    if kind == "real":
+        return values(draw, (b, c), dtype=dtype), values(draw, (b, c), dtype=dtype)
+    p = distinct(draw, (b, c), scales=(1.0,), dtype=dtype)
+    if kind == "equal":
+        same = draw(hnp.arrays(np.bool_, (b, c)))
+        other = draw(hnp.arrays(np.float64, (b, c), elements=st.sampled_from([0.0, 1.0, 2.0])))
+        return np.where(same, p, other), p
+    if kind == "multihot":
+        return draw(hnp.arrays(np.float64, (b, c), elements=st.sampled_from([0.0, 1.0]))), p
+    ids = draw(hnp.arrays(np.int64, (b,), elements=st.integers(0, c - 1)))
+    if kind == "onehot":
+        return np.eye(c)[ids], p
+    return ids, p  # sparse, sparse4
+
+
+@st.composite
+def metric_cases(draw, name):
+    kind = CASES[name][3]
+    dtype = draw(DTYPES)
+    n, b, c = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(2, 4))
+    if "top_k" in name:
+        c = max(c, 3)  # k (2 or 3) below the number of classes
+    weighted = draw(st.booleans())
+    batches = []
+    for _ in range(n):
+        y, p = _draw_batch(draw, kind, b, c, dtype)
+        # zero weights included: a batch that counts for nothing
+        w = between(draw, (b,), 0.0, 2.0, dtype) if weighted else None
+        batches.append((y, p, w))
+    return name, batches, dtype
 
 
 def _backend_state(backend, spec, batches, dtype):
@@ -221,24 +271,24 @@ def _backend_state(backend, spec, batches, dtype):
     return tot
 
 
-@settings(max_examples=8)
-@given(
-    name=st.sampled_from(sorted(CASES)),
-    seed=st.integers(0, 2**16),
-    weighted=st.booleans(),
-    dtype=st.sampled_from(["float64", "float32"]),
-)
-def test_metric_state_vs_reference_backends(name, seed, weighted, dtype):
-    factory, _, _, kind, _ = CASES[name]
-    batches = _batches(kind, seed, weighted)
+@pytest.mark.parametrize("name", sorted(CASES))
+@given(data=st.data())
+def test_metric_state_vs_reference_backends(name, data):
+    """Each metric on its own drawn examples (one test per metric, as the losses)."""
+    _, batches, dtype = data.draw(metric_cases(name))
+    factory = CASES[name][0]
     ref = factory()
-    # the reference sees the values the backends see (targets and scores rounded to dtype)
+    # the reference sees the values the backends see (targets, scores, weights rounded)
     batches = [
-        (y if y.dtype.kind != "f" else y.astype(dtype).astype(np.float64), p, w)
+        (
+            y if y.dtype.kind != "f" else y.astype(dtype).astype(np.float64),
+            p.astype(dtype).astype(np.float64),
+            None if w is None else w.astype(dtype).astype(np.float64),
+        )
         for y, p, w in batches
     ]
     for y, p, w in batches:
-        ref.update_state(y, p.astype(dtype).astype(np.float64), w)
+        ref.update_state(y, p, w)
     states = {}
     for b in BACKENDS:
         spec = factory()
@@ -247,7 +297,7 @@ def test_metric_state_vs_reference_backends(name, seed, weighted, dtype):
         states[b] = _backend_state(b, spec, batches, dtype)
         assert_close(f"{name} {b} state", states[b], ref._state, dtype, "forward")
         got, want = spec.result_from_state(states[b]), ref.result()
-        assert_close(f"{name} {b} result", got, want, dtype, "forward")
+        assert_close_or_nan(f"{name} {b} result", got, want, dtype, "forward")
     if len(states) == 2:
         assert_close(f"{name} torch vs tf", states["torch"], states["tensorflow"], dtype, "forward")
 
@@ -255,7 +305,7 @@ def test_metric_state_vs_reference_backends(name, seed, weighted, dtype):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_metric_vs_keras(name):
     keras = importlib.import_module("keras")
-    factory, kname, kkw, kind, tol = CASES[name]
+    factory, kname, kkw, kind, row = CASES[name]
     for weighted in (False, True):
         batches = _batches(kind, 11, weighted)
         ours = factory()
@@ -266,8 +316,7 @@ def test_metric_vs_keras(name):
             theirs.update_state(y, p.astype(kdtype), sample_weight=w)
         got = np.asarray(ours.result(), np.float64)
         want = np.asarray(theirs.result(), np.float64)
-        err = np.max(np.abs(got - want)) if got.size else 0.0
-        assert err <= tol * max(1.0, np.max(np.abs(want))), (name, weighted, got, want)
+        assert_close(f"{name} weighted={weighted} vs Keras", got, want, row, "forward")
         ours.reset_state()
         empty = np.asarray(ours.result())
         assert np.all((empty == 0) | np.isnan(empty))  # R2Score: 0/0 as Keras
@@ -305,7 +354,7 @@ def test_metrics_through_evaluate(backend_name):
         logs = model.evaluate(x, yo, sample_weight=sw, batch_size=6, return_dict=True, verbose=0)
         p = model.predict(x, verbose=0)
     plain = float((p.argmax(-1) == y).mean())
-    assert logs["plain_accuracy"] == pytest.approx(plain, rel=1e-12)
+    assert_close("plain_accuracy", logs["plain_accuracy"], plain, "float64", "forward")
     refs = [
         M.CategoricalAccuracy(name="accuracy"),
         M.TopKCategoricalAccuracy(k=2),
@@ -320,7 +369,8 @@ def test_metrics_through_evaluate(backend_name):
     for m in refs:
         for s in range(0, 23, 6):
             m.update_state(yo[s : s + 6], p[s : s + 6], sw[s : s + 6])
-        assert logs[m.name] == pytest.approx(m.result(), rel=1e-10, abs=1e-12), m.name
+        # the metric state accumulates on the device over 4 batches: the forward row
+        assert_close(f"evaluate {m.name}", logs[m.name], m.result(), "float64", "forward")
 
 
 def test_bad_metric_config():

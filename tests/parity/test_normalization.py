@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import duallearn as dl
@@ -24,6 +24,8 @@ from duallearn.testing import (
 )
 
 from ..conftest import BACKENDS, both
+from . import _draw
+from ._draw import SEEDS
 
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
 L = dl.layers
@@ -36,8 +38,23 @@ DTYPES = st.sampled_from(["float64", "float32"])
 MIN_COUNT = 3
 
 
+def _x(draw, shape, dtype, stats_axes=None, epsilon=1.0):
+    """Drawn inputs (tests/parity/_draw.py): magnitudes 1, 1e-2, 1e3, exact zeros and repeated
+    values, batches of one where the statistics are not over the batch.
+
+    Natural-scale rule: a group whose variance is below ε normalizes to (x − mean)/√ε, a
+    rounding residue of |x| amplified by 1/√ε where the exact result is 0 (or tiny), while
+    check_layer judges every output by the largest one: examples with a group of variance
+    below ε over ``stats_axes`` (the statistics a training call computes) are rejected."""
+    x = _draw.values(draw, shape, dtype=dtype)
+    if stats_axes is not None:
+        x32 = x.astype(dtype).astype(np.float64)
+        assume(float(np.min(x32.var(axis=stats_axes))) >= epsilon)
+    return x
+
+
 def _shape(draw, rank: int) -> tuple[int, ...]:
-    batch = draw(st.integers(2, 4))
+    batch = draw(st.integers(1, 4))  # statistics over >= MIN_COUNT elements (assumed below)
     return (batch, *(draw(st.sampled_from([1, 2, 3, 5])) for _ in range(rank - 1)))
 
 
@@ -62,11 +79,12 @@ def bn_case(draw):
     }
 
 
-@settings(max_examples=14)
-@given(case=bn_case(), training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**16))
-def test_batch_normalization(case, training, dtype, seed):
+@given(case=bn_case(), training=st.booleans(), dtype=DTYPES, data=st.data(), seed=SEEDS)
+def test_batch_normalization(case, training, dtype, data, seed):
     shape, kw = case
-    x = np.random.default_rng(seed).normal(0.5, 2.0, shape)
+    axis = kw["axis"] % len(shape)
+    stats = tuple(a for a in range(len(shape)) if a != axis) if training else None
+    x = _x(data.draw, shape, dtype, stats, kw["epsilon"])
     check_layer(lambda: L.BatchNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
 
 
@@ -87,11 +105,11 @@ def ln_case(draw):
     }
 
 
-@settings(max_examples=12)
-@given(case=ln_case(), training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**16))
-def test_layer_normalization(case, training, dtype, seed):
+@given(case=ln_case(), training=st.booleans(), dtype=DTYPES, data=st.data(), seed=SEEDS)
+def test_layer_normalization(case, training, dtype, data, seed):
     shape, kw = case
-    x = np.random.default_rng(seed).normal(-0.3, 1.5, shape)
+    axes = kw["axis"] if isinstance(kw["axis"], list) else [kw["axis"]]
+    x = _x(data.draw, shape, dtype, tuple(a % len(shape) for a in axes), kw["epsilon"])
     check_layer(lambda: L.LayerNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
 
 
@@ -116,11 +134,16 @@ def gn_case(draw):
     }
 
 
-@settings(max_examples=12)
-@given(case=gn_case(), training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**16))
-def test_group_normalization(case, training, dtype, seed):
+@given(case=gn_case(), training=st.booleans(), dtype=DTYPES, data=st.data(), seed=SEEDS)
+def test_group_normalization(case, training, dtype, data, seed):
     shape, kw = case
-    x = np.random.default_rng(seed).normal(0.2, 1.2, shape)
+    x = _x(data.draw, shape, dtype)
+    # statistics per (sample, group): channels moved last and split into groups
+    g = kw["groups"] if kw["groups"] > 0 else shape[kw["axis"]]
+    grouped = np.moveaxis(x.astype(dtype).astype(np.float64), kw["axis"], -1)
+    grouped = grouped.reshape(*grouped.shape[:-1], g, -1)
+    spatial = tuple(range(1, grouped.ndim - 2)) + (grouped.ndim - 1,)
+    assume(float(np.min(grouped.var(axis=spatial))) >= kw["epsilon"])  # _x's natural-scale rule
     check_layer(lambda: L.GroupNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
 
 
@@ -187,7 +210,8 @@ def test_batchnorm_moving_statistics_after_fit(unbiased, dtype):
     n = batch * shape[0]
     last = x[-batch:].reshape(-1, shape[1])
     if unbiased:  # the unbiased variance is larger than the biased one by n/(n-1)
-        assert last.var(axis=0, ddof=1) == pytest.approx(last.var(axis=0) * n / (n - 1))
+        assert_close("unbiased variance", last.var(axis=0, ddof=1), last.var(axis=0) * n / (n - 1),
+                     "float64", "activation")  # numpy on both sides  # fmt: skip
 
 
 @both()
@@ -313,8 +337,7 @@ def test_matches_keras_with_copied_weights(keras, name, kw, shape):
     _keras_random_weights(km, rng)
     for b in BACKENDS:
         model = dl.Sequential([L.Input(shape), getattr(L, name)(**kw)], backend=b)
-        err = set_keras_weights_and_compare(model, km, x, "float32", "layer")
-        assert err < 1e-5
+        set_keras_weights_and_compare(model, km, x, "float32", "layer")
 
 
 @both()
@@ -333,7 +356,8 @@ def test_batchnorm_moving_statistics_match_keras_fit(keras):
         model.compile(optimizer=dl.optimizers.SGD(0.1), loss="mse")
         model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
         for i, (a, k) in enumerate(zip(model.get_weights(), km.get_weights(), strict=True)):
-            assert max_errors(a, k)[1] < 1e-5, (b, i)
+            # float32 weights after 3 steps of the same training: the params_10 row
+            assert_close(f"{b} weight {i} after fit vs Keras", a, k, "float32", "params_10")
 
 
 # ---- masked batch moments (Keras: a mask from Embedding(mask_zero=True)) ------------------
@@ -412,4 +436,5 @@ def test_batchnorm_masked_fit_matches_keras(keras):
         model.compile(optimizer=dl.optimizers.SGD(0.1), loss="mse")
         model.fit(ids, y, batch_size=4, shuffle=False, verbose=0)
         for i, (a, k) in enumerate(zip(model.get_weights(), km.get_weights(), strict=True)):
-            assert max_errors(a, k)[1] < 1e-5, (b, i, max_errors(a, k))
+            # float32 weights after 3 steps of the same training: the params_10 row
+            assert_close(f"{b} weight {i} after masked fit vs Keras", a, k, "float32", "params_10")

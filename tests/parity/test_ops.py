@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import duallearn as dl
 from duallearn import ops
 from duallearn.testing import assert_close, max_errors
 
 from ..conftest import BACKENDS
+from . import _draw
+from ._draw import DTYPES, SEEDS
 
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
 ERRORS: dict[str, float] = {}
@@ -34,7 +37,38 @@ def distinct(rng, s):
 
 
 def idx(n):
-    return lambda rng, s: rng.integers(0, n, s).astype(np.int64)
+    def make(rng, s):
+        return rng.integers(0, n, s).astype(np.int64)
+
+    make.n = n  # type: ignore[attr-defined]
+    return make
+
+
+# ---- drawn inputs (hypothesis values; the rules of tests/parity/_draw.py) ---------------------
+# Kinks of the table's ops: multiples of 0.5 in [-2, 2] (relu, abs, sign, leaky_relu, where at 0,
+# clip at -0.5, relu6(4a) at 1.5, hard_sigmoid(3a) at ±1, round/floor at integers and halves) and
+# clip's 0.7. Inputs exactly on one are kept (every engine takes the same one-sided derivative
+# there, checked across engines); inputs within 1e-4 of one are moved 2e-4 away; the central
+# difference does not move inputs that sit on a kink (KINK_GAP).
+KINKS = tuple(np.arange(-4, 5) / 2) + (0.7,)
+KINK_GAP = 1e-4
+
+
+def _drawn(draw, maker, shape, dtype):
+    """The hypothesis version of a numpy maker: the same kind of values, drawn."""
+    if maker is x:  # [-2, 2] (exact 0, ±0.5, ±1, ±2 likely), or tiny (1e-2)
+        return _draw.off_kinks(_draw.values(draw, shape, (2.0, 1e-2), dtype=dtype), KINKS, KINK_GAP)
+    if maker is pos:  # [0.5, 2] or 1e3 times it
+        return _draw.between(draw, shape, 0.5, 2.0) * draw(st.sampled_from([1.0, 1e3]))
+    if maker is distinct:
+        return _draw.distinct(draw, shape, (2.0, 1e3), dtype=dtype)
+    if hasattr(maker, "n"):
+        return draw(hnp.arrays(np.int64, shape, elements=st.integers(0, maker.n - 1)))
+    return _DRAWN[maker.__name__](draw, shape, dtype)
+
+
+# makers defined by other modules (test_new_ops), by name
+_DRAWN: dict = {}
 
 
 U = [x]
@@ -216,7 +250,16 @@ ROWS = [
         True,
         "activation",
     ),
-    ("dot", lambda o, a, b: o.dot(a, o.swapaxes(b, 0, -1)), B, None, True, "layer"),
+    # dot contracts a's last axis with the second-to-last of a 2-D right operand (any rank of a;
+    # hypothesis found that swapaxes(b, 0, -1) only matches a for ranks 1 and 2)
+    (
+        "dot",
+        lambda o, a, b: o.dot(a, o.reshape(b, (o.shape(a)[-1], -1))),
+        B,
+        None,
+        True,
+        "layer",
+    ),
     ("swapaxes", lambda o, a: o.swapaxes(a, 0, -1), U, None, True, "activation"),
     ("zeros_like", lambda o, a: o.zeros_like(a) + a, U, None, True, "activation"),
     ("ones", lambda o, a: o.ones(o.shape(a), dtype=o.dtype(a)) * a, U, None, True, "activation"),
@@ -350,11 +393,17 @@ def _run(fn, arrays, backend, dtype, cot_seed, grad=True):
         ]
 
 
+def _on_kink(a):
+    return np.any([np.abs(a - k) < KINK_GAP for k in KINKS], axis=0)
+
+
 def _fd(fn, arrays, grads, cot_seed):
     """Directional derivative of sum(f(x)·cot) along a random direction, float64 numpy."""
     rng = np.random.default_rng(cot_seed + 7)
     fl = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
-    dirs = {i: rng.standard_normal(arrays[i].shape) for i in fl}
+    # an input on a kink is not moved: a central difference there is the mean of the two
+    # one-sided slopes, which no engine gives (the kink rule above)
+    dirs = {i: rng.standard_normal(arrays[i].shape) * ~_on_kink(arrays[i]) for i in fl}
     with ops.numpy_mode():
         out = np.asarray(fn(ops, *arrays))
     cot = np.random.default_rng(cot_seed).standard_normal(out.shape)
@@ -367,16 +416,21 @@ def _fd(fn, arrays, grads, cot_seed):
 
     numeric = (f(h) - f(-h)) / (2 * h)
     analytic = sum(float(np.sum(g * dirs[i])) for g, i in zip(grads, fl, strict=True))
-    return numeric, analytic
+    # the rounding of f (float64 eps times the magnitude of its terms) amplified by 1/h
+    rounding = np.finfo(np.float64).eps * float(np.sum(np.abs(out * cot))) / h
+    return numeric, analytic, rounding
 
 
 def _check(name, fn, arrays, grad, kind, dtype, seed):
+    # the reference sees the values the engines see (float inputs rounded to dtype)
+    arrays = [a.astype(dtype).astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
     ref, _ = _run(fn, arrays, "numpy", "float64", seed)
     results = {}
     for be in BACKENDS:
         out, g = _run(fn, arrays, be, dtype, seed, grad)
         if ref.dtype.kind in "fc":
-            assert_close(f"{name} {be} vs numpy", out, ref, dtype, kind)
+            scale = 1.0 if name in EXPM1 else None
+            assert_close(f"{name} {be} vs numpy", out, ref, dtype, kind, scale=scale)
             ERRORS[f"{name}/{be}/{dtype}/fwd"] = max(
                 ERRORS.get(f"{name}/{be}/{dtype}/fwd", 0), max_errors(out, ref)[1]
             )
@@ -393,28 +447,75 @@ def _check(name, fn, arrays, grad, kind, dtype, seed):
             )
     if grad and dtype == "float64":
         for be in BACKENDS:
-            numeric, analytic = _fd(
+            numeric, analytic, rounding = _fd(
                 fn,
                 [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays],
                 results[be],
                 seed,
             )
-            assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)), (
+            # TODO(table): a central-difference row (float64: rtol 1e-6 of max(1, |numeric|)),
+            # plus f's rounding amplified by 1/h (10× for the rounding inside the op: terms of
+            # 1e6 in a convolution of 1e3-size inputs and weights)
+            assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)) + 10 * rounding, (
                 f"{name} {be}: gradient {analytic} vs central difference {numeric}"
             )
 
 
+# rows whose two inputs meet in a maximum or minimum: the tie rule (tests/parity/_draw.py);
+# logaddexp is smooth at a = b, but the TF engine's max(a, b) + log1p(e^−|a−b|) gives the
+# gradient (1, 0) there instead of (1/2, 1/2): recorded by test_gradient_at_a_point
+TIES = {"maximum", "minimum", "logaddexp"}
+# rows whose outputs are e^x − 1 on one side and expm1 on the other (TF's ELU/SELU kernels):
+# for |x| ≪ 1 they differ by eps·1 absolute, the magnitude of the subtracted 1 (the oracles'
+# natural-scale rule): their absolute term is scaled by 1
+EXPM1 = {"elu", "selu"}
+
+# Points where the engines' gradients disagree (found by drawing the point itself, issue 19):
+# each is recorded by test_gradient_at_a_point (a strict xfail: it fails loudly once fixed);
+# until then test_op's drawn inputs on such a point (in the row's input units) move KINK_GAP·2
+# off it, as every other kink's neighbours do. Rows of test_new_ops.py share the table.
+AT_POINT_DEFECTS: dict[str, tuple[float, ...]] = {
+    "cumprod": (0.0,),  # TF engine 0 at an exact 0 (tf.math.cumprod's gradient divides by x)
+    "cumprod_flat": (0.0,),
+    "relu6": (0.0, 1.5),  # relu6(4a): torch engine 1 at 0 and 6 (clamp), Keras/TF 0
+    "leaky_relu": (0.0,),  # TF engine 1 at 0 (where(x >= 0)), Keras/torch the slope
+    "softplus": (0.0,),  # TF engine 1 at 0 (max(x, 0) + log1p(e^−|x|)), the derivative is 1/2
+    "celu": (0.0,),  # TF engine 2 at 0 (as Keras's TF backend), the derivative is 1 (torch)
+    "selu": (0.0,),  # torch engine scale·α at 0, Keras/TF scale (test_oracle_layers records it)
+}
+
+
+# Not defects: a norm has no gradient at an all-zero vector (both engines nan) and a curvature
+# of 1/|x| beside it, where a central difference of step 1e-6 is no judge: entries of norm
+# rows keep at least 1e-2 from 0 (on their own side; 0 itself goes to +1e-2)
+MIN_ABS = {"norm": 1e-2, "norm_axis": 1e-2, "norm_p3": 1e-2}
+
+
+def _drawn_inputs(draw, name, makers, shape, dtype):
+    """A row's drawn inputs with the point and tie rules applied."""
+    arrays = _off_points(name, [_drawn(draw, m, shape, dtype) for m in makers])
+    if name in MIN_ABS:
+        m = MIN_ABS[name]
+        arrays = [np.where(np.abs(a) < m, np.where(a < 0, -m, m), a) for a in arrays]
+    if name in TIES:
+        assume(bool(np.all(arrays[0].astype(dtype) != arrays[1].astype(dtype))))
+    return arrays
+
+
+def _off_points(name, arrays):
+    points = AT_POINT_DEFECTS.get(name, ())
+    return [
+        _draw.off_kinks(a, points, KINK_GAP) + sum((a == p) * 2 * KINK_GAP for p in points)
+        if a.dtype.kind == "f"
+        else a
+        for a in arrays
+    ]
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[r[0] for r in ROWS])
-@settings(max_examples=3)
-@given(
-    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
-    seed=st.integers(0, 2**16),
-    dtype=st.sampled_from(["float64", "float32"]),
-)
-def test_op(row, shape, seed, dtype):
+@given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), dtype=DTYPES)
+def test_op(row, data, shape, dtype):
     name, fn, makers, _, grad, kind = row
-    if name in ("layer_norm", "einsum", "matmul", "tensordot") and len(shape) < 1:
-        return
     if name == "tensordot":
         fn = lambda o, a, b: o.tensordot(a, b, axes=([len(shape) - 1], [len(shape) - 1]))  # noqa: E731
     if name == "layer_norm":
@@ -429,37 +530,65 @@ def test_op(row, shape, seed, dtype):
                 0.5,
             )
 
-    _check(name, fn, _arrays(makers, seed, shape), grad, kind, dtype, seed)
+    arrays = _drawn_inputs(data.draw, name, makers, shape, dtype)
+    _check(name, fn, arrays, grad, kind, dtype, data.draw(SEEDS))
 
 
 @pytest.mark.parametrize("row", SPATIAL, ids=[r[0] for r in SPATIAL])
-@settings(max_examples=3)
-@given(
-    size=st.integers(3, 7),
-    seed=st.integers(0, 2**16),
-    dtype=st.sampled_from(["float64", "float32"]),
-)
-def test_spatial_op(row, size, seed, dtype):
+@given(data=st.data(), batch=st.integers(1, 2), size=st.integers(3, 7), dtype=DTYPES)
+def test_spatial_op(row, data, batch, size, dtype):
     name, fn, kshape, grad = row
-    rng = np.random.default_rng(seed)
     nd = 1 if "1d" in name else 2
-    a = distinct(rng, (2, *([size] * nd), 2))
-    w = rng.standard_normal(kshape if kshape else (1,))
-    _check(name, fn, [a, w], grad, "layer", dtype, seed)
+    # max pooling reads a maximum: distinct inputs (the tie rule)
+    a = _draw.distinct(data.draw, (batch, *([size] * nd), 2), dtype=dtype)
+    w = _draw.values(data.draw, kshape if kshape else (1,), dtype=dtype)
+    _check(name, fn, [a, w], grad, "layer", dtype, data.draw(SEEDS))
 
 
-@settings(max_examples=3)
 @given(
-    seed=st.integers(0, 2**16), causal=st.booleans(), dtype=st.sampled_from(["float64", "float32"])
+    data=st.data(),
+    shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 2), st.integers(1, 4)),
+    causal=st.booleans(),
+    dtype=DTYPES,
 )
-def test_dot_product_attention(seed, causal, dtype):
-    rng = np.random.default_rng(seed)
-    q, k, v = (rng.standard_normal((2, 3, 2, 4)) for _ in range(3))
+def test_dot_product_attention(data, shape, causal, dtype):
+    # magnitudes up to 1 (scores of 1e3-size inputs saturate the softmax: a gradient there is a
+    # cancellation of 1e6-size terms, tests/parity/test_oracle_layers.py's attention rule)
+    q, k, v = (_draw.values(data.draw, shape, (1.0, 1e-2), dtype=dtype) for _ in range(3))
 
     def fn(o, q, k, v):
         return o.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
-    _check("dot_product_attention", fn, [q, k, v], True, "layer", dtype, seed)
+    _check("dot_product_attention", fn, [q, k, v], True, "layer", dtype, data.draw(SEEDS))
+
+
+# (op, x, the gradient every engine should give: Keras 3 and torch.nn.functional's where they
+# agree, the derivative where the function is smooth)
+POINT_CASES = [
+    ("relu6", lambda o, a: o.relu6(a), [0.0, 6.0], [0.0, 0.0]),
+    ("leaky_relu", lambda o, a: o.leaky_relu(a), [0.0], [0.2]),
+    ("softplus", lambda o, a: o.softplus(a), [0.0], [0.5]),
+    ("celu", lambda o, a: o.celu(a), [0.0], [1.0]),
+    ("cumprod", lambda o, a: o.cumprod(a), [0.0], [1.0]),
+    ("logaddexp", lambda o, a: o.logaddexp(a, o.zeros_like(a)), [0.0], [0.5]),
+]
+
+
+@pytest.mark.parametrize("case", POINT_CASES, ids=[c[0] for c in POINT_CASES])
+@pytest.mark.xfail(strict=True, reason="engines disagree at this point (AT_POINT_DEFECTS)")
+def test_gradient_at_a_point(case):
+    """Recorded defects (issue 19): d/dx of the op at the point on each engine, float64.
+    torch relu6 = clamp(x, 0, 6) passes the gradient at 0 and 6; TF leaky_relu =
+    where(x >= 0, x, αx) gives 1 at 0; TF softplus = max(x, 0) + log1p(e^−|x|) gives 1 at 0
+    (tf.maximum's tie goes to x, |x|' = 0); TF celu = max(0, x) + min(0, α(e^{x/α} − 1))
+    counts both ties at 0 (2, as Keras's own TF backend); TF cumprod of [0] gives 0
+    (tf.math.cumprod's gradient divides by x), d/dx is 1; TF logaddexp(a, b) = max(a, b) +
+    log1p(e^−|a−b|) gives d/da = 1 at a = b, the derivative is 1/2."""
+    name, fn, at, want = case
+    for be in BACKENDS:
+        _, grads = _run(fn, [np.array(at)], be, "float64", 0)
+        cot = np.random.default_rng(0).standard_normal(len(at))
+        np.testing.assert_array_equal(grads[0] / cot, want, err_msg=f"{name} on {be}")
 
 
 def test_random_is_identical_on_every_backend():

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import duallearn as dl
@@ -22,6 +22,8 @@ from duallearn.errors import ConfigError
 from duallearn.testing import assert_close
 
 from ..conftest import BACKENDS
+from . import _draw
+from ._draw import SEEDS
 
 O = dl.optimizers
 S = dl.optimizers.schedules
@@ -168,8 +170,46 @@ def problem(seed: int, steps: int):
     return r, w0, grads, WEIGHT_NAMES[: len(shapes)]
 
 
-def check_trajectory(name, formula, seed, dtype, steps, features_on=None, schedule=None):
-    r, w0, grads, names = problem(seed, steps)
+class _Drawn:
+    """The numpy Generator methods draw_hyper/draw_features use, answered by hypothesis: each
+    hyperparameter and feature switch is drawn (and shrinks toward its range's low end)."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+
+    def uniform(self, lo: float = 0.0, hi: float = 1.0) -> float:
+        return self.draw(st.floats(lo, hi, exclude_max=hi > lo))
+
+    def integers(self, lo: int, hi: int | None = None) -> int:
+        lo, hi = (0, lo) if hi is None else (lo, hi)
+        return self.draw(st.integers(lo, hi - 1))
+
+
+@st.composite
+def drawn_problems(draw, steps: int):
+    """Hypothesis-drawn weights (magnitudes 1, 1e-2, 1e3, exact zeros) and the first gradients
+    (exact zeros, 1e-6 to 1e3: where ε, clipping and the accumulators' first updates matter);
+    the later steps' gradients come from numpy (a drawn seed): 200 steps of drawn arrays would
+    not fit hypothesis's buffer."""
+    n = draw(st.integers(1, 3))
+    shapes = [(3, 5), (5,), (1, 3, 2)][:n]
+    w0 = [_draw.values(draw, s) for s in shapes]
+    first = [[_draw.values(draw, s, (1e-6, 1.0, 1e3)) for s in shapes] for _ in range(3)]
+    r = np.random.default_rng(draw(SEEDS))
+    scale = 10 ** r.uniform(-2, 0.5)
+    rest = [[r.standard_normal(s) * scale for s in shapes] for _ in range(steps - len(first))]
+    return w0, first + rest, WEIGHT_NAMES[:n]
+
+
+def check_trajectory(
+    name, formula, seed, dtype, steps, features_on=None, schedule=None, drawn=None
+):
+    """One trajectory: from a numpy seed, or ``drawn = (draw, (w0, grads, names))`` where
+    hypothesis draws the problem, the hyperparameters and the features."""
+    if drawn is None:
+        r, w0, grads, names = problem(seed, steps)
+    else:
+        r, (w0, grads, names) = _Drawn(drawn[0]), drawn[1]
     hyper = draw_hyper(name, formula, r)
     feats = draw_features(r, features_on)
     sched = bool(r.integers(2)) if schedule is None else schedule
@@ -207,15 +247,14 @@ def test_every_optimizer_float32_10_steps(name, formula):
                      features_on=True, schedule=True)  # fmt: skip
 
 
-@settings(max_examples=8)
-@given(
-    name=st.sampled_from(NAMES),
-    formula=st.sampled_from(["keras", "torch"]),
-    seed=st.integers(0, 2**16),
-)
-def test_drawn_optimizer_float64_200_steps(name, formula, seed):
-    """Drawn hyperparameters, shapes, gradients and feature subsets."""
-    check_trajectory(name, formula, seed, "float64", 200)
+@pytest.mark.parametrize("name", NAMES)
+@given(formula=st.sampled_from(["keras", "torch"]), problem_=drawn_problems(24), data=st.data())
+def test_drawn_optimizer_float64_24_steps(name, formula, problem_, data):
+    """Drawn hyperparameters, shapes, weights, gradients and feature subsets, each optimizer on
+    its own examples (docs/testing_profiles.md: a planted Adam bug took 32 derandomized
+    examples when the 10 optimizers shared one test). 24 steps keep an example cheap; the
+    200-step trajectories are test_every_optimizer_float64_200_steps_all_features'."""
+    check_trajectory(name, formula, 0, "float64", 24, drawn=(data.draw, problem_))
 
 
 @pytest.mark.parametrize("name", ["Nadam", "RMSprop", "SGD"])
@@ -278,6 +317,8 @@ KERAS_CASES = {
     "RMSprop+clipvalue": ({}, {"clipvalue": 0.0625, "use_ema": True, "ema_momentum": 0.75}),
 }
 # Recorded: Keras's Nadam builds 0.96 through float32 (decay = ops.cast(0.96, dtype)).
+# TODO(table): a row for a float64 trajectory through one float32-rounded constant (Nadam:
+# 1e-8 relative after 200 steps, measured); the params_100 float32 row (1e-2) would hide a bug
 KERAS_BOUND = {"Nadam": 1e-8}
 
 
@@ -307,7 +348,11 @@ def test_keras_oracle(case):
     theirs = run_keras(
         getattr(keras.optimizers, name)(learning_rate=lr, **hyper, **feats), w0, grads
     )
-    assert rel_err(ours, theirs) <= KERAS_BOUND.get(name, 1e-12), case
+    if name in KERAS_BOUND:
+        assert rel_err(ours, theirs) <= KERAS_BOUND[name], case  # TODO(table): see KERAS_BOUND
+    else:  # float64 on both sides, 200 steps: the params_100 row
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert_close(f"{case} weight {i} vs keras.optimizers", a, b, "float64", "params_100")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -320,6 +365,8 @@ def test_keras_oracle_defaults(name):
     grads = [[r.standard_normal(w.shape) * 0.1 for w in w0] for _ in range(200)]
     ours, _ = reference(getattr(O, name)(), w0, grads, None)
     theirs = run_keras(getattr(keras.optimizers, name)(), w0, grads)
+    # TODO(table): Keras's float32-rounded defaults in a float64 trajectory (1e-5 relative after
+    # 200 steps, measured): between the float64 rows and params_100 float32 (1e-2)
     assert rel_err(ours, theirs) <= 1e-5, name
 
 
@@ -372,7 +419,9 @@ def test_torch_oracle(case):
             opt.step()
     finally:
         torch.set_default_dtype(old)
-    assert rel_err(ours, [p.detach().numpy() for p in ps]) <= 1e-12, case
+    for i, (a, b) in enumerate(zip(ours, [p.detach().numpy() for p in ps], strict=True)):
+        # float64 on both sides, 200 steps: the params_100 row
+        assert_close(f"{case} weight {i} vs torch.optim", a, b, "float64", "params_100")
 
 
 # ---- schedules, EMA in fit, bad input --------------------------------------------------------
@@ -402,9 +451,11 @@ def test_schedule_vs_keras(i):
     name, kw = SCHEDULES[i]
     ours = getattr(S, name)(**kw)
     theirs = getattr(keras.optimizers.schedules, name)(**kw)
-    for step in [0, 1, 3, 5, 6, 7, 10, 19, 20, 21, 33, 49, 50, 80]:
-        a, b = ours(step), float(theirs(step))
-        assert abs(a - b) <= 1e-6 * max(abs(b), 0.1), (name, step, a, b)
+    steps = [0, 1, 3, 5, 6, 7, 10, 19, 20, 21, 33, 49, 50, 80]
+    a = np.array([ours(step) for step in steps])
+    b = np.array([float(theirs(step)) for step in steps])
+    # Keras in float32: the layer row, its absolute term scaled by the schedule's largest value
+    assert_close(f"{name} {kw} at steps {steps}", a, b, "float32", "layer")
     again = S.deserialize(S.serialize(ours))
     assert [again(s) for s in range(30)] == [ours(s) for s in range(30)]
     opt = O.get(O.serialize(O.SGD(learning_rate=ours)))
@@ -515,7 +566,7 @@ def test_exclude_from_weight_decay_by_weight_name(backend_name):
         k0, b0 = model.get_weights()
         model.fit(x, model.predict(x, verbose=0), batch_size=4, epochs=1, verbose=0)
         k1, b1 = model.get_weights()
-    np.testing.assert_allclose(k1, k0 * (1 - 0.1 * 0.5), rtol=1e-15)
+    assert_close("kernel after one decay step", k1, k0 * (1 - 0.1 * 0.5), "float64", "step", lr=0.5)
     np.testing.assert_array_equal(b1, b0)
 
 

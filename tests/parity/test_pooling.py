@@ -8,7 +8,7 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import duallearn as dl
@@ -16,6 +16,8 @@ from duallearn.errors import ConfigError, ShapeError
 from duallearn.testing import assert_close, check_layer
 
 from ..conftest import BACKENDS
+from . import _draw
+from ._draw import SEEDS
 
 L = dl.layers
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
@@ -23,50 +25,70 @@ DTYPES = st.sampled_from(["float64", "float32"])
 
 
 def _distinct(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """Distinct values (no max ties), well separated."""
+    """Distinct values (no max ties), well separated (numpy: the fixed cases)."""
     n = int(np.prod(shape))
     return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.37 - n * 0.15
 
 
-@settings(max_examples=8)
-@given(
-    pool=st.tuples(st.integers(1, 4), st.integers(1, 4)),
-    strides=st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
-    padding=st.sampled_from(["valid", "same"]),
-    extra=st.tuples(st.integers(0, 4), st.integers(0, 4)),
-    mode=st.sampled_from(["max", "avg"]),
-    seed=st.integers(0, 2**16),
-    dtype=DTYPES,
-)
-@example((3, 3), (2, 2), "same", (4, 3), "avg", 0, "float64")  # asymmetric SAME average
-@example((2, 2), None, "same", (3, 0), "avg", 1, "float64")  # odd size, pad after only
-@example((4, 1), (1, 1), "same", (0, 2), "avg", 2, "float32")  # even window, stride 1
-@example((3, 2), (2, 1), "same", (4, 2), "max", 3, "float64")
-@example((2, 3), None, "valid", (1, 2), "max", 4, "float32")
-def test_pooling2d(pool, strides, padding, extra, mode, seed, dtype):
-    h, w = pool[0] + extra[0], pool[1] + extra[1]
-    x = _distinct(seed, (2, h, w, 3))
+def _x(draw, mode, shape, dtype):
+    """Drawn inputs (tests/parity/_draw.py): max pooling reads a maximum, so its inputs are
+    distinct (the tie rule); average pooling takes any values, exact zeros and repeats
+    included. Magnitudes 1, 1e-2, 1e3; batches of one."""
+    if mode == "max":
+        return _draw.distinct(draw, shape, dtype=dtype)
+    return _draw.values(draw, shape, dtype=dtype)
+
+
+def _example(kw, mode, shape, dtype, seed):
+    return example(case=(kw, mode, _distinct(seed, shape), dtype), seed=seed)
+
+
+@st.composite
+def pooling2d_cases(draw):
+    pool = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))
+    kw = dict(pool_size=pool,
+              strides=draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3)))),
+              padding=draw(st.sampled_from(["valid", "same"])))  # fmt: skip
+    extra = draw(st.tuples(st.integers(0, 4), st.integers(0, 4)))
+    mode, dtype = draw(st.sampled_from(["max", "avg"])), draw(DTYPES)
+    shape = (draw(st.integers(1, 2)), pool[0] + extra[0], pool[1] + extra[1], 3)
+    return kw, mode, _x(draw, mode, shape, dtype), dtype
+
+
+def _kw(pool, strides, padding):
+    return dict(pool_size=pool, strides=strides, padding=padding)
+
+
+@given(case=pooling2d_cases(), seed=SEEDS)
+@_example(_kw((3, 3), (2, 2), "same"), "avg", (2, 7, 6, 3), "float64", 0)  # asymmetric SAME avg
+@_example(_kw((2, 2), None, "same"), "avg", (2, 5, 2, 3), "float64", 1)  # odd size, pad after
+@_example(_kw((4, 1), (1, 1), "same"), "avg", (2, 4, 3, 3), "float32", 2)  # even window, stride 1
+@_example(_kw((3, 2), (2, 1), "same"), "max", (2, 7, 4, 3), "float64", 3)
+@_example(_kw((2, 3), None, "valid"), "max", (2, 3, 5, 3), "float32", 4)
+def test_pooling2d(case, seed):
+    kw, mode, x, dtype = case
     cls = L.MaxPooling2D if mode == "max" else L.AveragePooling2D
-    check_layer(lambda: cls(pool, strides, padding), x, dtype=dtype, seed=seed)
+    check_layer(lambda: cls(**kw), x, dtype=dtype, seed=seed)
 
 
-@settings(max_examples=8)
-@given(
-    pool=st.integers(1, 4),
-    strides=st.one_of(st.none(), st.integers(1, 3)),
-    padding=st.sampled_from(["valid", "same"]),
-    extra=st.integers(0, 5),
-    mode=st.sampled_from(["max", "avg"]),
-    seed=st.integers(0, 2**16),
-    dtype=DTYPES,
-)
-@example(4, 3, "same", 3, "avg", 0, "float64")
-@example(2, None, "same", 3, "max", 1, "float64")
-@example(3, 2, "same", 4, "avg", 2, "float32")
-def test_pooling1d(pool, strides, padding, extra, mode, seed, dtype):
-    x = _distinct(seed, (2, pool + extra, 3))
+@st.composite
+def pooling1d_cases(draw):
+    pool = draw(st.integers(1, 4))
+    kw = dict(pool_size=pool, strides=draw(st.one_of(st.none(), st.integers(1, 3))),
+              padding=draw(st.sampled_from(["valid", "same"])))  # fmt: skip
+    mode, dtype = draw(st.sampled_from(["max", "avg"])), draw(DTYPES)
+    shape = (draw(st.integers(1, 2)), pool + draw(st.integers(0, 5)), 3)
+    return kw, mode, _x(draw, mode, shape, dtype), dtype
+
+
+@given(case=pooling1d_cases(), seed=SEEDS)
+@_example(_kw(4, 3, "same"), "avg", (2, 7, 3), "float64", 0)
+@_example(_kw(2, None, "same"), "max", (2, 5, 3), "float64", 1)
+@_example(_kw(3, 2, "same"), "avg", (2, 7, 3), "float32", 2)
+def test_pooling1d(case, seed):
+    kw, mode, x, dtype = case
     cls = L.MaxPooling1D if mode == "max" else L.AveragePooling1D
-    check_layer(lambda: cls(pool, strides, padding), x, dtype=dtype, seed=seed)
+    check_layer(lambda: cls(**kw), x, dtype=dtype, seed=seed)
 
 
 def test_same_average_counts_valid_elements_only():
@@ -84,17 +106,22 @@ def test_same_average_counts_valid_elements_only():
     check_layer(lambda: L.AveragePooling2D(2, 2, "same"), x[:, :3, :3])
 
 
-@settings(max_examples=6)
-@given(
-    rank=st.sampled_from([1, 2]),
-    mode=st.sampled_from(["max", "avg"]),
-    keepdims=st.booleans(),
-    seed=st.integers(0, 2**16),
-    dtype=DTYPES,
-)
-def test_global_pooling(rank, mode, keepdims, seed, dtype):
-    shape = (2, 5, 3) if rank == 1 else (2, 3, 5, 4)
-    x = _distinct(seed, shape)
+@st.composite
+def global_cases(draw):
+    rank, mode, dtype = (
+        draw(st.sampled_from([1, 2])),
+        draw(st.sampled_from(["max", "avg"])),
+        draw(DTYPES),
+    )
+    b = draw(st.integers(1, 2))
+    sides = st.integers(1, 5)
+    shape = (b, draw(sides), 3) if rank == 1 else (b, draw(sides), draw(sides), 4)
+    return rank, mode, _x(draw, mode, shape, dtype), dtype
+
+
+@given(case=global_cases(), keepdims=st.booleans(), seed=SEEDS)
+def test_global_pooling(case, keepdims, seed):
+    rank, mode, x, dtype = case
     cls = {
         (1, "max"): L.GlobalMaxPooling1D,
         (2, "max"): L.GlobalMaxPooling2D,
@@ -210,7 +237,7 @@ def test_matches_keras(make, shape, backend):
     km = keras.Sequential([keras.Input(shape), make(keras.layers)])
     dm = dl.Sequential([L.Input(shape), make(L)])
     x = np.random.default_rng(0).standard_normal((3, *shape)).astype("float32")
-    assert set_keras_weights_and_compare(dm, km, x) < 1e-6
+    set_keras_weights_and_compare(dm, km, x, "float32", "layer")  # float32 both sides
 
 
 def test_masked_global_average_matches_keras(backend):
@@ -229,7 +256,7 @@ def test_masked_global_average_matches_keras(backend):
         L.Embedding(10, 4, mask_zero=True),
         L.GlobalAveragePooling1D(),
     ])  # fmt: skip
-    assert set_keras_weights_and_compare(dm, km, x) < 1e-6
+    set_keras_weights_and_compare(dm, km, x, "float32", "layer")  # float32 both sides
 
 
 # ---- data_format="channels_first" ------------------------------------------------------------
@@ -257,4 +284,4 @@ def test_channels_first(make, shape, backend):
     check_layer(lambda: make(L), x, dtype="float64", backends=[backend])
     km = keras.Sequential([keras.Input(shape), make(keras.layers)])
     dm = dl.Sequential([L.Input(shape), make(L)])
-    assert set_keras_weights_and_compare(dm, km, x.astype("float32")) < 1e-6
+    set_keras_weights_and_compare(dm, km, x.astype("float32"), "float32", "layer")

@@ -8,8 +8,9 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import duallearn as dl
 from duallearn import config
@@ -17,6 +18,8 @@ from duallearn.errors import ConfigError, ShapeError
 from duallearn.testing import assert_close, check_layer, set_keras_weights_and_compare
 
 from ..conftest import BACKENDS
+from . import _draw
+from ._draw import DTYPES, SEEDS
 
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
 L = dl.layers
@@ -29,6 +32,17 @@ def make_rnn(kind: str, units: int, **kw):
     return getattr(L, kind)(units, **kw)
 
 
+# Drawn inputs (tests/parity/_draw.py): magnitudes 1, 1e-2 and 10, exact zeros and repeats,
+# batches and sequences of one. Natural-scale rule: at 1e3 every gate saturates, and an output
+# such as 1 − z of a gate z within eps of 1 is a rounding residue judged against the layer's
+# largest output; 10 already drives the gates to saturation without that cancellation.
+RNN_SCALES = (1.0, 1e-2, 10.0)
+
+
+def _x(draw, shape, dtype="float64"):
+    return _draw.values(draw, shape, RNN_SCALES, dtype=dtype)
+
+
 def _noise(make, shape, seed):
     layer = make()
     layer._ensure_built((None, *shape[1:]))
@@ -36,26 +50,24 @@ def _noise(make, shape, seed):
     return None if ns is None else layer.draw_noise(np.random.default_rng(seed), ns)
 
 
-@settings(max_examples=14)
 @given(
     kind=st.sampled_from(KINDS),
-    batch=st.integers(1, 3),
-    steps=st.integers(1, 5),
-    features=st.integers(1, 4),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 4)),
     units=st.integers(1, 5),
     return_sequences=st.booleans(),
     return_state=st.booleans(),
     go_backwards=st.booleans(),
     use_bias=st.booleans(),
     activation=st.sampled_from(["tanh", "tanh", "relu", "sigmoid"]),
-    seed=st.integers(0, 2**16),
-    dtype=st.sampled_from(["float64", "float32"]),
+    dtype=DTYPES,
+    data=st.data(),
+    seed=SEEDS,
 )
 def test_rnn_forward_and_bptt(
-    kind, batch, steps, features, units, return_sequences, return_state, go_backwards,
-    use_bias, activation, seed, dtype,
+    kind, shape, units, return_sequences, return_state, go_backwards, use_bias, activation,
+    dtype, data, seed,
 ):  # fmt: skip
-    x = np.random.default_rng(seed).standard_normal((batch, steps, features))
+    x = _x(data.draw, shape, dtype)
 
     def make():
         return make_rnn(
@@ -72,7 +84,6 @@ def test_rnn_forward_and_bptt(
     check_layer(make, x, dtype=dtype, kind="forward", seed=seed)
 
 
-@settings(max_examples=10)
 @given(
     kind=st.sampled_from(KINDS),
     dropout=st.sampled_from([0.0, 0.3]),
@@ -80,14 +91,14 @@ def test_rnn_forward_and_bptt(
     return_sequences=st.booleans(),
     go_backwards=st.booleans(),
     training=st.booleans(),
-    seed=st.integers(0, 2**16),
+    x=_draw.arrays(st.tuples(st.integers(1, 3), st.integers(1, 4), st.just(3)), RNN_SCALES),
+    seed=SEEDS,
 )
 def test_rnn_deterministic_dropout_masks(
-    kind, dropout, recurrent_dropout, return_sequences, go_backwards, training, seed
+    kind, dropout, recurrent_dropout, return_sequences, go_backwards, training, x, seed
 ):
     """Keras's per-sequence dropout masks (per gate with recurrent dropout), drawn by the
     front-end and applied identically by every backend; identity in inference."""
-    x = np.random.default_rng(seed).standard_normal((3, 4, 3))
 
     def make():
         return make_rnn(
@@ -130,7 +141,8 @@ def test_fast_mode_dropout_runs_natively(backend):
     b = rt.forward([x], training=False)[0]
     assert a.shape == b.shape == (256, 2)
     assert np.std(a[:, 0]) > 1e-3  # masks differ across the batch
-    assert np.std(b[:, 0]) < 1e-6
+    # inference: no mask, every row the same computation on the same input (the layer row)
+    assert_close("inference rows", b, np.broadcast_to(b[:1], b.shape), "float32", "layer")
 
 
 @pytest.mark.parametrize("which", ["dropout", "recurrent_dropout"])
@@ -147,21 +159,22 @@ def test_fast_mode_masks_are_per_sequence_with_the_right_rate(backend, which):
     h = model._get_runtime().forward([x], training=True)[0][:, 0]
     keep = 1 / (1 - rate)
     expected = keep**2 if which == "recurrent_dropout" else keep
-    np.testing.assert_allclose(np.unique(h), [0.0, expected], rtol=1e-6)
+    # one or two float32 multiplications by 1/(1 − rate): the activation row
+    assert_close("h_3 values", np.unique(h), [0.0, expected], "float32", "activation")
     assert abs((h > 0).mean() - (1 - rate)) < 0.03
 
 
-@settings(max_examples=10)
 @given(
     kind=st.sampled_from(KINDS),
     merge_mode=st.sampled_from(["concat", "sum", "mul", "ave", None]),
     return_sequences=st.booleans(),
     return_state=st.booleans(),
-    seed=st.integers(0, 2**16),
-    dtype=st.sampled_from(["float64", "float32"]),
+    dtype=DTYPES,
+    data=st.data(),
+    seed=SEEDS,
 )
-def test_bidirectional(kind, merge_mode, return_sequences, return_state, seed, dtype):
-    x = np.random.default_rng(seed).standard_normal((2, 3, 3))
+def test_bidirectional(kind, merge_mode, return_sequences, return_state, dtype, data, seed):
+    x = _x(data.draw, (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), 3), dtype)
 
     def make():
         inner = make_rnn(kind, 3, return_sequences=return_sequences, return_state=return_state)
@@ -219,19 +232,22 @@ def _native_with_mask(backend, make, x, mask, cot, training=False, noise=None):
     return [o.numpy() for o in outs], grads[0].numpy(), dw, rt.get_weights()
 
 
-@settings(max_examples=10)
 @given(
     kind=st.sampled_from(KINDS + ["Bi"]),
     return_sequences=st.booleans(),
     return_state=st.booleans(),
     go_backwards=st.booleans(),
-    seed=st.integers(0, 2**16),
+    x=_draw.arrays((3, 5, 2), RNN_SCALES),
+    rows=hnp.arrays(np.bool_, (2, 5)),
+    seed=SEEDS,
 )
-def test_masked_steps_carry_state(kind, return_sequences, return_state, go_backwards, seed):
+def test_masked_steps_carry_state(
+    kind, return_sequences, return_state, go_backwards, x, rows, seed
+):
+    """Drawn masks: rows of all zeros included (Keras gives the initial state / zeros)."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((3, 5, 2))
-    mask = rng.random((3, 5)) > 0.4
-    mask[0] = [True, False, True, False, False]  # masked steps in the middle and at the end
+    mask = np.concatenate([[[True, False, True, False, False]], rows])
+    # row 0: masked steps in the middle and at the end (the check after the loop reads it)
 
     def make():
         if kind == "Bi":
@@ -268,8 +284,12 @@ def test_masked_steps_carry_state(kind, return_sequences, return_state, go_backw
         # masked steps are skipped: the result equals running the kept steps (0 and 2) only
         short = spec.reference(weights, x[:1, [0, 2]], False, None)
         full = spec.reference(weights, x[:1], False, None, mask=mask[:1])
-        np.testing.assert_allclose(
-            full[0] if return_state else full, short[0] if return_state else short
+        assert_close(
+            "masked steps skipped (reference)",
+            full[0] if return_state else full,
+            short[0] if return_state else short,
+            "float64",
+            "forward",
         )
 
 
@@ -405,20 +425,20 @@ def test_bad_configs(make, message):
 # ---- initial_state ---------------------------------------------------------------------------
 
 
-@settings(max_examples=8)
 @given(
     kind=st.sampled_from(KINDS),
     go_backwards=st.booleans(),
     return_state=st.booleans(),
-    seed=st.integers(0, 2**16),
-    dtype=st.sampled_from(["float64", "float32"]),
+    dtype=DTYPES,
+    data=st.data(),
+    seed=SEEDS,
 )
-def test_initial_state(kind, go_backwards, return_state, seed, dtype):
+def test_initial_state(kind, go_backwards, return_state, dtype, data, seed):
     """Gradients flow to the initial states too (fused kernels and cell loops)."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, 3, 2))
+    batch = data.draw(st.integers(1, 2))
+    x = _x(data.draw, (batch, 3, 2), dtype)
     n_states = 2 if kind == "LSTM" else 1
-    states = [rng.standard_normal((2, 4)) for _ in range(n_states)]
+    states = [_x(data.draw, (batch, 4), dtype) for _ in range(n_states)]
 
     def make():
         return make_rnn(kind, 4, go_backwards=go_backwards, return_state=return_state)

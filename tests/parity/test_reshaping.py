@@ -7,7 +7,7 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import duallearn as dl
@@ -15,6 +15,8 @@ from duallearn.errors import ConfigError, ShapeError
 from duallearn.testing import assert_close, check_layer, set_keras_weights_and_compare
 
 from ..conftest import BACKENDS
+from . import _draw
+from ._draw import SEEDS
 
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no backend installed")
 L = dl.layers
@@ -74,11 +76,10 @@ def case(draw):
     )
 
 
-@settings(max_examples=30)
-@given(c=case(), dtype=DTYPES, training=st.booleans(), seed=st.integers(0, 2**16))
-def test_shape_layers(c, dtype, training, seed):
+@given(c=case(), dtype=DTYPES, training=st.booleans(), data=st.data(), seed=SEEDS)
+def test_shape_layers(c, dtype, training, data, seed):
     make, shape = c
-    x = np.random.default_rng(seed).standard_normal(shape)
+    x = _draw.values(data.draw, shape, dtype=dtype)  # drawn values (tests/parity/_draw.py)
     check_layer(make, x, dtype=dtype, training=training, seed=seed)
 
 
