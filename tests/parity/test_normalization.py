@@ -143,8 +143,23 @@ def test_group_normalization(case, training, dtype, data, seed):
     grouped = np.moveaxis(x.astype(dtype).astype(np.float64), kw["axis"], -1)
     grouped = grouped.reshape(*grouped.shape[:-1], g, -1)
     spatial = tuple(range(1, grouped.ndim - 2)) + (grouped.ndim - 1,)
-    assume(float(np.min(grouped.var(axis=spatial))) >= kw["epsilon"])  # _x's natural-scale rule
-    check_layer(lambda: L.GroupNormalization(**kw), x, dtype=dtype, training=training, seed=seed)
+    # Natural-scale rule for float32, every drawn group kept: the engines compute
+    # x·s − mean·s (s = γ/√(var + ε)), whose float32 rounding is eps·|x|·s where the result is
+    # (x − mean)·s, so a group nearly constant next to its magnitude (hypothesis found
+    # [937.5, 1000, 1000, 1000]: |x|/σ = 37, torch 1.6e-5 off on 0.577) is judged against
+    # max|x|/√(var + ε) times the table's float32 term (up to 1e3/√1e-5 ≈ 3e5 for a constant
+    # group, whose exact output is β). float64 checks are not scaled.
+    gain = np.max(np.abs(grouped), axis=spatial) / np.sqrt(
+        grouped.var(axis=spatial) + kw["epsilon"]
+    )
+    check_layer(
+        lambda: L.GroupNormalization(**kw),
+        x,
+        dtype=dtype,
+        training=training,
+        seed=seed,
+        float32_gain=max(1.0, float(np.max(gain))),
+    )
 
 
 # ---- BatchNorm moving statistics after fit ----------------------------------------------------
