@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import duallearn as dl
 from duallearn import ops
-from duallearn.testing import assert_close, max_errors
+from duallearn.testing import assert_close, max_errors, tolerance
 
 from ..conftest import BACKENDS
 from . import _draw
@@ -453,11 +453,17 @@ def _check(name, fn, arrays, grad, kind, dtype, seed):
                 results[be],
                 seed,
             )
-            # TODO(table): a central-difference row (float64: rtol 1e-6 of max(1, |numeric|)),
-            # plus f's rounding amplified by 1/h (10× for the rounding inside the op: terms of
-            # 1e6 in a convolution of 1e3-size inputs and weights)
-            assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)) + 10 * rounding, (
-                f"{name} {be}: gradient {analytic} vs central difference {numeric}"
+            # the table's central_difference row: atol_s of max(1, |numeric|), plus f's rounding
+            # amplified by 1/h (10× for the rounding inside the op: terms of 1e6 in a
+            # convolution of 1e3-size inputs and weights), added in the row's units
+            atol_s = tolerance("central_difference", "float64").atol_s
+            assert_close(
+                f"{name} {be}: gradient vs central difference",
+                analytic,
+                numeric,
+                "float64",
+                "central_difference",
+                scale=max(1.0, abs(numeric)) + 10 * rounding / atol_s,
             )
 
 

@@ -35,6 +35,26 @@ TABLE: dict[str, dict[str, Tol]] = {
     # or a wrong layer is an error of the order of max|ref| itself.
     "mixed_float16": {"float32": Tol(0.0, 25 * 2.0**-11)},
     "mixed_bfloat16": {"float32": Tol(0.0, 25 * 2.0**-8)},
+    # A float64 central difference (f(x + h·v) − f(x − h·v))/2h, h = 1e-6, against an engine's
+    # directional derivative: truncation is O(h²) and the rounding of f over h, eps·|f|/h, is
+    # ~1e-10 relative, so 1e-6 of max(1, |numeric|) (1: the floor for a derivative near 0);
+    # the rounding of f itself, measured per call and amplified by 1/h, is added through
+    # ``scale`` (tests/parity/test_ops.py::_check). A wrong formula is off by O(|numeric|).
+    "central_difference": {"float64": Tol(0.0, 1e-6)},
+    # A float64 200-step optimizer trajectory against Keras 3's, where Keras rounds one
+    # constant through float32 even for float64 variables (Nadam's momentum-cache decay
+    # 0.96 = ops.cast(0.96, dtype)): measured 1.3e-9 of max|weight|; the float64 rows would
+    # fail and params_100's float32 row (1e-2 relative) would hide a wrong update.
+    "float32_constant": {"float64": Tol(0.0, 1e-8)},
+    # The same with Keras's default hyperparameters (0.9, 0.999, 1e-7, ...), every one rounded
+    # through float32 inside Keras: measured at most 9.1e-8 of max|weight| (Adam, AdamW),
+    # 1.3e-8 Ftrl, 3e-9 Lion, the others below 2e-9.
+    "float32_defaults": {"float64": Tol(0.0, 1e-6)},
+    # Bicubic image resizing (image_dataset_from_directory) against TensorFlow's: both weigh 16
+    # pixels in float32, summed in another order; measured 9.2e-5 absolute at max|ref| 274
+    # (0-255 pixels overshoot), 3.3e-7 of it; 4e-6 of max|ref| is 1e-3 on 0-255 values.
+    # Nearest and bilinear are exact.
+    "resize_bicubic": {"float32": Tol(0.0, 4e-6)},
 }
 
 
