@@ -320,7 +320,10 @@ def test_unwatched_batches_are_grouped_on_tensorflow_with_the_same_numbers():
             runtime = model._get_runtime()
             calls = []
             many = runtime.train_many
-            runtime.train_many = lambda b, lrs, many=many: (calls.append(len(b)), many(b, lrs))[1]
+            runtime.train_many = lambda b, lrs, many=many, calls=calls: (
+                calls.append(len(b)),
+                many(b, lrs),
+            )[1]
             cbs = [Watch()] if watched else []
             h = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=True, callbacks=cbs)
             results[watched] = (model.get_weights(), h.history, calls)
