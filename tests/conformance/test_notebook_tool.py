@@ -650,3 +650,16 @@ def test_seed_reaches_every_random_source(tmp_path):
 
     expected = [random.Random(7).random(), np.random.RandomState(7).rand()]
     assert printed == [repr(v) for v in expected] + ["7", "7"]
+
+
+def test_the_backend_check_reads_a_print_split_across_stream_messages():
+    """A loaded machine delivered the check cell's print as two messages ("marker", then
+    " torch"): the tool read '' and failed the run (seen in CI)."""
+    from duallearn.porting._notebook_run import _CHECK, _backend_printed
+
+    def stream(text):
+        return {"output_type": "stream", "name": "stdout", "text": text}
+
+    assert _backend_printed([stream(f"{_CHECK} torch\n")]) == "torch"
+    assert _backend_printed([stream(_CHECK), stream(" tensorflow"), stream("\n")]) == "tensorflow"
+    assert _backend_printed([stream("other\n")]) is None

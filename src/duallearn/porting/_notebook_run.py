@@ -512,11 +512,7 @@ async def _execute(nb: Any, backend: str, seed: int, timeout: int, workdir: str)
             if tail and error:
                 error += f" (kernel stderr: ...{tail})"
     seconds = time.perf_counter() - start
-    used = None
-    for out in check.get("outputs", []):
-        text = out.get("text", "")
-        if out.get("output_type") == "stream" and _CHECK in text:
-            used = text.split(_CHECK, 1)[1].strip()
+    used = _backend_printed(check.get("outputs", []))
     nb.cells.remove(setup)
     nb.cells.remove(check)
     return {
@@ -525,6 +521,16 @@ async def _execute(nb: Any, backend: str, seed: int, timeout: int, workdir: str)
         "error_cell": error_cell,
         "backend_used": used,
     }
+
+
+def _backend_printed(outputs: list[Any]) -> str | None:
+    """The backend the check cell printed (None: it printed nothing). Its ``print`` may
+    reach us as several stream messages (the kernel flushes on a timer, and a loaded machine
+    splits one print), so the streams' joined text is read."""
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    if _CHECK not in text:
+        return None
+    return text.split(_CHECK, 1)[1].strip().split("\n", 1)[0].strip()
 
 
 def _outputs(cell: Any) -> list[tuple[str, str]]:
