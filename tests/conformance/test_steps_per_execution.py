@@ -380,3 +380,26 @@ def test_unwatched_evaluation_is_grouped_on_tensorflow_with_the_same_numbers():
         assert calls == [1] * 35  # (test_batch runs test_many's loop once)
         assert runtime.test_batch == one
     assert grouped == watched
+
+
+@pytest.mark.parametrize("hook", ["on_train_batch_begin", "on_batch_begin", "on_test_batch_end",
+                                  "on_predict_batch_end"])  # fmt: skip
+def test_lambda_callback_batch_hooks_are_called(backend, hook):
+    """LambdaCallback sets its functions on the instance: they count as overridden hooks
+    (they were missed for test/predict batch ends, and fit grouped batches under them)."""
+    x, y = data(8)
+    model = dl.Sequential([dl.Input((2,)), dl.layers.Dense(1)])
+    model.compile(dl.optimizers.SGD(dl.optimizers.schedules.PiecewiseConstantDecay(
+        [1], [0.1, 0.05])), "mse")  # fmt: skip
+    seen = []
+    cb = dl.callbacks.LambdaCallback(
+        **{hook: lambda b, logs=None: seen.append((b, model.optimizer.current_learning_rate()))}
+    )
+    if "test" in hook:
+        model.evaluate(x, y, batch_size=2, verbose=0, callbacks=[cb])
+    elif "predict" in hook:
+        model.predict(x, batch_size=2, verbose=0, callbacks=[cb])
+    else:
+        model.fit(x, y, batch_size=2, verbose=0, shuffle=False, callbacks=[cb])
+    rates = [0.1, 0.1, 0.05, 0.05] if "begin" in hook else [0.1] * 4
+    assert seen == list(zip(range(4), rates, strict=True))

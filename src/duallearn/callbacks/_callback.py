@@ -63,11 +63,13 @@ class CallbackList:
             cb.set_params(params)
 
     def wants_batch_logs(self, hook: str) -> bool:
-        """Whether some callback overrides ``hook`` (so batch logs must be read)."""
-        hooks = [hook, "on_batch_end"] if hook == "on_train_batch_end" else [hook]
+        """Whether some callback overrides ``hook`` (so batch logs must be read), in its
+        class or on the instance (``LambdaCallback`` sets its functions there)."""
+        alias = {"on_train_batch_end": "on_batch_end", "on_train_batch_begin": "on_batch_begin"}
+        hooks = [hook, alias[hook]] if hook in alias else [hook]
         return any(
             getattr(cb, "_wants_batch_logs", False)
-            or any(getattr(type(cb), h) is not getattr(Callback, h) for h in hooks)
+            or any(getattr(type(cb), h) is not getattr(Callback, h) or h in vars(cb) for h in hooks)
             for cb in self.callbacks
         )
 
