@@ -126,7 +126,7 @@ class TFRuntime(NativeRuntime):
         # two can round differently (CNN, GRU: 1 ulp), so the choice depends on the call's
         # arguments only, never on which size came first.
         n = len(xs[0]) if xs else None
-        static = self._batch_sizes.get(kind)
+        static = self._batch_sizes.get(kind.removesuffix("_many"))  # (train_many: train)
         batch = static if static is not None and static == n else None
         key = (kind, present, mask_keys, batch)
         fn = self._fns.get(key)
