@@ -455,11 +455,8 @@ class CompiledSteps:
         if not batches:
             return
         self.pending = []
-        if self.kind == "test":
-            if len(batches) == 1:
-                self.runtime.test_batch(*batches[0])
-            else:
-                self.runtime.test_many(batches)
+        if self.kind == "test":  # (one batch too: every batch of a grouping call alike)
+            self.runtime.test_many(batches)
             return
         opt = self.model.optimizer
         assert opt is not None
@@ -468,10 +465,7 @@ class CompiledSteps:
             lrs.append(opt.current_learning_rate())
             opt.iterations += 1
         try:
-            if len(batches) == 1:
-                self.runtime.train_batch(*batches[0], lrs[0], None)
-            else:
-                self.runtime.train_many(batches, lrs)
+            self.runtime.train_many(batches, lrs)  # (one batch too: all alike in this call)
         except BaseException:
             opt.iterations -= len(batches)
             raise
