@@ -55,7 +55,7 @@ def check_layer(
     arithmetic relative to its outputs: at float32 the absolute term of every comparison is
     judged against ``float32_gain`` times its usual scale (max|ref|, or the largest gradient).
     A normalization subtracts the mean of a group before dividing by √(var + ε): the float32
-    rounding of ``x − mean`` (eps·|x|) is amplified by 1/√(var + ε), so a group that is nearly
+    rounding of ``x − mean`` (``eps·|x|``) is amplified by 1/√(var + ε), so a group that is nearly
     constant next to its magnitude gives ``max|x| / √(var + ε)``. float64 checks ignore it
     (the table's float64 rows stay as they are).
     """
