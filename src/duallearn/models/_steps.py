@@ -389,6 +389,7 @@ class CompiledSteps:
     def __init__(self, model: Model, kind: str) -> None:
         self.model, self.kind = model, kind
         self.runtime: Any = None
+        self.pending: list[tuple[Any, Any, Any]] = []
 
     def begin(self, targets: Any, static_batch: int | None) -> None:
         m = self.model
@@ -407,36 +408,34 @@ class CompiledSteps:
     # k = 1, fit and evaluate set ``auto_group`` when no callback watches batches: up to that
     # many batches wait, for a runtime whose *_many is native (one call instead of one per
     # batch; the same numbers).
-    pending: list[tuple[Any, Any, Any]]
     auto_group = 1
 
     def train(self, bx: Any, by: Any, bw: Any) -> None:
         m = self.model
         assert m.optimizer is not None
-        if self._may_wait(bx, by, bw):
-            self.pending.append((bx, by, bw))
-            if self._k() == 1 and len(self.pending) >= self._auto():
-                self.flush()
+        if self._waits((bx, by, bw)):
             return
         self.flush()
         lr = m.optimizer.current_learning_rate()
         self.runtime.train_batch(bx, by, bw, lr, m._draw_noise(len(bx[0])))
         m.optimizer.iterations += 1
 
-    def _may_wait(self, bx: Any, by: Any, bw: Any) -> bool:
-        """Whether this batch can join the open execution: k > 1, one process, no step noise,
-        and the same shapes (and sample weights present) as the batches waiting."""
-        m = self.model
-        if not hasattr(self, "pending"):
-            self.pending = []
-        if max(self._k(), self._auto()) == 1 or _replicas.plan_for(m) is not None:
+    def _waits(self, batch: tuple[Any, Any, Any]) -> bool:
+        """Add ``batch`` to the open execution if it can join one (k > 1 or auto grouping,
+        one process, no step noise); a different shape (or sample weights present) first runs
+        the batches waiting, a full auto group runs at once. False: run it alone now."""
+        m, k, auto = self.model, self._k(), self._auto()
+        if max(k, auto) == 1 or _replicas.plan_for(m) is not None:
             return False
         if self.kind == "train" and (
             config.is_deterministic()  # (host-drawn masks per step)
-            or m._draw_noise(len(bx[0])) is not None
+            or m._draw_noise(len(batch[0][0])) is not None
         ):
             return False
-        if self.pending and _shapes(self.pending[0]) != _shapes((bx, by, bw)):
+        if self.pending and _shapes(self.pending[0]) != _shapes(batch):
+            self.flush()
+        self.pending.append(batch)
+        if k == 1 and len(self.pending) >= auto:
             self.flush()
         return True
 
@@ -451,10 +450,9 @@ class CompiledSteps:
 
     def flush(self) -> None:
         """Run the waiting batches (one runtime call); a no-op when none wait."""
-        batches = getattr(self, "pending", None)
+        batches, self.pending = self.pending, []
         if not batches:
             return
-        self.pending = []
         if self.kind == "test":  # (one batch too: every batch of a grouping call alike)
             self.runtime.test_many(batches)
             return
@@ -472,13 +470,10 @@ class CompiledSteps:
 
     def waiting(self) -> int:
         """How many batches of the open execution are not trained yet."""
-        return len(getattr(self, "pending", ()))
+        return len(self.pending)
 
     def test(self, bx: Any, by: Any, bw: Any) -> None:
-        if self._may_wait(bx, by, bw):
-            self.pending.append((bx, by, bw))
-            if self._k() == 1 and len(self.pending) >= self._auto():
-                self.flush()
+        if self._waits((bx, by, bw)):
             return
         self.flush()
         self.runtime.test_batch(bx, by, bw)
