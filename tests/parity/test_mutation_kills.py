@@ -76,17 +76,7 @@ class TestLosses:
         finally:
             keras.config.set_floatx("float32")
         spec = dl.losses.MeanSquaredError(reduction=reduction)
-        if backend == "numpy reference":  # numpy arrays in: the reference computes
-            got = np.asarray(spec(y, p, sw))
-        else:
-            with dl.use_backend(backend):
-                got = dl.ops.convert_to_numpy(
-                    spec(
-                        dl.ops.convert_to_tensor(y),
-                        dl.ops.convert_to_tensor(p),
-                        dl.ops.convert_to_tensor(sw),
-                    )
-                )
+        got = _loss_on(backend, spec, y, p, sw)
         assert_close(
             f"mse {reduction}, weights (5, 1) on {backend} vs Keras",
             got,
@@ -121,17 +111,7 @@ class TestLosses:
         spec = dl.losses.SparseCategoricalCrossentropy(
             from_logits=True, ignore_class=2, reduction=reduction
         )
-        if backend == "numpy reference":
-            got = np.asarray(spec(y, p, sw))
-        else:
-            with dl.use_backend(backend):
-                got = dl.ops.convert_to_numpy(
-                    spec(
-                        dl.ops.convert_to_tensor(y),
-                        dl.ops.convert_to_tensor(p),
-                        dl.ops.convert_to_tensor(sw),
-                    )
-                )
+        got = _loss_on(backend, spec, y, p, sw)
         assert_close(
             f"scce ignore_class {reduction}, weights (5, 1) on {backend} vs Keras",
             got,
@@ -231,3 +211,13 @@ class TestRecurrent:
             x[:, 0] = 1.0
             h = model._get_runtime().forward([x], training=True)[0][:, 0]
         assert abs((h > 0).mean() - (1 - rate) ** 2) < 0.03, (h > 0).mean()
+
+
+def _loss_on(backend, spec, y, p, sw):
+    """``spec(y, p, sw)`` on an engine's native tensors, or on numpy arrays for the numpy
+    reference, as numpy."""
+    if backend == "numpy reference":
+        return np.asarray(spec(y, p, sw))
+    with dl.use_backend(backend):
+        args = [dl.ops.convert_to_tensor(a) for a in (y, p, sw)]
+        return dl.ops.convert_to_numpy(spec(*args))
