@@ -88,17 +88,7 @@ def main() -> None:
     sys.path.insert(0, HERE)
     import _workloads as wl
 
-    build_native: Any
-    if args.engine == "torch":
-        import torch  # noqa: F401
-
-        wl.set_threads_torch()
-        native, build_native = "torch", wl.build_torch
-    else:
-        import tensorflow  # noqa: F401
-
-        wl.set_threads_tf()
-        native, build_native = "tf", wl.build_tf
+    native, build_native = wl.native_for(args.engine)
 
     def timed(fn: Any) -> float:
         t = time.perf_counter()

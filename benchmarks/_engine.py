@@ -36,16 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _workloads as wl  # noqa: E402
 
 # the framework first, with the anchors' thread settings, before anything runs on it
-if args.engine == "torch":
-    import torch  # noqa: F401
-
-    wl.set_threads_torch()
-    native_name, build_native = "torch", wl.build_torch
-else:
-    import tensorflow  # noqa: F401
-
-    wl.set_threads_tf()
-    native_name, build_native = "tf", wl.build_tf
+native_name, build_native = wl.native_for(args.engine)
 
 keras_ok = not args.no_keras and importlib.util.find_spec("keras") is not None
 dl_name = f"duallearn_{native_name}"

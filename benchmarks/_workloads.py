@@ -66,6 +66,20 @@ def set_threads_tf() -> None:
         pass
 
 
+def native_for(engine: str) -> tuple[str, Callable[..., Fns]]:
+    """Load ``engine`` (torch or tensorflow) with the benchmark's threads; the native loop's
+    system name ("torch" / "tf") and its builder."""
+    if engine == "torch":
+        import torch  # noqa: F401
+
+        set_threads_torch()
+        return "torch", build_torch
+    import tensorflow  # noqa: F401
+
+    set_threads_tf()
+    return "tf", build_tf
+
+
 def missing_layers(workload: str) -> list[str]:
     """duallearn layers the workload needs that are not in ``dl.layers`` yet."""
     import duallearn as dl
