@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import duallearn as dl
+from duallearn import _naming
 from duallearn.applications import imagenet_utils
 from duallearn.errors import ConfigError, ShapeError
 from duallearn.testing import assert_close
@@ -36,7 +37,7 @@ ARCHS = {
 # kernel gain of the test weights: swish and squeeze-excite shrink the signal more than ReLU
 GAIN = {"EfficientNetB0": 2.3}
 MODULES = ["mobilenet", "mobilenet_v2", "efficientnet", "densenet", "inception_v3", "xception"]
-_KERAS_CACHE: dict[tuple, tuple[list[np.ndarray], np.ndarray]] = {}
+_KERAS_CACHE: dict[tuple, dict] = {}
 
 
 def _set_test_weights(model, seed: int, gain: float = 2.0) -> list[np.ndarray]:
@@ -87,52 +88,70 @@ def _images(module: str, side: int, n: int = 2, seed: int = 0) -> np.ndarray:
     return getattr(dl.applications, module).preprocess_input(x)
 
 
-def _keras_reference(name: str, kwargs: dict, weights: list[np.ndarray], x: np.ndarray):
-    """Keras's output with our weights, computed once per architecture and arguments (the
-    weights are identical on both backends: the front-end draws them)."""
+def _keras_facts(name: str, kwargs: dict, weights: list[np.ndarray], x: np.ndarray) -> dict:
+    """Keras's model facts (name, layer names and types, parameter count, weight paths and
+    shapes) and its output with our weights: one Keras build per architecture and arguments
+    in a worker (a build takes seconds), reused while the weights are the same (they are on
+    every backend: the front-end draws them)."""
     key = (name, tuple(sorted(kwargs.items())))
-    cached = _KERAS_CACHE.get(key)
-    if cached is not None and all(
-        np.array_equal(a, b) for a, b in zip(cached[0], weights, strict=True)
+    facts = _KERAS_CACHE.get(key)
+    if facts is not None and all(
+        np.array_equal(a, b) for a, b in zip(facts["weights"], weights, strict=True)
     ):
-        return cached[1]
+        return facts
     kmodel = _keras_model(name, **kwargs)
+    facts = _structure(kmodel)
     kmodel.set_weights(weights)
     for layer in kmodel.layers:  # Keras's set_weights leaves Normalization's cached mean and
         if hasattr(layer, "finalize_state"):  # variance stale; its .h5 loader refreshes them so
             layer.finalize_state()
-    out = np.asarray(kmodel(x, training=False))
-    _KERAS_CACHE[key] = (weights, out)
-    return out
+    facts["out"] = np.asarray(kmodel(x, training=False))
+    facts["weights"] = weights
+    _KERAS_CACHE[key] = facts
+    return facts
 
 
-def _same_structure(model, kmodel) -> None:
-    assert model.name == kmodel.name
-    assert [layer.name for layer in model.layers] == [layer.name for layer in kmodel.layers]
-    assert [type(layer).__name__ for layer in model.layers] == [
-        type(layer).__name__.replace("Functional", "Model") for layer in kmodel.layers
-    ]
-    assert model.count_params() == kmodel.count_params()
-    assert [w.path for w in model.weights] == [w.path for w in kmodel.weights]
-    assert [w.shape for w in model.get_weights()] == [w.shape for w in kmodel.get_weights()]
+def _structure(kmodel) -> dict:
+    return {
+        "name": kmodel.name,
+        "layers": [layer.name for layer in kmodel.layers],
+        "types": [type(layer).__name__.replace("Functional", "Model") for layer in kmodel.layers],
+        "params": kmodel.count_params(),
+        "paths": [w.path for w in kmodel.weights],
+        "shapes": [w.shape for w in kmodel.get_weights()],
+    }
+
+
+def _same_structure(model, facts: dict) -> None:
+    assert model.name == facts["name"]
+    assert [layer.name for layer in model.layers] == facts["layers"]
+    assert [type(layer).__name__ for layer in model.layers] == facts["types"]
+    assert model.count_params() == facts["params"]
+    assert [w.path for w in model.weights] == facts["paths"]
+    assert [w.shape for w in model.get_weights()] == facts["shapes"]
 
 
 @pytest.mark.parametrize("case", list(ARCHS))
-def test_architecture_matches_keras(case, backend):
+def test_architecture_matches_keras(case):
+    """The classifier (logits) on small images: ``predict`` on every backend against Keras's
+    output with the same weights, and the same structure (one Keras build for all backends)."""
     name, module, side, extra = ARCHS[case]
     kwargs = {"input_shape": (side, side, 3), "classes": 10, "classifier_activation": None}
     kwargs.update(extra)
-    model = getattr(dl.applications, name)(weights=None, **kwargs)
     assert getattr(getattr(dl.applications, module), name) is getattr(dl.applications, name)
-    _same_structure(model, _keras_model(name, **kwargs))
-    weights = _set_test_weights(model, seed=len(case), gain=GAIN.get(name, 2.0))
     x = _images(module, side)
-    y = model.predict(x, verbose=0)
-    assert y.shape == (2, 10)
-    # the two images give different logits: the check is about the input, not the biases
-    assert np.max(np.abs(y[0] - y[1])) > 1e-2 * np.max(np.abs(y)), y
-    ref = _keras_reference(name, kwargs, weights, x)
-    assert_close(f"{case} {backend} logits vs Keras", y, ref, "float32", "forward")
+    for backend in BACKENDS:
+        _naming.reset_names()  # each backend's model as built first in a session
+        with dl.use_backend(backend):
+            model = getattr(dl.applications, name)(weights=None, **kwargs)
+            weights = _set_test_weights(model, seed=len(case), gain=GAIN.get(name, 2.0))
+            y = model.predict(x, verbose=0)
+        facts = _keras_facts(name, kwargs, weights, x)
+        _same_structure(model, facts)
+        assert y.shape == (2, 10)
+        # the two images give different logits: the check is about the input, not the biases
+        assert np.max(np.abs(y[0] - y[1])) > 1e-2 * np.max(np.abs(y)), y
+        assert_close(f"{case} {backend} logits vs Keras", y, facts["out"], "float32", "forward")
 
 
 # the two poolings on different backends: each backend and each pooling once per architecture
@@ -145,13 +164,14 @@ def test_headless_pooling_matches_keras(case, pooling):
     backend = BACKENDS[0] if pooling == "avg" else BACKENDS[-1]
     with dl.use_backend(backend):
         model = getattr(dl.applications, name)(weights=None, **kwargs)
-        _same_structure(model, _keras_model(name, **kwargs))
         weights = _set_test_weights(model, seed=3, gain=GAIN.get(name, 2.0))
         x = _images(module, side, seed=1)
         y = model.predict(x, verbose=0)
+    facts = _keras_facts(name, kwargs, weights, x)
+    _same_structure(model, facts)
     assert y.ndim == 2
-    ref = _keras_reference(name, kwargs, weights, x)
-    assert_close(f"{case} pooling={pooling} {backend} vs Keras", y, ref, "float32", "forward")
+    assert_close(f"{case} pooling={pooling} {backend} vs Keras", y, facts["out"], "float32",
+                 "forward")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -169,7 +189,7 @@ def test_variants_match_keras_structure(name, kwargs):
     """The other sizes (built, not run): names, order, parameter counts, weight paths."""
     kwargs = {"include_top": False, "input_shape": (32, 32, 3), **kwargs}
     model = getattr(dl.applications, name)(weights=None, **kwargs)
-    _same_structure(model, _keras_model(name, **kwargs))
+    _same_structure(model, _structure(_keras_model(name, **kwargs)))
 
 
 def test_headless_defaults_and_feature_shapes():
