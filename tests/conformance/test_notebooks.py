@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from duallearn.testing import assert_close
+from duallearn.testing import assert_close, tolerance
 
 from ..conftest import BACKENDS
 
@@ -217,6 +217,23 @@ _PIPELINE_KEYS = {
 }
 
 
+def _same_accuracy_up_to_ties(t: dict, f: dict) -> None:
+    """After float32 training the engines' probabilities agree within the table, so a sample
+    whose two best classes are that close may be classified differently: the accuracies may
+    differ by such samples only (one did when TensorFlow ran one thread instead of two)."""
+    pt, pf = np.asarray(t["probabilities"]), np.asarray(f["probabilities"])
+    assert pt.shape == pf.shape and pt.ndim == 2
+    tol = tolerance("params_100", "float32")
+    differ = pt.argmax(-1) != pf.argmax(-1)
+    for p in (pt, pf):
+        top2 = np.sort(p[differ], axis=-1)[:, -2:]
+        margin = top2[:, 1] - top2[:, 0]
+        assert np.all(margin <= 2 * (tol.rtol + tol.atol_s)), (margin, np.flatnonzero(differ))
+    assert abs(t["val_accuracy"] - f["val_accuracy"]) * len(pt) <= differ.sum() + 1e-6, (
+        t["val_accuracy"], f["val_accuracy"], differ.sum(),
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "notebook",
@@ -229,7 +246,7 @@ def test_backends_agree(notebook):
     if notebook == "vision_augmentation":
         assert t["val_pixel_sum"] == f["val_pixel_sum"]
         assert t["predict"] == f["predict"]
-        assert t["val_accuracy"] == f["val_accuracy"]
+        _same_accuracy_up_to_ties(t, f)
         probs = ("probabilities", "val_loss")
     else:
         assert t["test_accuracy"] == f["test_accuracy"]
