@@ -8,10 +8,9 @@ MODE (with a "-sum" suffix: the loss has reduction="sum"): "single" (no distribu
 TensorFlow's MirroredStrategy; synchronized / per-replica BatchNormalization),
 "mirrored-gpu" (one process, DataParallel over gpu:0 and gpu:1),
 "replica" (DataParallel(sync_batch_norm=False)), "kill" (process 1 SIGKILLs itself in
-epoch 2 while process 0 writes a checkpoint after every batch), "hang" (process 1 stops
-answering in epoch 2; the collectives of process 0 time out after 5 s), "resume-kill"
-(BackupAndRestore after every batch; process 1 SIGKILLs itself in epoch 2), "resume" (the
-same callbacks without the kill: continues from the backup).
+epoch 2 while process 0 writes a checkpoint and a BackupAndRestore backup after every
+batch), "hang" (process 1 stops answering in epoch 2; the collectives of process 0 time out
+after 5 s), "resume" (BackupAndRestore without the kill: continues from the backup).
 
 Process 0 (or the single process) saves the final weights, History, evaluate() and predict()
 (of arrays and of a generator) to OUT.npz; every other process saves its weights to OUT.npz.rank<R>.npz.
@@ -116,13 +115,13 @@ def main(backend: str, out: str, mode: str, batch: int = BATCH) -> None:
     if mode in ("kill", "hang"):
         folder = os.path.join(os.path.dirname(out), "ckpt")
         path = os.path.join(folder, f"written-by-{rank}-epoch-{{epoch}}.dlm")
-        callbacks += [dl.callbacks.ModelCheckpoint(path, save_freq=1), stop_process_1(dl, m, mode)]
-        epochs = 50
-    if mode.startswith("resume"):
+        callbacks.append(dl.callbacks.ModelCheckpoint(path, save_freq=1))
+        epochs = 50 if mode == "hang" else epochs
+    if mode in ("kill", "resume"):
         backup = os.path.join(os.path.dirname(out), "backup")
         callbacks.append(dl.callbacks.BackupAndRestore(backup, save_freq=1))
-        if mode == "resume-kill":
-            callbacks.append(stop_process_1(dl, m, "kill"))
+    if mode in ("kill", "hang"):
+        callbacks.append(stop_process_1(dl, m, mode))
     hist = m.fit(
         x,
         y,

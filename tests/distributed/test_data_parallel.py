@@ -155,10 +155,20 @@ def _checkpoints(tmp_path) -> list[str]:
     return sorted(os.listdir(folder)) if folder.exists() else []
 
 
-def test_a_killed_worker_stops_the_run(engine, tmp_path):
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory, engine):
+    """One 2-process run whose process 1 SIGKILLs itself in epoch 2, process 0 writing a
+    checkpoint and a backup after every batch (one run for the two tests that need a kill):
+    the launcher's result, the seconds from the kill to the end, the run's folder."""
+    folder = tmp_path_factory.mktemp("killed")
+    proc, elapsed = _launch(engine, str(folder / "kill.npz"), "kill")
+    return proc, elapsed, folder
+
+
+def test_a_killed_worker_stops_the_run(engine, killed):
     import duallearn as dl
 
-    proc, elapsed = _launch(engine, str(tmp_path / "kill.npz"), "kill")
+    proc, elapsed, tmp_path = killed
     assert proc.returncode == 137, proc.stderr[-3000:]  # process 1: SIGKILL
     assert "[rank 1] stopping at " in proc.stdout
     assert elapsed < 60  # from the kill to the end of the run
@@ -190,8 +200,8 @@ def test_a_hung_worker_times_out(engine, tmp_path):
     assert all(f.startswith("written-by-0-") and f.endswith(".dlm") for f in _checkpoints(tmp_path))
 
 
-def test_resume_after_a_kill_equals_the_uninterrupted_run(engine, tmp_path, synced):
-    proc, _ = _launch(engine, str(tmp_path / "resume.npz"), "resume-kill")
+def test_resume_after_a_kill_equals_the_uninterrupted_run(engine, killed, synced):
+    proc, _, tmp_path = killed
     assert proc.returncode == 137, proc.stderr[-3000:]
     assert os.listdir(tmp_path / "backup") == ["latest.dlm"]  # written by process 0 only
     got, other = _replicas(engine, tmp_path, "resume")
