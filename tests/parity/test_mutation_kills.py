@@ -120,6 +120,53 @@ class TestLosses:
             "forward",
         )
 
+    # Mutant: torch's align_weight ``w.shape[-1] == 1`` → ``== 0`` survived once
+    # expand_rank_1 made (B,) values take (B, 1) weights' rank: a weight of higher rank than
+    # the values is still squeezed when the values are per-timestep, (5, 4) values and
+    # (5, 4, 1) weights (Keras's squeeze_or_expand_to_same_rank).
+    @pytest.mark.parametrize("reduction", [
+        "sum_over_batch_size", "sum", "mean_with_sample_weight", "none",
+    ])  # fmt: skip
+    @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
+    def test_per_timestep_weights_with_a_trailing_1_match_keras(self, backend, reduction):
+        import tensorflow as tf
+
+        rng = np.random.default_rng(6)
+        y, p = rng.standard_normal((5, 4, 3)), rng.standard_normal((5, 4, 3))
+        sw = rng.uniform(0.5, 2.0, (5, 4, 1))
+        keras.config.set_floatx("float64")
+        try:
+            k = keras.losses.MeanSquaredError(reduction=reduction, dtype="float64")
+            want = np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
+        finally:
+            keras.config.set_floatx("float32")
+        assert want.shape == ((5, 4) if reduction == "none" else ())
+        got = _loss_on(backend, dl.losses.MeanSquaredError(reduction=reduction), y, p, sw)
+        assert_close(f"mse {reduction}, weights (5, 4, 1) on {backend} vs Keras", got, want,
+                     "float64", "forward")  # fmt: skip
+
+    # Mutant: torch's align_targets ``y.squeeze(-1)`` → ``y.squeeze(0)``: targets of one more
+    # rank than the predictions, (6, 1, 1) for a (6, 1) output, lose their trailing 1 in
+    # Keras; squeezing axis 0 (size 6) does nothing and (y - p) broadcasts to (6, 6, 1). The
+    # engines' loss classes align targets in fit and evaluate (a direct loss call aligns them
+    # in the front-end).
+    @pytest.mark.parametrize("loss", ["mse", "binary_crossentropy", "hinge"])
+    @pytest.mark.parametrize("backend", BACKENDS)
+    def test_targets_with_a_trailing_1_in_evaluate_match_keras(self, backend, loss):
+        rng = np.random.default_rng(8)
+        x = rng.standard_normal((6, 3)).astype("float32")
+        y = rng.integers(0, 2, (6, 1, 1)).astype("float32")
+        kmodel = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+        kmodel.compile(loss=loss)
+        with dl.use_backend(backend):
+            model = dl.Sequential([dl.Input((3,)), dl.layers.Dense(1, activation="sigmoid")])
+        model.set_weights(kmodel.get_weights())
+        model.compile(loss=loss)
+        want = kmodel.evaluate(x, y, verbose=0)
+        got = model.evaluate(x, y, verbose=0)
+        assert_close(f"{loss} evaluate, targets (6, 1, 1) on {backend} vs Keras", got, want,
+                     "float32", "loss")  # fmt: skip
+
 
 class TestNormalization:
     """Mutants of backends/duallearn_*/_normalization.py."""
@@ -219,5 +266,5 @@ def _loss_on(backend, spec, y, p, sw):
     if backend == "numpy reference":
         return np.asarray(spec(y, p, sw))
     with dl.use_backend(backend):
-        args = [dl.ops.convert_to_tensor(a) for a in (y, p, sw)]
+        args = [None if a is None else dl.ops.convert_to_tensor(a) for a in (y, p, sw)]
         return dl.ops.convert_to_numpy(spec(*args))
