@@ -13,7 +13,7 @@ from duallearn import _naming, config
 
 # Under pytest-xdist (CI: two workers on two cores) each worker's frameworks run one
 # intra-op thread (TensorFlow also one inter-op thread): two thread pools per worker spinning
-# against the other worker's cost 14% of the run's time (179 s -> 154 s on a 600-test slice).
+# against the other worker's cost 18% of the run's time (179 s -> 146 s on a 600-test slice).
 # OMP_NUM_THREADS is set before torch starts its pool (the subprocesses that tests start inherit
 # it, as the notebook runner and `duallearn launch` set it for theirs); TensorFlow's counts are
 # set in this process only, so subprocesses run TensorFlow as a user's process does.
