@@ -64,17 +64,10 @@ class TestLosses:
     ])  # fmt: skip
     @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_sample_weight_with_a_trailing_1_matches_keras(self, backend, reduction):
-        import tensorflow as tf
-
         rng = np.random.default_rng(4)
         y, p = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
         sw = rng.uniform(0.5, 2.0, (5, 1))
-        keras.config.set_floatx("float64")
-        try:
-            k = keras.losses.MeanSquaredError(reduction=reduction, dtype="float64")
-            want = np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
-        finally:
-            keras.config.set_floatx("float32")
+        want = _keras_float64(keras.losses.MeanSquaredError, y, p, sw, reduction=reduction)
         spec = dl.losses.MeanSquaredError(reduction=reduction)
         got = _loss_on(backend, spec, y, p, sw)
         assert_close(
@@ -93,20 +86,14 @@ class TestLosses:
     ])  # fmt: skip
     @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_ignore_class_with_a_trailing_1_weight_matches_keras(self, backend, reduction):
-        import tensorflow as tf
-
         rng = np.random.default_rng(5)
         y = np.array([0, 2, 1, 2, 3])
         p = rng.standard_normal((5, 4))
         sw = rng.uniform(0.5, 2.0, (5, 1))
-        keras.config.set_floatx("float64")
-        try:
-            k = keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, ignore_class=2, reduction=reduction, dtype="float64"
-            )
-            want = np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
-        finally:
-            keras.config.set_floatx("float32")
+        want = _keras_float64(
+            keras.losses.SparseCategoricalCrossentropy, y, p, sw,
+            from_logits=True, ignore_class=2, reduction=reduction,
+        )  # fmt: skip
         assert want.shape == ((5, 1) if reduction == "none" else ())
         spec = dl.losses.SparseCategoricalCrossentropy(
             from_logits=True, ignore_class=2, reduction=reduction
@@ -129,17 +116,10 @@ class TestLosses:
     ])  # fmt: skip
     @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_per_timestep_weights_with_a_trailing_1_match_keras(self, backend, reduction):
-        import tensorflow as tf
-
         rng = np.random.default_rng(6)
         y, p = rng.standard_normal((5, 4, 3)), rng.standard_normal((5, 4, 3))
         sw = rng.uniform(0.5, 2.0, (5, 4, 1))
-        keras.config.set_floatx("float64")
-        try:
-            k = keras.losses.MeanSquaredError(reduction=reduction, dtype="float64")
-            want = np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
-        finally:
-            keras.config.set_floatx("float32")
+        want = _keras_float64(keras.losses.MeanSquaredError, y, p, sw, reduction=reduction)
         assert want.shape == ((5, 4) if reduction == "none" else ())
         got = _loss_on(backend, dl.losses.MeanSquaredError(reduction=reduction), y, p, sw)
         assert_close(f"mse {reduction}, weights (5, 4, 1) on {backend} vs Keras", got, want,
@@ -260,11 +240,24 @@ class TestRecurrent:
         assert abs((h > 0).mean() - (1 - rate) ** 2) < 0.03, (h > 0).mean()
 
 
+def _keras_float64(loss_class, y, p, sw, **kwargs):
+    """Keras's ``loss_class(**kwargs)`` in float64 (floatx and dtype) on ``y``, ``p`` and
+    sample weights ``sw``, as numpy."""
+    import tensorflow as tf
+
+    keras.config.set_floatx("float64")
+    try:
+        k = loss_class(**kwargs, dtype="float64")
+        return np.asarray(k(tf.constant(y), tf.constant(p), sample_weight=tf.constant(sw)))
+    finally:
+        keras.config.set_floatx("float32")
+
+
 def _loss_on(backend, spec, y, p, sw):
     """``spec(y, p, sw)`` on an engine's native tensors, or on numpy arrays for the numpy
     reference, as numpy."""
     if backend == "numpy reference":
         return np.asarray(spec(y, p, sw))
     with dl.use_backend(backend):
-        args = [None if a is None else dl.ops.convert_to_tensor(a) for a in (y, p, sw)]
+        args = [dl.ops.convert_to_tensor(a) for a in (y, p, sw)]
         return dl.ops.convert_to_numpy(spec(*args))
