@@ -64,6 +64,13 @@ def sgd(
             torch._foreach_add_(params, grads, alpha=-lr)
         else:
             torch._foreach_add_(params, m)
+    elif _fusable(params, grads, "_fused_sgd_"):
+        # torch's fused kernel: torch.optim.SGD's formula itself (b ← g at the first step)
+        torch._fused_sgd_(
+            params, grads, m, weight_decay=0.0, momentum=mu, lr=lr,
+            dampening=spec.dampening, nesterov=bool(spec.nesterov), maximize=False,
+            is_first_step=step == 1,
+        )  # fmt: skip
     else:
         if step == 1:
             for b, g in zip(m, grads, strict=True):
@@ -81,10 +88,11 @@ def sgd(
 _FUSED_DTYPES = (torch.float32, torch.float64)
 
 
-def _fusable(params: Tensors, grads: Tensors) -> bool:
-    """Whether torch's fused Adam kernel takes these tensors: one float32/float64 dtype, one
-    device (CPU or CUDA), dense gradients of the same dtype."""
-    if not hasattr(torch, "_fused_adam_") or not params or torch.compiler.is_compiling():
+def _fusable(params: Tensors, grads: Tensors, kernel: str = "_fused_adam_") -> bool:
+    """Whether torch's fused kernel ``kernel`` (Adam's, SGD's; CPU ones since torch 2.4)
+    takes these tensors: one float32/float64 dtype, one device (CPU or CUDA), dense
+    gradients of the same dtype."""
+    if not hasattr(torch, kernel) or not params or torch.compiler.is_compiling():
         return False  # (under torch.compile the _foreach ops trace; the fused op does not)
     first = params[0]
     return first.dtype in _FUSED_DTYPES and first.device.type in ("cpu", "cuda") and all(

@@ -594,3 +594,46 @@ def test_torch_fused_adam_kernel_gives_the_foreach_numbers(formula: str, amsgrad
     for k, (a, b) in enumerate(zip(*runs, strict=True)):
         assert_close(f"fused vs foreach [{k}]", a, b, "float32", "params_10")
     assert np.abs(runs[0][0] - start[0]).max() > 1e-2  # it moved
+
+
+@pytest.mark.parametrize("nesterov, dampening", [(False, 0.0), (True, 0.0), (False, 0.3)])
+def test_torch_fused_sgd_kernel_gives_torch_optim_numbers(nesterov: bool, dampening: float) -> None:
+    """SGD with momentum under ``formula="torch"`` runs torch's fused SGD kernel on the torch
+    backend; torch.optim.SGD's own for-loop (an independent oracle) and the ``_foreach`` path
+    it replaced give the same parameters over 15 steps (float32 table), first step included
+    (the buffer starts as the gradient)."""
+    import torch
+
+    topt = importlib.import_module("duallearn_torch._optimizers")
+    rng = np.random.default_rng(5)
+    shapes = [(6, 4), (4,)]
+    start = [rng.standard_normal(s).astype("float32") for s in shapes]
+    grads = [[rng.standard_normal(s).astype("float32") for s in shapes] for _ in range(15)]
+    spec = dl.optimizers.SGD(
+        0.05, momentum=0.9, nesterov=nesterov, dampening=dampening, formula="torch"
+    )
+    real, kernel, calls = topt._fusable, torch._fused_sgd_, []
+    runs = []
+    for fused in (True, False):
+        params = [torch.tensor(a) for a in start]
+        slots = {"momentum": [torch.zeros_like(p) for p in params]}
+        topt._fusable = real if fused else (lambda *a: False)
+        torch._fused_sgd_ = lambda *a, **k: (calls.append(k["is_first_step"]), kernel(*a, **k))
+        try:
+            for step, gs in enumerate(grads, start=1):
+                topt.sgd(spec, params, [torch.tensor(g) for g in gs], slots, 0.05, step)
+        finally:
+            topt._fusable, torch._fused_sgd_ = real, kernel
+        runs.append([p.numpy() for p in params])
+    assert calls == [True] + [False] * 14  # the fused run went through the kernel, once a step
+    ref = [torch.nn.Parameter(torch.tensor(a)) for a in start]
+    opt = torch.optim.SGD(ref, lr=0.05, momentum=0.9, nesterov=nesterov, dampening=dampening)
+    for gs in grads:
+        for p, g in zip(ref, gs, strict=True):
+            p.grad = torch.tensor(g)
+        opt.step()
+    for k in range(len(shapes)):
+        want = ref[k].detach().numpy()
+        assert_close(f"fused vs torch.optim [{k}]", runs[0][k], want, "float32", "params_10")
+        assert_close(f"foreach vs torch.optim [{k}]", runs[1][k], want, "float32", "params_10")
+    assert np.abs(runs[0][0] - start[0]).max() > 1e-2  # it moved
