@@ -240,6 +240,35 @@ class TestRecurrent:
         assert abs((h > 0).mean() - (1 - rate) ** 2) < 0.03, (h > 0).mean()
 
 
+class TestConv:
+    """Mutants of backends/duallearn_*/_conv.py."""
+
+    # Mutant: ``(k - 1) * d`` → ``(k - 1) / d`` in TensorFlow's ``_same_pads``, the branch that
+    # computes SAME pads in the graph when the traced step does not know the spatial size
+    # (an ``Input((None, None, C))`` model). Unequal strides reach it: TensorFlow's depthwise
+    # kernel refuses them, so the engine pads and slices a stride-1 convolution. torch's
+    # native strided convolution is the oracle; the known-size model on TensorFlow (the
+    # other branch) must give the same numbers.
+    @pytest.mark.parametrize("layer", ["DepthwiseConv2D", "SeparableConv2D"])
+    def test_unequal_strides_on_an_unknown_spatial_size_match_torch(self, layer):
+        L = dl.layers
+        kw = {"kernel_size": 3, "strides": (2, 1), "padding": "same"}
+        if layer == "SeparableConv2D":
+            kw["filters"] = 4
+        x = np.random.default_rng(7).standard_normal((2, 7, 6, 3)).astype("float32")
+        outs = {}
+        for backend, shape in [("torch", (7, 6, 3)), ("tensorflow", (None, None, 3)),
+                               ("tensorflow", (7, 6, 3))]:  # fmt: skip
+            dl.set_random_seed(0)  # the same initial weights on both engines
+            with dl.use_backend(backend):
+                model = dl.Sequential([L.Input(shape), getattr(L, layer)(**kw)])
+            outs[backend, shape[0]] = model.predict(x, verbose=0)
+        want = outs["torch", 7]
+        assert want.shape == (2, 4, 6, 4 if layer == "SeparableConv2D" else 3)
+        for key in [("tensorflow", None), ("tensorflow", 7)]:
+            assert_close(f"{layer} {key} vs torch", outs[key], want, "float32", "layer")
+
+
 def _keras_float64(loss_class, y, p, sw, **kwargs):
     """Keras's ``loss_class(**kwargs)`` in float64 (floatx and dtype) on ``y``, ``p`` and
     sample weights ``sw``, as numpy."""
