@@ -224,19 +224,28 @@ class TestRecurrent:
     # the same draw. SimpleRNN(linear), kernel = recurrent = 1, inputs [1, 0, 0]:
     # h_3 = m_in · m_rec², nonzero with probability (1 − rate)² when the masks are
     # independent, 1 − rate when they are one draw.
+    # Mutant: the recurrent mask's 1/(1 − rate) built without ``dtype=`` (float32): a float64
+    # layer then multiplies float64 by float32, which TensorFlow refuses.
+    @pytest.mark.parametrize("dtype", ["float32", "float64"])
     @pytest.mark.parametrize("backend", BACKENDS)
-    def test_fast_mode_input_and_recurrent_masks_are_independent(self, backend):
+    def test_fast_mode_input_and_recurrent_masks_are_independent(self, backend, dtype):
         L = dl.layers
         rate, n = 0.5, 4000
         with dl.use_backend(backend):
             layer = L.SimpleRNN(
-                1, activation="linear", use_bias=False, dropout=rate, recurrent_dropout=rate
+                1,
+                activation="linear",
+                use_bias=False,
+                dropout=rate,
+                recurrent_dropout=rate,
+                dtype=dtype,
             )
             model = dl.Sequential([L.Input((3, 1)), layer])
             model.set_weights([np.ones((1, 1)), np.ones((1, 1))])
-            x = np.zeros((n, 3, 1), np.float32)
+            x = np.zeros((n, 3, 1), dtype)
             x[:, 0] = 1.0
             h = model._get_runtime().forward([x], training=True)[0][:, 0]
+        assert h.dtype == np.dtype(dtype)
         assert abs((h > 0).mean() - (1 - rate) ** 2) < 0.03, (h > 0).mean()
 
 
