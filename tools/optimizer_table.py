@@ -16,16 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from duallearn.testing import max_errors
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.parity import test_optimizers as T  # noqa: E402
 
 
 def _rel(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> float:
-    out = 0.0
-    for a, b in zip(got, want, strict=True):
-        a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-        out = max(out, float(np.max(np.abs(a64 - b64))) / max(float(np.max(np.abs(b64))), 1e-300))
-    return out
+    """The largest of the weights' errors relative to ``max|want|``."""
+    return max(max_errors(a, b)[1] for a, b in zip(got, want, strict=True))
 
 
 def _fmt(v: float) -> str:
@@ -36,17 +35,11 @@ def main() -> None:
     for name in T.NAMES:
         for formula in ("keras", "torch"):
             row: list[float] = []
-            runs = [("float64", T.NAMES.index(name) * 7 + len(formula), 200),
-                    ("float32", 100 + T.NAMES.index(name), 10)]  # fmt: skip
-            for dtype, seed, steps in runs:  # as check_trajectory draws them
-                r, w0, grads, names = T.problem(seed, steps)
-                hyper = T.draw_hyper(name, formula, r)
-                feats = T.draw_features(r, True)
-                spec = T.make(name, formula, hyper, feats, True)
-                ref, _ = T.reference(spec, w0, grads, names)
-                got = {b: T.RUN[b](spec, w0, grads, names, dtype)[0] for b in T.RUN}
-                row += [_rel(got["torch"], ref), _rel(got["tensorflow"], ref),
-                        _rel(got["torch"], got["tensorflow"])]  # fmt: skip
+            for dtype in ("float64", "float32"):  # the suite's fixed trajectories
+                seed, steps = T.fixed_run(name, formula, dtype)
+                _, ref, _, runs = T.run_trajectory(name, formula, seed, dtype, steps, True, True)
+                torch_w, tf_w = runs["torch"][0], runs["tensorflow"][0]
+                row += [_rel(torch_w, ref), _rel(tf_w, ref), _rel(torch_w, tf_w)]
             print(f"| {name} | {formula} | " + " | ".join(_fmt(v) for v in row) + " |")
 
 

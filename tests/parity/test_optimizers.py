@@ -201,11 +201,18 @@ def drawn_problems(draw, steps: int):
     return w0, first + rest, WEIGHT_NAMES[:n]
 
 
-def check_trajectory(
-    name, formula, seed, dtype, steps, features_on=None, schedule=None, drawn=None
-):
+def fixed_run(name, formula, dtype):
+    """``(seed, steps)`` of the fixed float64 and float32 trajectories (the rows of
+    docs/optimizers.md §1.4, printed by tools/optimizer_table.py)."""
+    if dtype == "float64":
+        return NAMES.index(name) * 7 + len(formula), 200
+    return 100 + NAMES.index(name), 10
+
+
+def run_trajectory(name, formula, seed, dtype, steps, features_on=None, schedule=None, drawn=None):
     """One trajectory: from a numpy seed, or ``drawn = (draw, (w0, grads, names))`` where
-    hypothesis draws the problem, the hyperparameters and the features."""
+    hypothesis draws the problem, the hyperparameters and the features. Returns a label of
+    the draw, the reference's weights and slots, and ``{backend: (weights, slots)}``."""
     if drawn is None:
         r, w0, grads, names = problem(seed, steps)
     else:
@@ -214,21 +221,30 @@ def check_trajectory(
     feats = draw_features(r, features_on)
     sched = bool(r.integers(2)) if schedule is None else schedule
     spec = make(name, formula, hyper, feats, sched)
-    kind = "params_100" if steps >= 100 else "params_10"
     ref_w, ref_s = reference(spec, w0, grads, names)
-    got = {}
-    for b in BACKENDS:
-        ws, st_ = RUN[b](spec, w0, grads, names, dtype)
-        label = f"{name}/{formula} {b} {dtype} {feats} sched={sched}"
+    runs = {b: RUN[b](spec, w0, grads, names, dtype) for b in BACKENDS}
+    return f"{feats} sched={sched}", ref_w, ref_s, runs
+
+
+def check_trajectory(
+    name, formula, seed, dtype, steps, features_on=None, schedule=None, drawn=None
+):
+    """:func:`run_trajectory`, every backend's weights (float64: and slots) against the
+    reference, and the backends against each other."""
+    tag, ref_w, ref_s, runs = run_trajectory(
+        name, formula, seed, dtype, steps, features_on, schedule, drawn
+    )
+    kind = "params_100" if steps >= 100 else "params_10"
+    for b, (ws, st_) in runs.items():
+        label = f"{name}/{formula} {b} {dtype} {tag}"
         for i, (a, e) in enumerate(zip(ws, ref_w, strict=True)):
             assert_close(f"{label} weight {i}", a, e, dtype, kind)
         if dtype == "float64":
             for i, s in enumerate(ref_s):
                 for k, v in s.items():
                     assert_close(f"{label} slot {k}/{i}", st_[f"{k}/{i}"], v, dtype, kind)
-        got[b] = ws
-    if len(got) == 2:
-        for a, e in zip(got["torch"], got["tensorflow"], strict=True):
+    if len(runs) == 2:
+        for a, e in zip(runs["torch"][0], runs["tensorflow"][0], strict=True):
             assert_close(f"{name}/{formula} torch vs tf", a, e, dtype, kind)
 
 
@@ -236,15 +252,17 @@ def check_trajectory(
 @pytest.mark.parametrize("name", NAMES)
 def test_every_optimizer_float64_200_steps_all_features(name, formula):
     """Schedule + clipping + weight decay + EMA + accumulation on: 1e-9 relative."""
-    check_trajectory(name, formula, seed=NAMES.index(name) * 7 + len(formula), dtype="float64",
-                     steps=200, features_on=True, schedule=True)  # fmt: skip
+    seed, steps = fixed_run(name, formula, "float64")
+    check_trajectory(name, formula, seed=seed, dtype="float64", steps=steps, features_on=True,
+                     schedule=True)  # fmt: skip
 
 
 @pytest.mark.parametrize("formula", ["keras", "torch"])
 @pytest.mark.parametrize("name", NAMES)
 def test_every_optimizer_float32_10_steps(name, formula):
-    check_trajectory(name, formula, seed=100 + NAMES.index(name), dtype="float32", steps=10,
-                     features_on=True, schedule=True)  # fmt: skip
+    seed, steps = fixed_run(name, formula, "float32")
+    check_trajectory(name, formula, seed=seed, dtype="float32", steps=steps, features_on=True,
+                     schedule=True)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", NAMES)
