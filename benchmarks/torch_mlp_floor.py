@@ -69,6 +69,12 @@ def _lean_steps(d: W.Data, manual: bool) -> Callable[[], None]:
             loss = F.cross_entropy(torch.addmm(p[5], h, p[4]), yb)
             adam(list(torch.autograd.grad(loss, p)))
 
+    def dlogits(logits: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """d(mean cross-entropy)/d(logits) = (softmax − one-hot) / batch."""
+        dz = torch.softmax(logits, 1)
+        dz[torch.arange(len(yb)), yb] -= 1
+        return dz.div_(len(yb))
+
     def backward(xb: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor, dz: torch.Tensor) -> None:
         """The gradients of the 3 layers from d(loss)/d(logits), into ``grads``."""
         for layer, a in ((2, h2), (1, h1), (0, xb)):  # a: the layer's input
@@ -82,9 +88,7 @@ def _lean_steps(d: W.Data, manual: bool) -> Callable[[], None]:
         for xb, yb in batches:
             h1 = torch.addmm(p[1], xb, p[0]).relu_()
             h2 = torch.addmm(p[3], h1, p[2]).relu_()
-            dz = torch.softmax(torch.addmm(p[5], h2, p[4]), 1)
-            dz[torch.arange(len(yb)), yb] -= 1  # d(mean cross-entropy)/d(logits)
-            backward(xb, h1, h2, dz.div_(len(yb)))
+            backward(xb, h1, h2, dlogits(torch.addmm(p[5], h2, p[4]), yb))
             adam(grads)
 
     def check() -> None:
@@ -95,9 +99,7 @@ def _lean_steps(d: W.Data, manual: bool) -> Callable[[], None]:
         h2 = torch.addmm(q[3], h1, q[2]).relu()
         want = torch.autograd.grad(F.cross_entropy(torch.addmm(q[5], h2, q[4]), yb), q)
         with torch.no_grad():
-            dz = torch.softmax(torch.addmm(p[5], h2, p[4]), 1)
-            dz[torch.arange(len(yb)), yb] -= 1
-            backward(xb, h1.detach(), h2.detach(), dz.div_(len(yb)))
+            backward(xb, h1.detach(), h2.detach(), dlogits(torch.addmm(p[5], h2, p[4]), yb))
         for g, w in zip(grads, want, strict=True):
             torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
 

@@ -58,8 +58,8 @@ class _TFConvBase(TFLayer):
         if self.use_bias:
             # a broadcast add (as Keras 3 writes it), not tf.nn.bias_add: oneDNN's graph pass
             # fuses BiasAddGrad into the filter gradient (Conv2DBackpropFilterWithBias), which
-            # is slower on this AMD CPU than the filter gradient and a Sum (CNN train step
-            # 0.92x -> ~1.0x the native loop; profile in docs/benchmarks.md)
+            # is slower on this AMD CPU than the filter gradient and a Sum (the benchmark CNN's
+            # step graph: 0.895x -> 0.956x the native loop; profile in docs/benchmarks.md)
             z = z + self.bias
         if self.spec.data_format == "channels_first":
             z = tf.transpose(z, [0, z.shape.rank - 1, *range(1, z.shape.rank - 1)])

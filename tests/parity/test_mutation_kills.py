@@ -55,13 +55,13 @@ class TestActivations:
 class TestLosses:
     """Mutants of backends/duallearn_*/_losses.py."""
 
+    REDUCTIONS = ("sum_over_batch_size", "sum", "mean_with_sample_weight", "none")
+
     # Mutant: TensorFlow's align_weight ``w.shape[-1] == 1`` → ``== 0`` (a trailing 1 of a
     # sample weight of higher rank than the per-sample values is no longer squeezed, so
     # (B,) values times (B, 1) weights broadcast to (B, B)). Other tests give weights of the
     # values' rank. Keras squeezes them (squeeze_or_expand_to_same_rank).
-    @pytest.mark.parametrize("reduction", [
-        "sum_over_batch_size", "sum", "mean_with_sample_weight", "none",
-    ])  # fmt: skip
+    @pytest.mark.parametrize("reduction", REDUCTIONS)
     @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_sample_weight_with_a_trailing_1_matches_keras(self, backend, reduction):
         rng = np.random.default_rng(4)
@@ -81,9 +81,7 @@ class TestLosses:
     # The same rank rule where the values carry a mask (ignore_class): Keras expands the
     # (5,) mask to the (5, 1) weights' rank before folding it in (apply_mask), so "none"
     # gives (5, 1) here too and the mean reductions divide by the kept entries.
-    @pytest.mark.parametrize("reduction", [
-        "sum_over_batch_size", "sum", "mean_with_sample_weight", "none",
-    ])  # fmt: skip
+    @pytest.mark.parametrize("reduction", REDUCTIONS)
     @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_ignore_class_with_a_trailing_1_weight_matches_keras(self, backend, reduction):
         rng = np.random.default_rng(5)
@@ -111,9 +109,7 @@ class TestLosses:
     # expand_rank_1 made (B,) values take (B, 1) weights' rank: a weight of higher rank than
     # the values is still squeezed when the values are per-timestep, (5, 4) values and
     # (5, 4, 1) weights (Keras's squeeze_or_expand_to_same_rank).
-    @pytest.mark.parametrize("reduction", [
-        "sum_over_batch_size", "sum", "mean_with_sample_weight", "none",
-    ])  # fmt: skip
+    @pytest.mark.parametrize("reduction", REDUCTIONS)
     @pytest.mark.parametrize("backend", [*BACKENDS, "numpy reference"])
     def test_per_timestep_weights_with_a_trailing_1_match_keras(self, backend, reduction):
         rng = np.random.default_rng(6)
