@@ -307,7 +307,7 @@ def test_a_non_finite_batch_inside_an_execution_is_named_and_skipped(backend):
 
 
 def test_unwatched_batches_are_grouped_on_tensorflow_with_the_same_numbers():
-    """steps_per_execution=1, no callback watching batches and at least 256 steps: fit
+    """steps_per_execution=1, no callback watching batches and at least 64 steps: fit
     trains up to 16 batches (8 MiB of inputs) per native call; a callback with a batch hook
     makes it one call per batch. The same numbers within float32 rounding."""
     rng = np.random.default_rng(5)
@@ -341,8 +341,10 @@ def test_unwatched_batches_are_grouped_on_tensorflow_with_the_same_numbers():
     small = []
     with dl.use_backend("tensorflow"):
         runtime.train_many = lambda b, lrs, many=many: (small.append(len(b)), many(b, lrs))[1]
-        model.fit(x[:250], y[:250], batch_size=2, epochs=2, verbose=0)  # 250 steps: one by one
-    assert small == []
+        model.fit(x[:62], y[:62], batch_size=2, epochs=2, verbose=0)  # 62 steps: one by one
+        assert small == []
+        model.fit(x[:64], y[:64], batch_size=2, epochs=2, verbose=0)  # 64 steps: grouped
+    assert small == [16, 16] * 2
     assert calls1 == []  # one train_batch per batch
     for a, b in zip(w0, w1, strict=True):
         assert_close("weights", a, b, "float32", "params_10")
@@ -368,7 +370,7 @@ def test_torch_is_not_grouped():
 
 def test_unwatched_evaluation_is_grouped_on_tensorflow_with_the_same_numbers():
     """evaluate (and fit's validation) run up to 16 test batches per native call when no
-    callback watches test batches and there are at least 256; a test batch hook makes it one
+    callback watches test batches and there are at least 64; a test batch hook makes it one
     call per batch; the same results within float32 rounding."""
     rng = np.random.default_rng(6)
     x = rng.normal(size=(600, 3)).astype("float32")
@@ -399,8 +401,10 @@ def test_unwatched_evaluation_is_grouped_on_tensorflow_with_the_same_numbers():
     small = []
     with dl.use_backend("tensorflow"):
         runtime.test_many = lambda b, many=many: (small.append(len(b)), many(b))[1]
-        model.evaluate(x[:500], y[:500], batch_size=2, verbose=0)  # 250 batches: not grouped
-    assert small == []
+        model.evaluate(x[:126], y[:126], batch_size=2, verbose=0)  # 63 batches: not grouped
+        assert small == []
+        model.evaluate(x[:128], y[:128], batch_size=2, verbose=0)  # 64 batches: grouped
+    assert small == [16] * 4
 
 
 @pytest.mark.parametrize("hook", ["on_train_batch_begin", "on_batch_begin", "on_test_batch_end",

@@ -722,15 +722,17 @@ class TrainingMixin:
 
 AUTO_GROUP_BYTES = 8 << 20  # inputs of the batches one native call trains, at most
 AUTO_GROUP_STEPS = 16
-# grouping saves ~0.3-0.5 ms per step and costs ~0.15 s once (tracing the loop on TensorFlow):
-# a call with fewer steps keeps one call per batch
-AUTO_GROUP_MIN_STEPS = 256
+# grouping saves ~0.8-1 ms per step (a tf.function call) and tracing the loop costs ~0.05-0.1 s
+# more than tracing the single step, once: a fresh model's first fit or evaluate is as fast
+# either way at ~64 steps (docs/benchmarks.md, "Grouped training steps"); a call with fewer
+# steps keeps one call per batch
+AUTO_GROUP_MIN_STEPS = 64
 
 
 def _auto_group(model: Model, cbs: CallbackList, feed: Any, plan: Any, total: int | None) -> int:
     """How many batches one runtime call may train when ``steps_per_execution`` is 1: up to
     16 (and 8 MiB of inputs) when nothing watches single batches (no callback overrides a
-    train batch hook, one process, in-memory arrays) and the call trains at least 256 steps;
+    train batch hook, one process, in-memory arrays) and the call trains at least 64 steps;
     else 1. CompiledSteps groups only for a runtime whose ``train_many`` is native."""
     hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
     watched = any(cbs.wants_batch_logs(h) for h in hooks)
