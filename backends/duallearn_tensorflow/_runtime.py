@@ -126,7 +126,7 @@ class TFRuntime(NativeRuntime):
         # two can round differently (CNN, GRU: 1 ulp), so the choice depends on the call's
         # arguments only, never on which size came first.
         n = len(xs[0]) if xs else None
-        static = self._batch_sizes.get(kind.removesuffix("_many"))  # (train_many: train)
+        static = self._batch_sizes.get(kind.split("_")[0])  # (train_many: train)
         batch = static if static is not None and static == n else None
         key = (kind, present, mask_keys, batch)
         fn = self._fns.get(key)
@@ -157,14 +157,17 @@ class TFRuntime(NativeRuntime):
                 it = iter(ws)
                 return [next(it) if p else None for p in present]
 
-            if kind in ("train_many", "test_many"):  # steps per call: batches stacked
+            if kind.endswith(("_many", "_seeded")):  # steps per call: batches stacked
                 k_spec = [tuple(tf.TensorSpec([None, *t.shape], t.dtype) for t in spec)
                           for spec in (x_spec, y_spec, w_spec)]  # fmt: skip
-                train = kind == "train_many"
+                train = kind.startswith("train")
+                seeded = kind.endswith("_seeded")
 
                 def steps(x: Any, y: Any, w: Any, *lrs: tf.Tensor) -> None:
                     def body(i: tf.Tensor) -> tf.Tensor:
                         at = [[t[i] for t in part] for part in (x, y, w)]
+                        if seeded:  # the step's seed (lrs[1]), read by its native draws
+                            self.rng.reseed(lrs[1][i])
                         if train:
                             self._train_step(at[0], at[1], expand(at[2]), lrs[0][i], None)
                         else:
@@ -176,6 +179,8 @@ class TFRuntime(NativeRuntime):
                                   parallel_iterations=1)  # fmt: skip
 
                 lr_spec = [tf.TensorSpec((None,), tf.float64)] if train else []
+                if seeded:
+                    lr_spec.append(tf.TensorSpec((None,), tf.int64))
                 fn = tf.function(
                     steps,
                     input_signature=[*k_spec, *lr_spec],
@@ -544,19 +549,27 @@ class TFRuntime(NativeRuntime):
         self,
         batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]],
         learning_rates: Sequence[float],
+        seeds: Sequence[int] | None = None,
     ) -> None:
         """The steps in one ``tf.function`` call: the batches stacked on a new first axis and a
-        ``tf.while_loop`` of the train step over them (XLA as the single step). One batch runs
-        the loop once: a call that groups runs every batch through the loop (a loop body may
-        round a batch's loss an ulp apart from the single-step graph: grappler optimizes it
-        apart), and tracing the loop costs ~0.15 s more than the single step."""
+        ``tf.while_loop`` of the train step over them (XLA as the single step); ``seeds``
+        (step noise): each step reseeds the generator in the loop, as ``train_batch`` does
+        before its call, so the masks are those of one call per step. One batch runs the loop
+        once: a call that groups runs every batch through the loop (a loop body may round a
+        batch's loss an ulp apart from the single-step graph: grappler optimizes it apart),
+        and tracing the loop costs ~0.05-0.1 s more than the single step."""
         if self._group is not None:
-            super().train_many(batches, learning_rates)
+            super().train_many(batches, learning_rates, seeds)
             return
-        fn = self._function("train_many", *batches[0])
-        self._seed_step(None, training=False)
+        kind = "train_many" if seeds is None else "train_many_seeded"
+        fn = self._function(kind, *batches[0])
+        lrs = [tf.constant(np.asarray(learning_rates, np.float64))]
+        if seeds is not None:
+            lrs.append(tf.constant(np.asarray(seeds, np.int64)))
         with self._placed():
-            fn(*_stacked(batches), tf.constant(np.asarray(learning_rates, np.float64)))
+            fn(*_stacked(batches), *lrs)
+        if seeds is not None:  # the eager key base, as after the last step's reseed
+            self.rng.reseed(int(seeds[-1]))
 
     def test_many(
         self, batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]]

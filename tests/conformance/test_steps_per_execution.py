@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import duallearn as dl
+from duallearn._seed import step_seed
 from duallearn.errors import ConfigError
 from duallearn.testing import assert_close
 
@@ -428,3 +429,61 @@ def test_lambda_callback_batch_hooks_are_called(backend, hook):
         model.fit(x, y, batch_size=2, verbose=0, shuffle=False, callbacks=[cb])
     rates = [0.1, 0.1, 0.05, 0.05] if "begin" in hook else [0.1] * 4
     assert seen == list(zip(range(4), rates, strict=True))
+
+
+@pytest.mark.parametrize(("backend", "jit"), [("tensorflow", "auto"), ("tensorflow", True),
+                                            ("torch", "auto")])  # fmt: skip
+def test_grouped_steps_with_dropout_draw_each_steps_masks(backend, jit):
+    """A model with step noise (Dropout, GaussianNoise) groups too: each step of a grouped
+    call reseeds the native generator with its own step's seed, so the masks, and the
+    numbers, are those of one call per step (a batch hook makes it one call per step; on
+    torch, steps_per_execution=1); the seeds reach train_many in step order."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(160, 6)).astype("float32")
+    y = rng.integers(0, 3, size=160)
+
+    class Watch(dl.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    results = {}
+    for watched in (False, True):
+        dl.set_random_seed(4)
+        with dl.use_backend(backend):
+            model = dl.Sequential([
+                dl.Input((6,)),
+                dl.layers.Dense(16, activation="relu"),
+                dl.layers.Dropout(0.4),
+                dl.layers.GaussianNoise(0.3),
+                dl.layers.Dense(3),
+            ])  # fmt: skip
+        # torch groups only under steps_per_execution (the plugin's loop of train_batch)
+        kw = {"steps_per_execution": 8} if backend == "torch" and not watched else {}
+        model.compile(dl.optimizers.Adam(0.01),
+                      dl.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=jit, **kw)  # fmt: skip
+        model.fit(x[:4], y[:4], batch_size=4, verbose=0)  # builds the runtime (1 step)
+        runtime = model._get_runtime()
+        calls = []
+        many = runtime.train_many
+        runtime.train_many = lambda b, lrs, seeds=None, many=many, calls=calls: (
+            calls.append((len(b), seeds)),
+            many(b, lrs, seeds),
+        )[1]
+        cbs = [Watch()] if watched else []
+        h = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False, callbacks=cbs)
+        results[watched] = (model.get_weights(), h.history["loss"], calls, model)
+    (w0, l0, calls0, m0), (w1, l1, calls1, _) = results[False], results[True]
+    assert calls1 == []  # one train_batch per step
+    per_epoch = [16, 16, 8] if backend == "tensorflow" else [8] * 5  # 40 steps per epoch
+    assert [n for n, _ in calls0] == per_epoch * 2
+    seeds = [s for _, ss in calls0 for s in ss]
+    stream = m0._noise_stream
+    assert seeds == [step_seed(stream, step) for step in range(1, 81)]  # after the first step
+    for a, b in zip(w0, w1, strict=True):
+        assert_close("weights grouped vs one call per step", a, b, "float32", "params_10")
+    assert_close("loss grouped vs one call per step", np.array(l0), np.array(l1), "float32",
+                 "loss")  # fmt: skip
+    if backend == "torch":  # the plugin's loop of train_batch: bit for bit
+        for a, b in zip(w0, w1, strict=True):
+            np.testing.assert_array_equal(a, b)

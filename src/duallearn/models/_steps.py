@@ -422,15 +422,12 @@ class CompiledSteps:
 
     def _waits(self, batch: tuple[Any, Any, Any]) -> bool:
         """Add ``batch`` to the open execution if it can join one (k > 1 or auto grouping,
-        one process, no step noise); a different shape (or sample weights present) first runs
-        the batches waiting, a full auto group runs at once. False: run it alone now."""
+        one process, no host-drawn masks); a different shape (or sample weights present) first
+        runs the batches waiting, a full auto group runs at once. False: run it alone now."""
         m, k, auto = self.model, self._k(), self._auto()
         if max(k, auto) == 1 or _replicas.plan_for(m) is not None:
             return False
-        if self.kind == "train" and (
-            config.is_deterministic()  # (host-drawn masks per step)
-            or m._draw_noise(len(batch[0][0])) is not None
-        ):
+        if self.kind == "train" and config.is_deterministic():  # (host-drawn masks per step)
             return False
         if self.pending and _shapes(self.pending[0]) != _shapes(batch):
             self.flush()
@@ -458,12 +455,17 @@ class CompiledSteps:
             return
         opt = self.model.optimizer
         assert opt is not None
-        lrs = []
-        for _ in batches:  # each step's rate (a schedule reads the iterations)
+        lrs, seeds = [], []
+        for b in batches:  # each step's rate and seed (functions of the iterations)
             lrs.append(opt.current_learning_rate())
+            noise = self.model._draw_noise(len(b[0][0]))  # fast mode: None or a seed
+            seeds.append(None if noise is None else noise.seed)
             opt.iterations += 1
-        try:
-            self.runtime.train_many(batches, lrs)  # (one batch too: all alike in this call)
+        try:  # (one batch too: all alike in this call); seeds only for a noisy model
+            if seeds[0] is None:
+                self.runtime.train_many(batches, lrs)
+            else:
+                self.runtime.train_many(batches, lrs, seeds)
         except BaseException:
             opt.iterations -= len(batches)
             raise

@@ -141,13 +141,19 @@ class Runtime(ABC):
         self,
         batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]],
         learning_rates: Sequence[float],
+        seeds: Sequence[int] | None = None,
     ) -> None:
         """:meth:`train_batch` of each ``(inputs, targets, sample_weights)`` in order, with its
-        learning rate, for a model without step noise; the batches have equal shapes
+        learning rate and, for a model with step noise (fast mode), its step's seed
+        (``StepNoise.seed``; None: no step noise); the batches have equal shapes
         (``compile(steps_per_execution=k)``). A backend may run them in one native call: the
-        numbers must be those of one call per step. Default: one ``train_batch`` each."""
-        for (x, y, w), lr in zip(batches, learning_rates, strict=True):
-            self.train_batch(x, y, w, lr)
+        numbers must be those of one call per step, the native draws included. Default: one
+        ``train_batch`` each."""
+        noises: list[StepNoise | None] = (
+            [None] * len(batches) if seeds is None else [StepNoise(seed=s) for s in seeds]
+        )
+        for (x, y, w), lr, noise in zip(batches, learning_rates, noises, strict=True):
+            self.train_batch(x, y, w, lr, noise)
 
     def test_many(
         self, batches: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[Any]]]
