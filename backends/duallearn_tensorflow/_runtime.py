@@ -157,19 +157,21 @@ class TFRuntime(NativeRuntime):
                 it = iter(ws)
                 return [next(it) if p else None for p in present]
 
-            if kind.endswith(("_many", "_seeded")):  # steps per call: batches stacked
+            if kind in ("train_many", "train_many_seeded", "test_many"):  # batches stacked
                 k_spec = [tuple(tf.TensorSpec([None, *t.shape], t.dtype) for t in spec)
                           for spec in (x_spec, y_spec, w_spec)]  # fmt: skip
-                train = kind.startswith("train")
-                seeded = kind.endswith("_seeded")
+                train = kind != "test_many"
+                seeded = kind == "train_many_seeded"
 
-                def steps(x: Any, y: Any, w: Any, *lrs: tf.Tensor) -> None:
+                def steps(x: Any, y: Any, w: Any, *per_step: tf.Tensor) -> None:
+                    """per_step: the steps' learning rates (train), then their seeds (seeded)."""
+
                     def body(i: tf.Tensor) -> tf.Tensor:
                         at = [[t[i] for t in part] for part in (x, y, w)]
-                        if seeded:  # the step's seed (lrs[1]), read by its native draws
-                            self.rng.reseed(lrs[1][i])
+                        if seeded:  # the step's seed, read by its native draws
+                            self.rng.reseed(per_step[1][i])
                         if train:
-                            self._train_step(at[0], at[1], expand(at[2]), lrs[0][i], None)
+                            self._train_step(at[0], at[1], expand(at[2]), per_step[0][i], None)
                         else:
                             self._test_step(at[0], at[1], expand(at[2]))
                         return i + 1
@@ -178,12 +180,12 @@ class TFRuntime(NativeRuntime):
                     tf.while_loop(lambda i: i < n, body, (tf.constant(0),),
                                   parallel_iterations=1)  # fmt: skip
 
-                lr_spec = [tf.TensorSpec((None,), tf.float64)] if train else []
+                step_spec = [tf.TensorSpec((None,), tf.float64)] if train else []
                 if seeded:
-                    lr_spec.append(tf.TensorSpec((None,), tf.int64))
+                    step_spec.append(tf.TensorSpec((None,), tf.int64))
                 fn = tf.function(
                     steps,
-                    input_signature=[*k_spec, *lr_spec],
+                    input_signature=[*k_spec, *step_spec],
                     autograph=False,
                     jit_compile=self._xla("train" if train else "test"),
                 )
@@ -563,11 +565,11 @@ class TFRuntime(NativeRuntime):
             return
         kind = "train_many" if seeds is None else "train_many_seeded"
         fn = self._function(kind, *batches[0])
-        lrs = [tf.constant(np.asarray(learning_rates, np.float64))]
+        per_step = [tf.constant(np.asarray(learning_rates, np.float64))]
         if seeds is not None:
-            lrs.append(tf.constant(np.asarray(seeds, np.int64)))
+            per_step.append(tf.constant(np.asarray(seeds, np.int64)))
         with self._placed():
-            fn(*_stacked(batches), *lrs)
+            fn(*_stacked(batches), *per_step)
         if seeds is not None:  # the eager key base, as after the last step's reseed
             self.rng.reseed(int(seeds[-1]))
 
